@@ -1,0 +1,44 @@
+"""Demo data for ``make demo``: one call that seeds every part of the product, idempotently.
+
+Each domain owns its demo module (``lastmile/hubs/demo.py`` …); this orchestrates them in the
+order their foreign keys need.
+"""
+
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from lastmile.accounts.roles import Role
+from lastmile.accounts.services import staff_user_upsert
+from lastmile.hubs.demo import seed_hubs
+
+# Demo-only credentials, printed by ``seed_demo``. The command refuses to run with DEBUG off,
+# so they never exist on a production database.
+DEMO_LOGINS = [
+    ("dispatcher", "lastmile-demo", Role.DISPATCHER, "Dana", "Dispatcher"),
+    ("hubmanager", "lastmile-demo", Role.HUB_MANAGER, "Hanno", "Hubmanager"),
+    ("workforce", "lastmile-demo", Role.WORKFORCE_MANAGER, "Wiebke", "Workforce"),
+]
+
+
+@dataclass
+class DemoSummary:
+    hubs: list[str] = field(default_factory=list)
+    logins: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+@transaction.atomic
+def seed_demo() -> DemoSummary:
+    summary = DemoSummary()
+    summary.hubs = [hub.code for hub in seed_hubs()]
+    for username, password, role, first, last in DEMO_LOGINS:
+        staff_user_upsert(
+            username=username,
+            password=password,
+            role=role,
+            first_name=first,
+            last_name=last,
+            email=f"{username}@demo.lastmile.invalid",
+        )
+        summary.logins.append((username, password, role))
+    return summary

@@ -1,0 +1,22 @@
+"""Top-level URLs: the back-office (admin), the API with its schema, and health."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from lastmile.core.views import healthz
+
+admin.site.site_header = "Last-mile back-office"
+admin.site.site_title = "Last-mile back-office"
+admin.site.index_title = "Operations"
+
+api_v1 = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include((api_v1, "api"))),
+]
