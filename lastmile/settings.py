@@ -122,6 +122,17 @@ TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="Europe/Berlin")
 USE_I18N = True
 USE_TZ = True
 
+# --- Email ------------------------------------------------------------------------------------
+
+# ``smtp+tls://user:password@host:587``; the default prints mails to the console (demo).
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)  # EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, EMAIL_USE_TLS, …
+DEFAULT_FROM_EMAIL = env.str(
+    "DEFAULT_FROM_EMAIL", default="Last-mile back-office <noreply@lastmile.invalid>"
+)
+# Absolute base for links in emails and messages (verification links, tracking pages).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+
 # --- Static and uploaded files -----------------------------------------------------------------
 
 STATIC_URL = "static/"
