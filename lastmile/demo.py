@@ -11,6 +11,8 @@ from django.db import transaction
 from lastmile.accounts.roles import Role
 from lastmile.accounts.services import staff_user_upsert
 from lastmile.hubs.demo import seed_hubs
+from lastmile.orders.demo import seed_orders
+from lastmile.partners.demo import seed_partners
 
 # Demo-only credentials, printed by ``seed_demo``. The command refuses to run with DEBUG off,
 # so they never exist on a production database.
@@ -24,6 +26,8 @@ DEMO_LOGINS = [
 @dataclass
 class DemoSummary:
     hubs: list[str] = field(default_factory=list)
+    partners: list[str] = field(default_factory=list)
+    new_orders: int = 0
     logins: list[tuple[str, str, str]] = field(default_factory=list)
 
 
@@ -31,6 +35,8 @@ class DemoSummary:
 def seed_demo() -> DemoSummary:
     summary = DemoSummary()
     summary.hubs = [hub.code for hub in seed_hubs()]
+    summary.partners = [partner.slug for partner in seed_partners()]
+    summary.new_orders = seed_orders()
     for username, password, role, first, last in DEMO_LOGINS:
         staff_user_upsert(
             username=username,

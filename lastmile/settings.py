@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "lastmile.core",
     "lastmile.accounts",
     "lastmile.hubs",
+    "lastmile.partners",
+    "lastmile.orders",
 ]
 
 MIDDLEWARE = [
@@ -120,6 +122,9 @@ LANGUAGE_CODE = "en-gb"
 # The back-office's display zone; every hub also carries its own zone for its service day.
 TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="Europe/Berlin")
 USE_I18N = True
+# Phone numbers typed without a country code are read in this region; all are stored E.164.
+PHONENUMBER_DEFAULT_REGION = env.str("PHONENUMBER_DEFAULT_REGION", default="DE")
+PHONENUMBER_DB_FORMAT = "E164"
 USE_TZ = True
 
 # --- Email ------------------------------------------------------------------------------------

@@ -25,6 +25,14 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     Role.DISPATCHER: {
         "hubs.view_hub",
         "hubs.view_openinghours",
+        "partners.view_partner",
+        "orders.view_order",
+        "orders.change_order",
+        "orders.import_orders",
+        "orders.view_orderimport",
+        "orders.view_parcel",
+        "orders.view_orderevent",
+        "orders.view_deliveryattempt",
     },
     Role.HUB_MANAGER: {
         "hubs.view_hub",
@@ -34,6 +42,8 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "hubs.add_openinghours",
         "hubs.change_openinghours",
         "hubs.delete_openinghours",
+        "partners.view_partner",
+        "orders.view_order",
     },
     Role.WORKFORCE_MANAGER: {
         "hubs.view_hub",

@@ -4,6 +4,7 @@ from django.core.management import CommandError, call_command
 
 from lastmile.accounts.models import User
 from lastmile.hubs.models import Hub, OpeningHours
+from lastmile.orders.models import Order, OrderEvent, Parcel
 
 pytestmark = pytest.mark.django_db
 
@@ -11,12 +12,33 @@ pytestmark = pytest.mark.django_db
 def test_seed_demo_twice_creates_nothing_new(settings):
     settings.DEBUG = True
 
+    def counts():
+        return [m.objects.count() for m in (Hub, OpeningHours, User, Order, Parcel, OrderEvent)]
+
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
-    counts = (Hub.objects.count(), OpeningHours.objects.count(), User.objects.count())
+    first = counts()
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
 
-    assert counts == (Hub.objects.count(), OpeningHours.objects.count(), User.objects.count())
-    assert counts[0] == 2
+    assert counts() == first
+    assert first[0] == 2
+    assert first[3] == 600
+
+
+def test_demo_orders_cover_today_and_tomorrow_in_berlin(settings):
+    settings.DEBUG = True
+
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+
+    days = sorted(set(Order.objects.values_list("service_date", flat=True)))
+    assert len(days) == 2
+    assert (days[1] - days[0]).days == 1
+    assert (
+        Order.objects.filter(
+            latitude__range=(52.40, 52.62), longitude__range=(13.20, 13.60)
+        ).count()
+        == 600
+    )
+    assert Order.objects.values("hub").distinct().count() == 2
 
 
 def test_demo_dispatcher_can_sign_in(settings, client):

@@ -23,6 +23,8 @@ class Command(BaseCommand):
         base = base_url.rstrip("/")
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"  Hubs: {', '.join(summary.hubs)}")
+        self.stdout.write(f"  Partners: {', '.join(summary.partners)}")
+        self.stdout.write(f"  New orders: {summary.new_orders} (today and tomorrow)")
         self.stdout.write(f"  Back-office: {base}/admin/")
         self.stdout.write(f"  API docs:    {base}/api/v1/docs/")
         self.stdout.write(f"  Health:      {base}/healthz")

@@ -1,0 +1,383 @@
+"""Reading merchants' order files (CSV or XLSX) into validated orders, with per-cell errors.
+
+One row is one parcel; rows sharing an ``external_reference`` are one order. Errors carry the
+spreadsheet row number (the header is row 1), the column and a message. Nothing here writes:
+:mod:`lastmile.orders.services.imports` decides what to do with the result.
+"""
+
+import csv
+import datetime as dt
+import io
+import re
+import zipfile
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from lastmile.hubs.models import Hub
+from lastmile.orders.models import DeliveryOption, Order, Parcel, Priority
+from lastmile.orders.services.creation import OrderInput, ParcelInput, order_build
+from lastmile.partners.models import Partner
+
+REQUIRED_COLUMNS = (
+    "external_reference",
+    "recipient_name",
+    "address",
+    "latitude",
+    "longitude",
+    "window_start",
+    "window_end",
+    "parcel_barcode",
+    "parcel_weight_g",
+    "parcel_length_mm",
+    "parcel_width_mm",
+    "parcel_height_mm",
+)
+OPTIONAL_COLUMNS = (
+    "recipient_phone",
+    "recipient_email",
+    "access_notes",
+    "service_s",
+    "priority",
+    "required_skills",
+    "delivery_option",
+    "cod_amount",
+    "cod_currency",
+)
+ORDER_COLUMNS = tuple(c for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS if not c.startswith("parcel_"))
+MAX_ROWS = 50_000
+MAX_REPORTED_ERRORS = 1_000
+DATETIME_FORMATS = ("%d.%m.%Y %H:%M", "%d/%m/%Y %H:%M")
+PRIORITY_NAMES = {"normal": Priority.NORMAL, "high": Priority.HIGH, "urgent": Priority.URGENT}
+# Model field names that differ from the file's column names.
+FIELD_TO_COLUMN = {"cod_amount_minor": "cod_amount", "parcels": "parcel_barcode"}
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be read (format, encoding, header, size)."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    column: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column, "message": self.message}
+
+
+@dataclass
+class ParsedFile:
+    row_count: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    # Valid orders whose reference the partner has not used yet, ready to write.
+    new_orders: list[tuple[Order, list[Parcel]]] = field(default_factory=list)
+    existing_references: list[str] = field(default_factory=list)
+
+    @property
+    def error_rows(self) -> int:
+        return len({error.row for error in self.errors})
+
+
+def _normalise_header(name: Any) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", str(name or "").strip().lower()).strip("_")
+
+
+def _read_rows(content: bytes, file_name: str) -> Iterator[list[Any]]:
+    if file_name.lower().endswith(".xlsx"):
+        from openpyxl import load_workbook
+        from openpyxl.utils.exceptions import InvalidFileException
+
+        try:
+            workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+            raise ImportFileError(f"Not a readable XLSX file ({exc.__class__.__name__}).") from None
+        sheet = workbook.worksheets[0]
+        for values in sheet.iter_rows(values_only=True):
+            yield list(values)
+        workbook.close()
+        return
+    if not file_name.lower().endswith(".csv"):
+        raise ImportFileError("Upload a .csv or .xlsx file.")
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ImportFileError("CSV files must be UTF-8 encoded.") from None
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    yield from csv.reader(io.StringIO(text), dialect)
+
+
+class _RowParser:
+    """Turns one row's cells into typed values, collecting an error per bad cell."""
+
+    def __init__(self, hub: Hub, row_number: int, cells: dict[str, Any]) -> None:
+        self.hub = hub
+        self.row = row_number
+        self.cells = cells
+        self.errors: list[RowError] = []
+
+    def error(self, column: str, message: str) -> None:
+        self.errors.append(RowError(self.row, column, message))
+
+    def text(self, column: str, *, required: bool = False, max_length: int = 255) -> str:
+        value = self.cells.get(column)
+        text = "" if value is None else str(value).strip()
+        if isinstance(value, float) and value.is_integer():
+            text = str(int(value))  # spreadsheets turn reference numbers into floats
+        if required and not text:
+            self.error(column, "This column is required.")
+        elif len(text) > max_length:
+            self.error(column, f"At most {max_length} characters.")
+        return text
+
+    def integer(self, column: str, *, default: int | None = None, minimum: int = 0) -> int | None:
+        raw = self.text(column, required=default is None)
+        if not raw:
+            return default
+        try:
+            value = int(Decimal(raw))
+        except (InvalidOperation, ValueError):
+            self.error(column, f"'{raw}' is not a whole number.")
+            return default
+        if value < minimum:
+            self.error(column, f"Must be at least {minimum}.")
+        return value
+
+    def coordinate(self, column: str, limit: int) -> Decimal | None:
+        raw = self.text(column, required=True).replace(",", ".")
+        if not raw:
+            return None
+        try:
+            value = Decimal(raw).quantize(Decimal("0.000001"))
+        except InvalidOperation:
+            self.error(column, f"'{raw}' is not a number.")
+            return None
+        if not -limit <= value <= limit:
+            self.error(column, f"Must be between -{limit} and {limit}.")
+            return None
+        return value
+
+    def moment(self, column: str) -> dt.datetime | None:
+        value = self.cells.get(column)
+        if isinstance(value, dt.datetime):
+            moment = value
+        else:
+            raw = self.text(column, required=True)
+            if not raw:
+                return None
+            moment = None
+            try:
+                moment = dt.datetime.fromisoformat(raw)
+            except ValueError:
+                for pattern in DATETIME_FORMATS:
+                    try:
+                        moment = dt.datetime.strptime(raw, pattern)  # noqa: DTZ007 - made aware below
+                        break
+                    except ValueError:
+                        continue
+            if moment is None:
+                self.error(column, f"'{raw}' is not a date and time (use 2026-11-25 09:00).")
+                return None
+        if timezone.is_naive(moment):
+            # Local times in the file are the hub's local times.
+            moment = moment.replace(tzinfo=self.hub.zone)
+        return moment
+
+    def priority(self, column: str) -> int:
+        raw = self.text(column).lower()
+        if not raw:
+            return Priority.NORMAL
+        if raw in PRIORITY_NAMES:
+            return PRIORITY_NAMES[raw]
+        if raw.isdigit() and int(raw) in Priority.values:
+            return int(raw)
+        self.error(column, "Use normal, high or urgent.")
+        return Priority.NORMAL
+
+    def choice(self, column: str, choices: list[str], default: str) -> str:
+        raw = self.text(column).lower()
+        if not raw:
+            return default
+        if raw not in choices:
+            self.error(column, f"Use one of: {', '.join(choices)}.")
+            return default
+        return raw
+
+    def money_minor(self, column: str) -> int | None:
+        raw = self.text(column).replace(",", ".")
+        if not raw:
+            return None
+        try:
+            amount = Decimal(raw)
+        except InvalidOperation:
+            self.error(column, f"'{raw}' is not an amount.")
+            return None
+        if amount < 0 or amount != amount.quantize(Decimal("0.01")):
+            self.error(column, "Use a positive amount with at most two decimals, e.g. 12.50.")
+            return None
+        return int(amount * 100)
+
+    def order_fields(self) -> dict[str, Any]:
+        skills_raw = self.text("required_skills")
+        return {
+            "external_reference": self.text("external_reference", required=True, max_length=64),
+            "recipient_name": self.text("recipient_name", required=True, max_length=120),
+            "recipient_phone": self.text("recipient_phone", max_length=32),
+            "recipient_email": self.text("recipient_email", max_length=254),
+            "address": self.text("address", required=True),
+            "latitude": self.coordinate("latitude", 90),
+            "longitude": self.coordinate("longitude", 180),
+            "access_notes": self.text("access_notes", max_length=2000),
+            "window_start": self.moment("window_start"),
+            "window_end": self.moment("window_end"),
+            "service_s": self.integer("service_s", default=180),
+            "priority": self.priority("priority"),
+            "required_skills": tuple(
+                s.strip() for s in re.split(r"[;,|]", skills_raw) if s.strip()
+            ),
+            "delivery_option": self.choice(
+                "delivery_option", DeliveryOption.values, DeliveryOption.DOOR
+            ),
+            "cod_amount_minor": self.money_minor("cod_amount"),
+            "cod_currency": self.text("cod_currency", max_length=3).upper(),
+        }
+
+    def parcel(self) -> ParcelInput | None:
+        barcode = self.text("parcel_barcode", required=True, max_length=64)
+        sizes = [
+            self.integer(c, minimum=1)
+            for c in ("parcel_weight_g", "parcel_length_mm", "parcel_width_mm", "parcel_height_mm")
+        ]
+        if not barcode or any(size is None for size in sizes):
+            return None
+        return ParcelInput(barcode, *sizes)
+
+
+def _chunks(values: list[str], size: int = 5_000) -> Iterator[list[str]]:
+    # Databases cap the parameters of one query (SQLite at 32,766).
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def parse_order_file(*, content: bytes, file_name: str, partner: Partner, hub: Hub) -> ParsedFile:
+    """Read, type-check and validate every row; report each bad cell; build the good orders."""
+    rows = _read_rows(content, file_name)
+    try:
+        header = [_normalise_header(cell) for cell in next(rows)]
+    except StopIteration:
+        raise ImportFileError("The file is empty.") from None
+    missing = [column for column in REQUIRED_COLUMNS if column not in header]
+    if missing:
+        raise ImportFileError(f"Missing column(s): {', '.join(missing)}.")
+
+    parsed = ParsedFile()
+    # reference -> (first row number, order fields, [(row number, parcel)])
+    groups: OrderedDict[str, tuple[int, dict[str, Any], list[tuple[int, ParcelInput]]]] = (
+        OrderedDict()
+    )
+    bad_references: dict[str, int] = {}
+    barcode_rows: dict[str, int] = {}
+    for index, values in enumerate(rows, start=2):
+        if all(value is None or str(value).strip() == "" for value in values):
+            continue  # blank lines at the end of spreadsheets
+        parsed.row_count += 1
+        if parsed.row_count > MAX_ROWS:
+            raise ImportFileError(f"At most {MAX_ROWS:,} rows per file; split the file.")
+        row = _RowParser(hub, index, dict(zip(header, values, strict=False)))
+        fields = row.order_fields()
+        parcel = row.parcel()
+        reference = fields["external_reference"]
+        if parcel and parcel.barcode in barcode_rows:
+            row.error(
+                "parcel_barcode",
+                f"Barcode {parcel.barcode} is already in row {barcode_rows[parcel.barcode]}.",
+            )
+        elif parcel:
+            barcode_rows[parcel.barcode] = index
+        if reference in groups and not row.errors:
+            first_row, first_fields, _ = groups[reference]
+            for column, value in fields.items():
+                if value != first_fields[column]:
+                    row.error(
+                        column, f"Differs from row {first_row} of the same order {reference}."
+                    )
+                    break
+        parsed.errors.extend(row.errors)
+        if not reference:
+            continue
+        if row.errors:
+            bad_references.setdefault(reference, index)
+        if reference not in groups:
+            groups[reference] = (index, fields, [])
+        if parcel and not row.errors:
+            groups[reference][2].append((index, parcel))
+
+    existing = set()
+    for chunk in _chunks(list(groups)):
+        existing.update(
+            Order.objects.filter(partner=partner, external_reference__in=chunk).values_list(
+                "external_reference", flat=True
+            )
+        )
+    taken = set()
+    for chunk in _chunks(list(barcode_rows)):
+        owners = Parcel.objects.filter(barcode__in=chunk).values_list(
+            "barcode", "order__partner_id", "order__external_reference"
+        )
+        # A barcode of this partner's already imported order is a re-import, not a clash.
+        taken.update(
+            code
+            for code, owner, reference in owners
+            if owner != partner.pk or reference not in existing
+        )
+    for reference, (first_row, fields, parcels) in groups.items():
+        if reference in existing:
+            parsed.existing_references.append(reference)
+            continue
+        row_numbers = [number for number, _ in parcels]
+        if reference in bad_references:
+            # The order is written whole or not at all: its good rows are held back too.
+            for number in row_numbers:
+                parsed.errors.append(
+                    RowError(
+                        number,
+                        "external_reference",
+                        f"Not imported: row {bad_references[reference]} of order {reference} has errors.",
+                    )
+                )
+            continue
+        clashes = [(number, p.barcode) for number, p in parcels if p.barcode in taken]
+        if clashes:
+            parsed.errors.extend(
+                RowError(number, "parcel_barcode", f"Barcode {code} belongs to another order.")
+                for number, code in clashes
+            )
+            continue
+        try:
+            built = order_build(
+                partner=partner, hub=hub, data=OrderInput(**fields, parcels=[p for _, p in parcels])
+            )
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                column = FIELD_TO_COLUMN.get(name, name)
+                parsed.errors.extend(RowError(first_row, column, message) for message in messages)
+            continue
+        parsed.new_orders.append(built)
+    parsed.errors.sort(key=lambda e: (e.row, e.column))
+    return parsed
+
+
+def errors_by_row(errors: list[RowError]) -> dict[int, list[RowError]]:
+    grouped: dict[int, list[RowError]] = defaultdict(list)
+    for error in errors:
+        grouped[error.row].append(error)
+    return grouped

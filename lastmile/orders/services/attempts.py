@@ -1,0 +1,178 @@
+"""Delivery attempts: a courier either hands the order over (with proof) or records why not."""
+
+import datetime as dt
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from lastmile.accounts.models import User
+from lastmile.core.uploads import validate_image_upload
+from lastmile.orders.models import (
+    DeliveryAttempt,
+    FailureReason,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    ProofOfDelivery,
+)
+from lastmile.orders.services.transitions import _lock, _transition
+
+
+def _new_attempt(
+    order: Order,
+    *,
+    outcome: str,
+    attempted_at: dt.datetime,
+    latitude: Decimal | None,
+    longitude: Decimal | None,
+    courier: User | None,
+    failure_reason: str = "",
+    failure_note: str = "",
+) -> DeliveryAttempt:
+    attempt = DeliveryAttempt(
+        order=order,
+        number=order.attempt_count + 1,
+        outcome=outcome,
+        failure_reason=failure_reason,
+        failure_note=failure_note,
+        attempted_at=attempted_at,
+        latitude=latitude,
+        longitude=longitude,
+        courier=courier,
+    )
+    attempt.full_clean(exclude=["order", "courier"], validate_unique=False)
+    attempt.save()
+    Order.objects.filter(pk=order.pk).update(attempt_count=F("attempt_count") + 1)
+    return attempt
+
+
+def _check_position(latitude: Decimal | None, longitude: Decimal | None) -> None:
+    if (latitude is None) != (longitude is None):
+        raise ValidationError({"latitude": ["Give both latitude and longitude, or neither."]})
+
+
+@transaction.atomic
+def order_fail(
+    *,
+    order: Order,
+    reason: str,
+    note: str = "",
+    attempted_at: dt.datetime | None = None,
+    latitude: Decimal | None = None,
+    longitude: Decimal | None = None,
+    source: str,
+    actor: User | None = None,
+) -> DeliveryAttempt:
+    """Record a failed attempt with its reason and move the order to ``failed``.
+
+    The order must be out for delivery. ``other`` needs a note. The attempt and the status
+    change are one transaction: there is never a failed order without its attempt. Failing
+    an order that is already failed returns its attempt (a retry, not a second failure).
+    """
+    if reason not in FailureReason.values:
+        raise ValidationError({"reason": [f"Choose one of: {', '.join(FailureReason.values)}."]})
+    if reason == FailureReason.OTHER and not note.strip():
+        raise ValidationError({"note": ["Describe the reason when it is 'other'."]})
+    _check_position(latitude, longitude)
+    locked = _lock(order)
+    if locked.status == OrderStatus.FAILED:
+        # A retried request: the failure is already recorded.
+        return locked.attempts.filter(outcome=DeliveryAttempt.Outcome.FAILED).latest("number")
+    locked = _transition(
+        locked, target=OrderStatus.FAILED, source=source, actor=actor, payload={"reason": reason}
+    )
+    attempt = _new_attempt(
+        locked,
+        outcome=DeliveryAttempt.Outcome.FAILED,
+        failure_reason=reason,
+        failure_note=note.strip(),
+        attempted_at=attempted_at or timezone.now(),
+        latitude=latitude,
+        longitude=longitude,
+        courier=actor,
+    )
+    OrderEvent.objects.create(
+        order=locked,
+        kind=OrderEvent.Kind.ATTEMPT_RECORDED,
+        actor=actor,
+        source=source,
+        payload={
+            "attempt": attempt.number,
+            "outcome": "failed",
+            "reason": reason,
+            "note": attempt.failure_note,
+        },
+        occurred_at=attempt.attempted_at,
+    )
+    return attempt
+
+
+@transaction.atomic
+def order_deliver(
+    *,
+    order: Order,
+    recipient_name: str = "",
+    photo: UploadedFile | None = None,
+    signature: UploadedFile | None = None,
+    attempted_at: dt.datetime | None = None,
+    latitude: Decimal | None = None,
+    longitude: Decimal | None = None,
+    source: str,
+    actor: User | None = None,
+) -> DeliveryAttempt:
+    """Record a successful delivery with its proof and move the order to ``delivered``.
+
+    A proof needs a recipient name, a photo or a signature; images are checked by content
+    (JPEG/PNG/WebP, size-limited). Delivering an already delivered order is a no-op that
+    returns the existing attempt, so a retried request does not double-complete.
+    """
+    locked = _lock(order)
+    if locked.status == OrderStatus.DELIVERED:
+        return locked.attempts.get(outcome=DeliveryAttempt.Outcome.DELIVERED)
+    errors = {}
+    for name, upload in (("photo", photo), ("signature", signature)):
+        if upload is not None:
+            try:
+                validate_image_upload(upload)
+            except ValidationError as exc:
+                errors[name] = exc.messages
+    if not (recipient_name.strip() or photo or signature):
+        errors["recipient_name"] = ["Give the recipient's name, a photo or a signature as proof."]
+    if errors:
+        raise ValidationError(errors)
+    _check_position(latitude, longitude)
+    locked = _transition(locked, target=OrderStatus.DELIVERED, source=source, actor=actor)
+    at = attempted_at or timezone.now()
+    attempt = _new_attempt(
+        locked,
+        outcome=DeliveryAttempt.Outcome.DELIVERED,
+        attempted_at=at,
+        latitude=latitude,
+        longitude=longitude,
+        courier=actor,
+    )
+    proof = ProofOfDelivery(
+        attempt=attempt,
+        recipient_name=recipient_name.strip(),
+        latitude=latitude,
+        longitude=longitude,
+        captured_at=at,
+    )
+    if photo is not None:
+        proof.photo.save(photo.name, photo, save=False)
+    if signature is not None:
+        proof.signature.save(signature.name, signature, save=False)
+    proof.save()
+    OrderEvent.objects.create(
+        order=locked,
+        kind=OrderEvent.Kind.ATTEMPT_RECORDED,
+        actor=actor,
+        source=source,
+        payload={"attempt": attempt.number, "outcome": "delivered", "proof": proof.pk},
+        occurred_at=at,
+    )
+    return attempt

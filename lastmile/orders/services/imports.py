@@ -1,0 +1,134 @@
+"""Order file imports: preview (nothing written), then confirm (valid rows, one transaction)."""
+
+import hashlib
+
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from lastmile.accounts.models import User
+from lastmile.core.errors import ValidationFailed
+from lastmile.core.state import check_transition
+from lastmile.hubs.models import Hub
+from lastmile.orders.importing import (
+    MAX_REPORTED_ERRORS,
+    ImportFileError,
+    ParsedFile,
+    parse_order_file,
+)
+from lastmile.orders.models import OrderImport
+from lastmile.orders.services.creation import orders_bulk_create
+from lastmile.partners.models import Partner
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+
+
+def _parse(order_import: OrderImport) -> ParsedFile:
+    with order_import.file.open("rb") as handle:
+        content = handle.read()
+    return parse_order_file(
+        content=content,
+        file_name=order_import.file_name,
+        partner=order_import.partner,
+        hub=order_import.hub,
+    )
+
+
+@transaction.atomic
+def order_import_preview(
+    *, partner: Partner, hub: Hub, upload: UploadedFile, uploaded_by: User | None = None
+) -> tuple[OrderImport, ParsedFile]:
+    """Store the file and check every row; write no order.
+
+    A file that cannot be read at all (format, encoding, missing columns) is refused with a
+    ``ValidationFailed`` on ``file``; row problems are reported on the preview instead.
+    """
+    if upload.size and upload.size > MAX_FILE_BYTES:
+        raise ValidationFailed(
+            "The file is too large.", errors={"file": ["Files are limited to 20 MB."]}
+        )
+    content = upload.read()
+    try:
+        parsed = parse_order_file(
+            content=content, file_name=upload.name or "", partner=partner, hub=hub
+        )
+    except ImportFileError as exc:
+        raise ValidationFailed(str(exc), errors={"file": [str(exc)]}) from None
+    order_import = OrderImport(
+        partner=partner,
+        hub=hub,
+        uploaded_by=uploaded_by,
+        file_name=(upload.name or "orders")[-255:],
+        file_sha256=hashlib.sha256(content).hexdigest(),
+        row_count=parsed.row_count,
+        error_row_count=parsed.error_rows,
+        new_order_count=len(parsed.new_orders),
+        existing_order_count=len(parsed.existing_references),
+        errors=[error.as_dict() for error in parsed.errors[:MAX_REPORTED_ERRORS]],
+    )
+    order_import.file.save(upload.name or "orders.csv", ContentFile(content), save=False)
+    order_import.save()
+    return order_import, parsed
+
+
+@transaction.atomic
+def order_import_confirm(*, order_import: OrderImport, actor: User | None = None) -> OrderImport:
+    """Write the valid orders of a previewed import, all in one transaction.
+
+    The file is checked again at this moment (orders may have arrived since the preview);
+    references the partner already used are skipped, so confirming adds each order once.
+    Confirming a confirmed import changes nothing.
+    """
+    locked = (
+        OrderImport.objects.select_for_update()
+        .select_related("partner", "hub")
+        .get(pk=order_import.pk)
+    )
+    if not check_transition(
+        OrderImport.TRANSITIONS,
+        entity="Import",
+        current=locked.status,
+        target=OrderImport.Status.CONFIRMED,
+    ):
+        return locked
+    parsed = _parse(locked)
+    result = orders_bulk_create(
+        partner=locked.partner,
+        hub=locked.hub,
+        orders=parsed.new_orders,
+        source="import",
+        actor=actor,
+    )
+    locked.status = OrderImport.Status.CONFIRMED
+    locked.confirmed_at = timezone.now()
+    locked.created_order_count = len(result.created)
+    locked.existing_order_count = len(parsed.existing_references) + len(result.skipped_existing)
+    locked.error_row_count = parsed.error_rows
+    locked.errors = [error.as_dict() for error in parsed.errors[:MAX_REPORTED_ERRORS]]
+    locked.save(
+        update_fields=[
+            "status",
+            "confirmed_at",
+            "created_order_count",
+            "existing_order_count",
+            "error_row_count",
+            "errors",
+            "updated_at",
+        ]
+    )
+    return locked
+
+
+@transaction.atomic
+def order_import_discard(*, order_import: OrderImport) -> OrderImport:
+    locked = OrderImport.objects.select_for_update().get(pk=order_import.pk)
+    if check_transition(
+        OrderImport.TRANSITIONS,
+        entity="Import",
+        current=locked.status,
+        target=OrderImport.Status.DISCARDED,
+    ):
+        locked.status = OrderImport.Status.DISCARDED
+        locked.save(update_fields=["status", "updated_at"])
+    return locked

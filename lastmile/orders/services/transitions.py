@@ -1,0 +1,210 @@
+"""Moves of the order state machine: one service per move, all through :func:`_transition`.
+
+Each locks the order row, checks ``ORDER_TRANSITIONS``, sets the status and its timestamp,
+saves with ``update_fields`` and writes one event in the same transaction. Repeating the
+current state is a no-op (no event), so a retried request does no harm.
+"""
+
+import datetime as dt
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from lastmile.accounts.models import User
+from lastmile.core.errors import InvalidTransition
+from lastmile.core.state import check_transition
+from lastmile.orders.models import (
+    ORDER_TRANSITIONS,
+    DeliveryOption,
+    Order,
+    OrderEvent,
+    OrderStatus,
+)
+from lastmile.orders.services.creation import service_date_for
+
+# Extra timestamp fields set when an order enters a state.
+_STATE_TIMESTAMPS = {OrderStatus.DELIVERED: "delivered_at", OrderStatus.CANCELLED: "cancelled_at"}
+
+
+def _lock(order: Order) -> Order:
+    return Order.objects.select_for_update().select_related("hub", "partner").get(pk=order.pk)
+
+
+def _transition(
+    order: Order,
+    *,
+    target: str,
+    source: str,
+    actor: User | None,
+    payload: dict[str, Any] | None = None,
+    fields: dict[str, Any] | None = None,
+) -> Order:
+    """Move ``order`` to ``target`` (caller holds the transaction). Returns the fresh row."""
+    locked = _lock(order)
+    if not check_transition(
+        ORDER_TRANSITIONS, entity="Order", current=locked.status, target=target
+    ):
+        return locked
+    now = timezone.now()
+    previous = locked.status
+    changed = ["status", "status_changed_at", "updated_at"]
+    locked.status, locked.status_changed_at = target, now
+    if target in _STATE_TIMESTAMPS:
+        setattr(locked, _STATE_TIMESTAMPS[target], now)
+        changed.append(_STATE_TIMESTAMPS[target])
+    for name, value in (fields or {}).items():
+        setattr(locked, name, value)
+        changed.append(name)
+    locked.save(update_fields=changed)
+    OrderEvent.objects.create(
+        order=locked,
+        kind=OrderEvent.Kind.STATUS_CHANGED,
+        from_status=previous,
+        to_status=target,
+        actor=actor,
+        source=source,
+        payload=payload or {},
+        occurred_at=now,
+    )
+    return locked
+
+
+@transaction.atomic
+def order_plan(
+    *, order: Order, source: str = "system", actor: User | None = None, route_ref: str = ""
+) -> Order:
+    """A published plan took the order (created or rescheduled → planned)."""
+    return _transition(
+        order, target=OrderStatus.PLANNED, source=source, actor=actor, payload={"route": route_ref}
+    )
+
+
+@transaction.atomic
+def order_unplan(
+    *, order: Order, reason: str, source: str = "system", actor: User | None = None
+) -> Order:
+    """Take the order off its plan (planned → created), e.g. when the plan is withdrawn."""
+    return _transition(
+        order, target=OrderStatus.CREATED, source=source, actor=actor, payload={"reason": reason}
+    )
+
+
+@transaction.atomic
+def order_start_delivery(
+    *, order: Order, source: str = "courier", actor: User | None = None
+) -> Order:
+    """The route carrying the order has started (planned → out_for_delivery)."""
+    return _transition(order, target=OrderStatus.OUT_FOR_DELIVERY, source=source, actor=actor)
+
+
+@transaction.atomic
+def order_cancel(*, order: Order, reason: str, source: str, actor: User | None = None) -> Order:
+    """Withdraw an order that has not left the hub (created/planned → cancelled)."""
+    if not reason.strip():
+        raise ValidationError({"reason": ["Say why the order is cancelled."]})
+    return _transition(
+        order, target=OrderStatus.CANCELLED, source=source, actor=actor, payload={"reason": reason}
+    )
+
+
+@transaction.atomic
+def order_reschedule(
+    *,
+    order: Order,
+    window_start: dt.datetime,
+    window_end: dt.datetime,
+    source: str,
+    actor: User | None = None,
+    reason: str = "",
+) -> Order:
+    """Give the order a new delivery window.
+
+    A failed order moves to ``rescheduled``; a planned one goes back to ``created`` (its
+    route no longer fits); a created one keeps its state. The window must lie ahead and end
+    after it starts. Any other state is an invalid transition.
+    """
+    if timezone.is_naive(window_start) or timezone.is_naive(window_end):
+        raise ValidationError({"window_start": ["Window times need a time zone."]})
+    if window_end <= window_start:
+        raise ValidationError({"window_end": ["The delivery window must end after it starts."]})
+    if window_end <= timezone.now():
+        raise ValidationError({"window_end": ["The new window must end in the future."]})
+    locked = _lock(order)
+    window = {
+        "window_start": window_start,
+        "window_end": window_end,
+        "service_date": service_date_for(hub=locked.hub, window_start=window_start),
+    }
+    payload = {
+        "reason": reason,
+        "from_window": [locked.window_start.isoformat(), locked.window_end.isoformat()],
+        "to_window": [window_start.isoformat(), window_end.isoformat()],
+    }
+    if locked.status == OrderStatus.FAILED:
+        return _transition(
+            locked,
+            target=OrderStatus.RESCHEDULED,
+            source=source,
+            actor=actor,
+            payload=payload,
+            fields=window,
+        )
+    if locked.status == OrderStatus.PLANNED:
+        locked = _transition(
+            locked,
+            target=OrderStatus.CREATED,
+            source=source,
+            actor=actor,
+            payload={**payload, "reason": reason or "window changed"},
+        )
+    elif locked.status != OrderStatus.CREATED:
+        raise InvalidTransition(
+            entity="Order", current=locked.status, target=OrderStatus.RESCHEDULED
+        )
+    for name, value in window.items():
+        setattr(locked, name, value)
+    locked.save(update_fields=[*window, "updated_at"])
+    OrderEvent.objects.create(
+        order=locked,
+        kind=OrderEvent.Kind.WINDOW_CHANGED,
+        actor=actor,
+        source=source,
+        payload=payload,
+        occurred_at=timezone.now(),
+    )
+    return locked
+
+
+@transaction.atomic
+def order_redirect(
+    *, order: Order, option: str, destination: str, source: str, actor: User | None = None
+) -> Order:
+    """After a failed attempt, send the order to a locker or pickup point (failed → redirected)."""
+    if option not in (DeliveryOption.LOCKER, DeliveryOption.PICKUP_POINT):
+        raise ValidationError({"option": ["Redirect to a locker or a pickup point."]})
+    return _transition(
+        order,
+        target=OrderStatus.REDIRECTED,
+        source=source,
+        actor=actor,
+        payload={"option": option, "destination": destination},
+        fields={"delivery_option": option},
+    )
+
+
+@transaction.atomic
+def order_start_return(
+    *, order: Order, reason: str, source: str, actor: User | None = None
+) -> Order:
+    """Give up delivering and send the order back (failed → returning)."""
+    return _transition(
+        order, target=OrderStatus.RETURNING, source=source, actor=actor, payload={"reason": reason}
+    )
+
+
+@transaction.atomic
+def order_mark_returned(*, order: Order, source: str, actor: User | None = None) -> Order:
+    """The partner has the order back (returning → returned_to_sender)."""
+    return _transition(order, target=OrderStatus.RETURNED_TO_SENDER, source=source, actor=actor)

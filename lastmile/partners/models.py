@@ -1,0 +1,35 @@
+"""Partners: the merchants, marketplaces and carriers that hand us parcels to deliver."""
+
+from django.db import models
+from phonenumber_field.modelfields import PhoneNumberField
+
+from lastmile.core.models import TimeStampedModel
+
+
+class Partner(TimeStampedModel):
+    class Kind(models.TextChoices):
+        MERCHANT = "merchant", "Merchant"  # a shop shipping its own orders
+        MARKETPLACE = "marketplace", "Marketplace"  # orders of many sellers under one contract
+        CARRIER = "carrier", "Carrier"  # a parcel network handing over its last mile
+
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=64, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MERCHANT)
+    contact_name = models.CharField(max_length=120, blank=True)
+    contact_email = models.EmailField(blank=True)
+    contact_phone = PhoneNumberField(blank=True)
+    default_hub = models.ForeignKey(
+        "hubs.Hub",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="default_for_partners",
+        help_text="Hub that receives this partner's orders unless an order names another",
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
