@@ -366,6 +366,7 @@ class OrderAdmin(admin.ModelAdmin):
         return (
             super()
             .get_queryset(request)
+            .select_related("partner", "hub")
             .annotate(parcel_total=Coalesce(Subquery(parcels.values("n")), 0))
         )
 
