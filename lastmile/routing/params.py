@@ -1,0 +1,38 @@
+"""How to solve: backend, search strategy, time limit, integer scaling, progress reporting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from lastmile.routing.solution import ProgressCallback
+
+
+class Backend(StrEnum):
+    AUTO = "auto"  # PyVRP where the problem fits its model, OR-Tools otherwise
+    ORTOOLS = "ortools"  # every feature of the problem model
+    PYVRP = "pyvrp"  # capacities, one window per job, ranges, multi-trip; no skills or pairs
+
+
+class Objective(StrEnum):
+    AUTO = "auto"  # money where vehicles carry costs, distance otherwise
+    COST = "cost"  # fixed + per km + per hour, in minor units
+    DISTANCE = "distance"  # total distance only (how the Solomon best-knowns are measured)
+
+
+@dataclass(frozen=True, slots=True)
+class SolverParams:
+    time_limit_s: float = 10.0
+    backend: Backend = Backend.AUTO
+    objective: Objective = Objective.AUTO
+    # OR-Tools names (routing_enums_pb2): FirstSolutionStrategy and LocalSearchMetaheuristic.
+    # "AUTO" picks per problem: insertion for tight windows, the arc heuristic for wide ones.
+    first_solution: str = "AUTO"
+    metaheuristic: str = "GUIDED_LOCAL_SEARCH"
+    # Integer models need integer data: distances and times are multiplied by these before
+    # rounding (travel times round up, so a plan on time in the model is on time for real).
+    distance_scale: int = 1
+    time_scale: int = 1
+    seed: int = 1
+    progress: ProgressCallback | None = None
+    log_search: bool = False
