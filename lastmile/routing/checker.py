@@ -109,9 +109,11 @@ def _check_route(
     here = vehicle.start
     t = float(vehicle.shift.start_s)
     distance = 0.0
-    # The latest the vehicle could have left without arriving later anywhere: start slack.
-    departure_slack = float("inf")
-    waited = False
+    # Leaving later than the shift start shortens the working day by the waiting it saves,
+    # as far as no window is missed: delaying by d moves visit i's start by
+    # max(0, d - waiting up to i), so d may reach min_i(waiting up to i + window end - start).
+    waited_s = 0.0
+    max_delay_s = float("inf")
     breaks = list(vehicle.breaks)
     trips: list[list[Job]] = [[]]
     for visit in route.visits:
@@ -125,6 +127,8 @@ def _check_route(
             begin = max(t, pause.window.start_s)
             if begin > pause.window.end_s + EPS:
                 out.append(f"{name}: break starts {begin:.0f}, after its window")
+            waited_s += begin - t
+            max_delay_s = min(max_delay_s, waited_s + pause.window.end_s - begin)
             t = begin + pause.duration_s
             continue
         if visit.kind == VisitKind.RELOAD:
@@ -156,11 +160,8 @@ def _check_route(
                     )
                 else:
                     start = max(arrival, window.start_s)
-                    if not waited:
-                        departure_slack = min(departure_slack, window.end_s - start)
-                        if start > arrival:
-                            departure_slack = min(departure_slack, start - arrival)
-                            waited = True
+                    waited_s += start - arrival
+                    max_delay_s = min(max_delay_s, waited_s + window.end_s - start)
             trips[-1].append(job)
         else:
             trips.append([])
@@ -173,10 +174,8 @@ def _check_route(
         out.append(f"{name}: {len(breaks)} break(s) not taken")
     if t > vehicle.shift.end_s + EPS:
         out.append(f"{name}: back at {t:.2f}, after the shift ends at {vehicle.shift.end_s}")
-    if departure_slack == float("inf"):
-        departure_slack = 0.0
-    departure_slack = max(0.0, min(departure_slack, vehicle.shift.end_s - vehicle.shift.start_s))
-    duration = t - vehicle.shift.start_s - departure_slack
+    max_delay_s = min(max_delay_s, vehicle.shift.end_s - t + waited_s)
+    duration = t - vehicle.shift.start_s - max(0.0, min(waited_s, max_delay_s))
     if vehicle.max_duration_s is not None and duration > vehicle.max_duration_s + EPS:
         out.append(f"{name}: works {duration:.0f} s, over its limit {vehicle.max_duration_s}")
     if vehicle.max_distance_m is not None and distance > vehicle.max_distance_m + EPS:

@@ -11,7 +11,9 @@ from lastmile.routing.solution import ProgressCallback
 class Backend(StrEnum):
     AUTO = "auto"  # PyVRP where the problem fits its model, OR-Tools otherwise
     ORTOOLS = "ortools"  # every feature of the problem model
-    PYVRP = "pyvrp"  # capacities, one window per job, ranges, multi-trip; no skills or pairs
+    # Capacities, windows, ranges, costs, multi-trip and pickup-delivery pairs (not both
+    # together); no breaks, fixed sequences, pins, or skills only some vehicles offer.
+    PYVRP = "pyvrp"
 
 
 class Objective(StrEnum):

@@ -8,6 +8,7 @@ bad problem fails loudly where it is built, not deep inside the solver.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -109,7 +110,7 @@ class Job:
         if self.priority not in (PRIORITY_NORMAL, PRIORITY_HIGH, PRIORITY_URGENT):
             raise ProblemError(f"job {self.id}: priority must be 1, 2 or 3")
         windows = sorted(self.time_windows, key=lambda w: w.start_s)
-        for a, b in zip(windows, windows[1:], strict=False):
+        for a, b in itertools.pairwise(windows):
             if b.start_s <= a.end_s:
                 raise ProblemError(f"job {self.id}: time windows overlap")
         object.__setattr__(self, "time_windows", tuple(windows))

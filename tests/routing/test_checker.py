@@ -99,3 +99,22 @@ def test_range_skills_pairs_pins_and_fixed_sequences_are_enforced():
     assert "shipment S: delivered before picked up" in violations
     assert "job pinned pinned to v2, served elsewhere" in violations
     assert "v1: fixed sequence not kept at the head" in violations
+
+
+def test_the_working_day_starts_when_leaving_later_saves_waiting():
+    # given: A opens at 1000 s, 100 s from the hub; B opens at 1500 s, 100 s further
+    jobs = [job("A", 1, window=(1000, 1100)), job("B", 2, window=(1500, 1600))]
+    # when: it leaves at 1000, the latest A allows, serves A at 1100, waits 300 s at B,
+    # and is back at 1700
+    tight = problem([0, 1000, 2000], jobs, [van(max_duration_s=699)])
+    enough = problem([0, 1000, 2000], jobs, [van(max_duration_s=700)])
+    # then: its day is 700 s, not the 1,700 s since the shift opened
+    assert check(enough, solution(route("v1", "A", "B"))).feasible
+    assert any("works 700 s" in v for v in check(tight, solution(route("v1", "A", "B"))).violations)
+
+
+def test_a_route_without_waiting_works_exactly_its_driving_time():
+    p = problem([0, 1000, 2000], [job("A", 1, window=(0, 5000)), job("B", 2)], [van(max_duration_s=399)])
+    report = check(p, solution(route("v1", "A", "B")))
+    assert report.routes[0].duration_s == 400
+    assert any("works 400 s" in v for v in report.violations)

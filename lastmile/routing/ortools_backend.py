@@ -1,0 +1,616 @@
+"""The OR-Tools backend: every feature of the problem model on the routing library.
+
+Nodes are laid out as: jobs (single jobs, then shipment legs), reload stops (``max_trips - 1``
+per multi-trip vehicle, optional), then each vehicle's own start and end node. Matrices are
+handed to OR-Tools natively (``RegisterTransitMatrix``), never as per-arc Python callbacks:
+guided local search lives on iterations per second. Jobs that no vehicle could serve even
+alone are left out of the model and explained; the rest carry a drop penalty scaled by
+priority, so an overfull day drops jobs instead of failing the whole solve.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from lastmile.routing.explain import blocker_of, explain_unassigned
+from lastmile.routing.params import Objective, SolverParams
+from lastmile.routing.problem import (
+    PRIORITY_HIGH,
+    PRIORITY_URGENT,
+    Job,
+    JobKind,
+    Load,
+    Problem,
+    Vehicle,
+)
+from lastmile.routing.solution import (
+    Progress,
+    Route,
+    Solution,
+    Unassigned,
+    Visit,
+    VisitKind,
+)
+
+logger = logging.getLogger(__name__)
+
+# Objective money unit: a thousandth of a minor unit, so per-km and per-hour rates stay exact
+# enough once divided down to metres and seconds.
+COST_SCALE = 1000
+PRIORITY_WEIGHT = {1: 1, PRIORITY_HIGH: 10, PRIORITY_URGENT: 100}
+# Fixed jobs are already on the vehicle: their windows become soft, at this cost per unit late.
+FIXED_LATENESS_COST = 1_000_000
+
+
+class NoSolutionError(RuntimeError):
+    """OR-Tools found no assignment at all (only possible with fixed sequences)."""
+
+
+@dataclass
+class _Node:
+    kind: VisitKind
+    location: int | None  # None: the virtual end of an open route (zero distance to it)
+    service_s: int = 0
+    job: Job | None = None
+    vehicle: int | None = None  # owner of reload/start/end nodes
+
+
+@dataclass
+class _Model:
+    problem: Problem
+    params: SolverParams
+    nodes: list[_Node] = field(default_factory=list)
+    job_node: dict[str, int] = field(default_factory=dict)
+    starts: list[int] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+    left_out: list[Unassigned] = field(default_factory=list)
+
+
+def _objective(problem: Problem, params: SolverParams) -> Objective:
+    if params.objective != Objective.AUTO:
+        return params.objective
+    if any(not v.costs.is_zero for v in problem.vehicles):
+        return Objective.COST
+    return Objective.DISTANCE
+
+
+def _layout(problem: Problem, params: SolverParams) -> _Model:
+    model = _Model(problem, params)
+    fixed = {j for v in problem.vehicles for j in v.fixed_sequence}
+    blocked: set[str] = set()
+    # Pre-check each job alone: what cannot be served even alone stays out of the model.
+    for job in problem.jobs:
+        if job.id in fixed:
+            continue
+        reason = blocker_of(problem, job)
+        if reason is not None:
+            model.left_out.append(reason)
+            blocked.add(job.id)
+    for shipment in problem.shipments:
+        if shipment.pickup.id in fixed or shipment.delivery.id in fixed:
+            continue
+        reason = blocker_of(problem, shipment)
+        if reason is not None:
+            for leg in (shipment.pickup, shipment.delivery):
+                model.left_out.append(Unassigned(leg.id, reason.reason, reason.detail, reason.fix))
+                blocked.add(leg.id)
+    for job in problem.all_jobs:
+        if job.id in blocked:
+            continue
+        model.job_node[job.id] = len(model.nodes)
+        model.nodes.append(_Node(VisitKind.JOB, job.location, job.service_s, job))
+    for v_index, vehicle in enumerate(problem.vehicles):
+        for _ in range(vehicle.max_trips - 1):
+            model.nodes.append(
+                _Node(VisitKind.RELOAD, vehicle.reload_at, vehicle.reload_s, vehicle=v_index)
+            )
+    for v_index, vehicle in enumerate(problem.vehicles):
+        model.starts.append(len(model.nodes))
+        model.nodes.append(_Node(VisitKind.START, vehicle.start, vehicle=v_index))
+        model.ends.append(len(model.nodes))
+        model.nodes.append(_Node(VisitKind.END, vehicle.end, vehicle=v_index))
+    return model
+
+
+def _int_matrices(model: _Model, profile: str) -> tuple[list[list[int]], list[list[int]]]:
+    """Scaled distance and time-with-service matrices over the model's nodes."""
+    matrix = model.problem.matrices[profile]
+    ds, ts = model.params.distance_scale, model.params.time_scale
+    locs = [n.location for n in model.nodes]
+    distinct = sorted({loc for loc in locs if loc is not None})
+    # Scale once per distinct location pair, then expand to nodes (many nodes share a hub).
+    dist_loc = {a: {b: round(matrix.distances_m[a][b] * ds) for b in distinct} for a in distinct}
+    time_loc = {
+        a: {b: math.ceil(matrix.durations_s[a][b] * ts - 1e-9) for b in distinct} for a in distinct
+    }
+    zero_row = [0] * len(locs)
+    dist: list[list[int]] = []
+    times: list[list[int]] = []
+    for node, a in zip(model.nodes, locs, strict=True):
+        service = node.service_s * ts
+        if a is None:
+            dist.append(zero_row)
+            times.append([service] * len(locs))
+            continue
+        drow, trow = dist_loc[a], time_loc[a]
+        dist.append([0 if b is None else drow[b] for b in locs])
+        times.append([service if b is None else service + trow[b] for b in locs])
+    return dist, times
+
+
+def _horizon(problem: Problem) -> int:
+    ends = [v.shift.end_s for v in problem.vehicles]
+    ends += [w.end_s for j in problem.all_jobs for w in j.time_windows]
+    return max(ends, default=86_400)
+
+
+def _first_solution(problem: Problem, params: SolverParams) -> int:
+    names = routing_enums_pb2.FirstSolutionStrategy
+    if params.first_solution != "AUTO":
+        return names.Value.Value(params.first_solution)
+    # Insertion copes with tight windows; the arc heuristic builds better routes when windows
+    # are wide (measured on the Solomon classes, see benchmarks/bench_routing.py).
+    horizon = max(
+        1, _horizon(problem) - min((v.shift.start_s for v in problem.vehicles), default=0)
+    )
+    widths = [
+        (j.time_windows[-1].end_s - j.time_windows[0].start_s) / horizon
+        for j in problem.all_jobs
+        if j.time_windows
+    ]
+    if widths and sum(widths) / len(widths) < 0.5:
+        return names.PARALLEL_CHEAPEST_INSERTION
+    return names.PATH_CHEAPEST_ARC
+
+
+def solve_ortools(problem: Problem, params: SolverParams) -> Solution:
+    """Solve with OR-Tools within ``params.time_limit_s``; see the module docstring."""
+    started = time.monotonic()
+    model = _layout(problem, params)
+    vehicles = problem.vehicles
+    if not vehicles or not model.job_node:
+        return _empty_solution(model, started)
+
+    manager = pywrapcp.RoutingIndexManager(
+        len(model.nodes), len(vehicles), model.starts, model.ends
+    )
+    routing = pywrapcp.RoutingModel(manager)
+    solver = routing.solver()
+    ds, ts = params.distance_scale, params.time_scale
+    objective = _objective(problem, params)
+
+    # --- Matrices, once per profile --------------------------------------------------------
+    profiles = sorted({v.profile for v in vehicles})
+    dist_m: dict[str, list[list[int]]] = {}
+    time_m: dict[str, list[list[int]]] = {}
+    dist_cb: dict[str, int] = {}
+    time_cb: dict[str, int] = {}
+    for profile in profiles:
+        dist_m[profile], time_m[profile] = _int_matrices(model, profile)
+        dist_cb[profile] = routing.RegisterTransitMatrix(dist_m[profile])
+        time_cb[profile] = routing.RegisterTransitMatrix(time_m[profile])
+
+    # --- Arc costs ------------------------------------------------------------------------
+    max_arc = max(max(max(row) for row in m) for m in dist_m.values()) or 1
+    if objective == Objective.DISTANCE:
+        for v_index, vehicle in enumerate(vehicles):
+            routing.SetArcCostEvaluatorOfVehicle(dist_cb[vehicle.profile], v_index)
+        max_arc_cost, max_fixed, max_time_coef = max_arc, 0, 0
+    else:
+        cost_cb: dict[tuple[str, int], int] = {}
+        max_arc_cost = 1
+        for v_index, vehicle in enumerate(vehicles):
+            key = (vehicle.profile, vehicle.costs.per_km)
+            if key not in cost_cb:
+                # per_km minor units per km is per_km thousandths of a minor unit per metre.
+                factor = vehicle.costs.per_km * COST_SCALE / 1000 / ds
+                matrix = [[round(d * factor) for d in row] for row in dist_m[vehicle.profile]]
+                max_arc_cost = max(max_arc_cost, max(max(r) for r in matrix))
+                cost_cb[key] = routing.RegisterTransitMatrix(matrix)
+            routing.SetArcCostEvaluatorOfVehicle(cost_cb[key], v_index)
+            routing.SetFixedCostOfVehicle(vehicle.costs.fixed * COST_SCALE, v_index)
+        max_fixed = max(v.costs.fixed for v in vehicles) * COST_SCALE
+        max_time_coef = max(round(v.costs.per_hour * COST_SCALE / 3600 / ts) for v in vehicles)
+
+    # --- Time -----------------------------------------------------------------------------
+    horizon = _horizon(problem) * ts
+    routing.AddDimensionWithVehicleTransits(
+        [time_cb[v.profile] for v in vehicles], horizon, horizon, False, "time"
+    )
+    time_dim = routing.GetDimensionOrDie("time")
+    for v_index, vehicle in enumerate(vehicles):
+        start, end = routing.Start(v_index), routing.End(v_index)
+        time_dim.CumulVar(start).SetRange(vehicle.shift.start_s * ts, vehicle.shift.end_s * ts)
+        time_dim.CumulVar(end).SetRange(vehicle.shift.start_s * ts, vehicle.shift.end_s * ts)
+        if vehicle.max_duration_s is not None:
+            time_dim.SetSpanUpperBoundForVehicle(vehicle.max_duration_s * ts, v_index)
+        if objective == Objective.COST and vehicle.costs.per_hour:
+            coef = max(1, round(vehicle.costs.per_hour * COST_SCALE / 3600 / ts))
+            time_dim.SetSpanCostCoefficientForVehicle(coef, v_index)
+        # Leave as late and come back as early as the plan allows, at no cost to the objective.
+        routing.AddVariableMaximizedByFinalizer(time_dim.CumulVar(start))
+        routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(end))
+
+    fixed_jobs = {j for v in vehicles for j in v.fixed_sequence}
+    jobs = problem.jobs_by_id()
+    for job_id, node in model.job_node.items():
+        job = jobs[job_id]
+        index = manager.NodeToIndex(node)
+        if not job.time_windows:
+            continue
+        cumul = time_dim.CumulVar(index)
+        first, last = job.time_windows[0], job.time_windows[-1]
+        if job_id in fixed_jobs:
+            cumul.SetMin(first.start_s * ts)
+            time_dim.SetCumulVarSoftUpperBound(index, last.end_s * ts, FIXED_LATENESS_COST)
+            continue
+        cumul.SetRange(first.start_s * ts, last.end_s * ts)
+        for a, b in zip(job.time_windows, job.time_windows[1:], strict=False):
+            cumul.RemoveInterval(a.end_s * ts + 1, b.start_s * ts - 1)
+
+    # --- Breaks ---------------------------------------------------------------------------
+    break_vars: dict[int, list] = {}
+    if any(v.breaks for v in vehicles):
+        visit_transits = [0] * routing.Size()
+        for index in range(routing.Size()):
+            if routing.IsStart(index):
+                continue
+            visit_transits[index] = model.nodes[manager.IndexToNode(index)].service_s * ts
+        for v_index, vehicle in enumerate(vehicles):
+            intervals = [
+                solver.FixedDurationIntervalVar(
+                    b.window.start_s * ts,
+                    b.window.end_s * ts,
+                    b.duration_s * ts,
+                    False,
+                    f"break-{vehicle.id}-{i}",
+                )
+                for i, b in enumerate(vehicle.breaks)
+            ]
+            if intervals:
+                time_dim.SetBreakIntervalsOfVehicle(intervals, v_index, visit_transits)
+                break_vars[v_index] = intervals
+
+    # --- Distance and range (the battery is a distance limit: Wh = km x Wh/km) -------------
+    if any(math.isfinite(v.range_m) for v in vehicles):
+        # No route can be longer than every node's longest arc added up.
+        big = max(sum(max(row) for row in m) for m in dist_m.values()) + 1
+        caps = [
+            min(big, math.floor(v.range_m * ds)) if math.isfinite(v.range_m) else big
+            for v in vehicles
+        ]
+        routing.AddDimensionWithVehicleTransitAndCapacity(
+            [dist_cb[v.profile] for v in vehicles], 0, caps, True, "distance"
+        )
+
+    # --- Loads ----------------------------------------------------------------------------
+    _add_loads(model, routing, manager)
+
+    # --- Skills, pins, fixed sequences, reload owners ---------------------------------------
+    for job_id, node in model.job_node.items():
+        job = jobs[job_id]
+        allowed = [
+            i
+            for i, v in enumerate(vehicles)
+            if job.skills <= v.skills and (job.vehicle_id is None or job.vehicle_id == v.id)
+        ]
+        if len(allowed) < len(vehicles):
+            # -1 keeps "not performed" open, so the job may still be dropped.
+            routing.VehicleVar(manager.NodeToIndex(node)).SetValues([-1, *allowed])
+    for node_id, node in enumerate(model.nodes):
+        if node.kind == VisitKind.RELOAD:
+            index = manager.NodeToIndex(node_id)
+            routing.VehicleVar(index).SetValues([-1, node.vehicle])
+            routing.AddDisjunction([index], 0)
+    for v_index, vehicle in enumerate(vehicles):
+        previous = routing.Start(v_index)
+        for job_id in vehicle.fixed_sequence:
+            index = manager.NodeToIndex(model.job_node[job_id])
+            routing.NextVar(previous).SetValue(index)
+            routing.VehicleVar(index).SetValue(v_index)
+            previous = index
+
+    # --- Shipments: same vehicle, pickup first ---------------------------------------------
+    for shipment in problem.shipments:
+        if shipment.pickup.id not in model.job_node:
+            continue
+        p = manager.NodeToIndex(model.job_node[shipment.pickup.id])
+        d = manager.NodeToIndex(model.job_node[shipment.delivery.id])
+        routing.AddPickupAndDelivery(p, d)
+        solver.Add(routing.VehicleVar(p) == routing.VehicleVar(d))
+        solver.Add(time_dim.CumulVar(p) <= time_dim.CumulVar(d))
+
+    # --- Dropping: what a job is worth ------------------------------------------------------
+    penalty_base = 4 * (max_arc_cost + max_fixed) + max_time_coef * horizon + 1
+    for job_id, node in model.job_node.items():
+        if job_id in fixed_jobs:
+            continue
+        job = jobs[job_id]
+        penalty = penalty_base * PRIORITY_WEIGHT[job.priority]
+        routing.AddDisjunction([manager.NodeToIndex(node)], penalty)
+
+    # --- Search ---------------------------------------------------------------------------
+    search = pywrapcp.DefaultRoutingSearchParameters()
+    search.first_solution_strategy = _first_solution(problem, params)
+    search.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.Value.Value(
+        params.metaheuristic
+    )
+    search.time_limit.FromMilliseconds(max(1, round(params.time_limit_s * 1000)))
+    search.log_search = params.log_search
+    _tune(search, params)
+
+    progress = params.progress
+    limit_s = params.time_limit_s
+    best: list[float] = []
+    if progress is not None:
+        progress(Progress(fraction=0.0, best_cost=None, phase="first_solution"))
+
+        def on_solution() -> None:
+            cost = routing.CostVar().Max()
+            best.append(cost)
+            fraction = min(1.0, (time.monotonic() - started) / max(limit_s, 1e-9))
+            progress(Progress(fraction=fraction, best_cost=cost / _cost_unit(objective, ds)))
+
+        routing.AddAtSolutionCallback(on_solution)
+
+    for intervals in break_vars.values():
+        for interval in intervals:
+            routing.AddIntervalToAssignment(interval)
+
+    assignment, strategy = _search(routing, search, params, len(model.nodes), started)
+    if assignment is None:
+        raise NoSolutionError(
+            f"OR-Tools found no solution (status {routing.status()}); "
+            "check fixed sequences against vehicle shifts and capacities"
+        )
+    solution = _read_solution(
+        model, routing, manager, assignment, time_dim, break_vars, objective, started
+    )
+    solution.stats["first_solution"] = strategy
+    if progress is not None:
+        progress(Progress(fraction=1.0, best_cost=solution.objective, phase="done"))
+    return solution
+
+
+# First solutions tried side by side on small problems; the best one seeds the metaheuristic.
+# Which wins depends on the instance (insertion on tight windows, savings and the arc
+# heuristic on wide ones), and each costs a fraction of a second at 100 jobs.
+PORTFOLIO = (
+    "PARALLEL_CHEAPEST_INSERTION",
+    "LOCAL_CHEAPEST_INSERTION",
+    "SAVINGS",
+    "PATH_CHEAPEST_ARC",
+)
+PORTFOLIO_MAX_NODES = 300
+PORTFOLIO_SHARE = 0.2
+
+
+def _search(routing, search, params: SolverParams, nodes: int, started: float):
+    """Run the search; on small problems seed it with the best of a portfolio of starts.
+
+    Returns the assignment (None if nothing was found) and the first-solution strategy used.
+    """
+    enums = routing_enums_pb2
+    chosen = enums.FirstSolutionStrategy.Value.Name(search.first_solution_strategy)
+    if params.first_solution != "AUTO" or nodes > PORTFOLIO_MAX_NODES:
+        return routing.SolveWithParameters(search), chosen
+    each_ms = max(50, round(params.time_limit_s * 1000 * PORTFOLIO_SHARE / len(PORTFOLIO)))
+    best, best_cost = None, None
+    for name in PORTFOLIO:
+        trial = pywrapcp.DefaultRoutingSearchParameters()
+        trial.CopyFrom(search)
+        trial.first_solution_strategy = enums.FirstSolutionStrategy.Value.Value(name)
+        trial.local_search_metaheuristic = enums.LocalSearchMetaheuristic.GREEDY_DESCENT
+        trial.time_limit.FromMilliseconds(each_ms)
+        found = routing.SolveWithParameters(trial)
+        if found is not None and (best_cost is None or found.ObjectiveValue() < best_cost):
+            # The model reuses its assignment on the next solve: keep a copy of the best.
+            best, best_cost, chosen = (
+                routing.solver().Assignment(found),
+                found.ObjectiveValue(),
+                name,
+            )
+    remaining_ms = round((params.time_limit_s - (time.monotonic() - started)) * 1000)
+    if best is None:
+        return routing.SolveWithParameters(search), chosen
+    if remaining_ms <= 0:
+        return best, chosen
+    search.time_limit.FromMilliseconds(remaining_ms)
+    return routing.SolveFromAssignmentWithParameters(best, search) or best, chosen
+
+
+def _cost_unit(objective: Objective, distance_scale: int) -> float:
+    return distance_scale if objective == Objective.DISTANCE else COST_SCALE
+
+
+def _tune(search, params: SolverParams) -> None:
+    """Search settings measured on the Solomon benchmark (see the routing issue note)."""
+    search.guided_local_search_lambda_coefficient = 0.1
+    search.use_full_propagation = False
+
+
+def _add_loads(model: _Model, routing, manager) -> None:
+    """One dimension per load kind any job uses.
+
+    Deliveries leave the hub on board; pickups come back to it. When a route may hold both,
+    the start load is free but tied to the sum of its deliveries (a second, counting
+    dimension), so the load is exact at every stop. Otherwise the dimension simply counts
+    what has been handed over (or collected) so far, which is the same constraint, cheaper;
+    multi-trip reload stops reset that count (their slack may absorb up to a full vehicle).
+    """
+    problem = model.problem
+    vehicles = problem.vehicles
+    shipment_legs = {j.id for s in problem.shipments for j in (s.pickup, s.delivery)}
+    single = [n.job for n in model.nodes if n.job is not None and n.job.id not in shipment_legs]
+    mixed = any(j.kind == JobKind.DELIVERY for j in single) and any(
+        j.kind == JobKind.PICKUP for j in single
+    )
+    has_reloads = any(n.kind == VisitKind.RELOAD for n in model.nodes)
+    solver = routing.solver()
+    for dim_index, name in enumerate(Load.DIMENSIONS):
+        demands = [0 if n.job is None else n.job.demand.as_tuple()[dim_index] for n in model.nodes]
+        if not any(demands):
+            continue
+        caps = [v.capacity.as_tuple()[dim_index] for v in vehicles]
+        top = max(caps)
+        exact_mixed = mixed and not has_reloads
+        transit = []
+        for node, amount in zip(model.nodes, demands, strict=True):
+            job = node.job
+            if node.kind == VisitKind.RELOAD:
+                transit.append(-top)
+            elif job is None:
+                transit.append(0)
+            elif job.id in shipment_legs:
+                transit.append(amount if job.kind == JobKind.PICKUP else -amount)
+            elif exact_mixed and job.kind == JobKind.DELIVERY:
+                transit.append(-amount)
+            else:
+                transit.append(amount)
+        callback = routing.RegisterUnaryTransitVector(transit)
+        routing.AddDimensionWithVehicleCapacity(
+            callback, top if has_reloads else 0, caps, not exact_mixed, f"load_{name}"
+        )
+        load = routing.GetDimensionOrDie(f"load_{name}")
+        if has_reloads:
+            for node_id, node in enumerate(model.nodes):
+                if node.kind in (VisitKind.END,):
+                    continue
+                index = manager.NodeToIndex(node_id)
+                if node.kind != VisitKind.RELOAD:
+                    load.SlackVar(index).SetValue(0)
+        if exact_mixed:
+            delivered = [
+                amount
+                if n.job is not None
+                and n.job.id not in shipment_legs
+                and n.job.kind == JobKind.DELIVERY
+                else 0
+                for n, amount in zip(model.nodes, demands, strict=True)
+            ]
+            routing.AddDimensionWithVehicleCapacity(
+                routing.RegisterUnaryTransitVector(delivered), 0, caps, True, f"delivered_{name}"
+            )
+            counted = routing.GetDimensionOrDie(f"delivered_{name}")
+            for v_index in range(len(vehicles)):
+                solver.Add(
+                    load.CumulVar(routing.Start(v_index)) == counted.CumulVar(routing.End(v_index))
+                )
+
+
+def _read_solution(model, routing, manager, assignment, time_dim, break_vars, objective, started):
+    problem, params = model.problem, model.params
+    ts = params.time_scale
+    routes: list[Route] = []
+    served: set[str] = set()
+    for v_index, vehicle in enumerate(problem.vehicles):
+        index = routing.Start(v_index)
+        if routing.IsEnd(assignment.Value(routing.NextVar(index))):
+            continue
+        matrix = problem.matrices[vehicle.profile]
+        visits: list[Visit] = []
+        distance = 0.0
+        prev_loc: int | None = None
+        prev_departure = 0.0
+        while True:
+            node = model.nodes[manager.IndexToNode(index)]
+            start_s = assignment.Value(time_dim.CumulVar(index)) / ts
+            location = node.location if node.location is not None else prev_loc
+            if prev_loc is None:
+                arrival = start_s
+            else:
+                travel = 0.0 if node.location is None else matrix.durations_s[prev_loc][location]
+                distance += 0.0 if node.location is None else matrix.distances_m[prev_loc][location]
+                arrival = prev_departure + travel
+            if node.kind == VisitKind.END:
+                start_s = arrival
+            departure = start_s + node.service_s
+            visits.append(
+                Visit(
+                    node.kind,
+                    location,
+                    arrival,
+                    start_s,
+                    departure,
+                    node.job.id if node.job is not None else None,
+                )
+            )
+            if node.job is not None:
+                served.add(node.job.id)
+            if routing.IsEnd(index):
+                break
+            prev_loc, prev_departure = location, departure
+            index = assignment.Value(routing.NextVar(index))
+        visits = _with_breaks(visits, vehicle, break_vars.get(v_index, []), assignment, ts)
+        duration = visits[-1].arrival_s - visits[0].departure_s
+        energy = vehicle.energy.energy_wh(distance) if vehicle.energy else 0.0
+        routes.append(
+            Route(
+                vehicle_id=vehicle.id,
+                visits=tuple(visits),
+                distance_m=distance,
+                duration_s=duration,
+                energy_wh=energy,
+                cost=_route_cost(vehicle, distance, duration, objective),
+            )
+        )
+    missing = [j.id for j in problem.all_jobs if j.id not in served]
+    already = {u.job_id for u in model.left_out}
+    unassigned = list(model.left_out) + explain_unassigned(
+        problem, [j for j in missing if j not in already]
+    )
+    return Solution(
+        routes=tuple(routes),
+        unassigned=tuple(unassigned),
+        objective=sum(r.cost for r in routes),
+        backend="ortools",
+        solve_s=time.monotonic() - started,
+        stats={
+            "status": int(routing.status()),
+            "nodes": len(model.nodes),
+        },
+    )
+
+
+def _with_breaks(
+    visits: list[Visit], vehicle: Vehicle, intervals, assignment, ts: int
+) -> list[Visit]:
+    """Insert each break where OR-Tools scheduled it: between the visits it falls between."""
+    out = list(visits)
+    for interval in intervals:
+        begin = assignment.StartValue(interval) / ts
+        duration = assignment.DurationValue(interval) / ts
+        position = next(
+            (i for i, v in enumerate(out) if i > 0 and v.start_s >= begin + duration - 1e-9),
+            len(out) - 1,
+        )
+        where = out[position - 1].location
+        out.insert(position, Visit(VisitKind.BREAK, where, begin, begin, begin + duration))
+    return out
+
+
+def _route_cost(
+    vehicle: Vehicle, distance_m: float, duration_s: float, objective: Objective
+) -> float:
+    if objective == Objective.DISTANCE:
+        return distance_m
+    costs = vehicle.costs
+    return costs.fixed + costs.per_km * distance_m / 1000 + costs.per_hour * duration_s / 3600
+
+
+def _empty_solution(model: _Model, started: float) -> Solution:
+    problem = model.problem
+    left = {u.job_id for u in model.left_out}
+    rest = [j.id for j in problem.all_jobs if j.id not in left]
+    return Solution(
+        routes=(),
+        unassigned=tuple(model.left_out) + tuple(explain_unassigned(problem, rest)),
+        objective=0.0,
+        backend="ortools",
+        solve_s=time.monotonic() - started,
+    )

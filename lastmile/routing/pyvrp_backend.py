@@ -1,0 +1,631 @@
+"""The PyVRP backend: capacities, time windows, ranges, open routes and multi-trip on PyVRP.
+
+PyVRP's iterated local search finds better plans than OR-Tools in the same time, but its
+model is narrower; ``unsupported_reason`` says when a problem does not fit it, and the caller
+then uses OR-Tools. Jobs that no vehicle could serve even alone stay out of the model and are
+explained; the rest are optional clients with a prize far above any cost of serving them, so
+an overfull day drops jobs instead of failing, and a servable job is never dropped to save
+cost. PyVRP works on integers: the returned routes are rescheduled on the float matrix.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pyvrp
+from pyvrp import (
+    ActivityType,
+    Client,
+    ClientGroup,
+    CostEvaluator,
+    Depot,
+    IteratedLocalSearch,
+    IteratedLocalSearchCallbacks,
+    IteratedLocalSearchParams,
+    PenaltyParams,
+    ProblemData,
+    SolveParams,
+    VehicleType,
+)
+from pyvrp.stop import MaxRuntime
+
+from lastmile.routing.explain import blocker_of, explain_unassigned
+from lastmile.routing.params import Objective, SolverParams
+from lastmile.routing.problem import (
+    PRIORITY_HIGH,
+    PRIORITY_NORMAL,
+    PRIORITY_URGENT,
+    Job,
+    JobKind,
+    Load,
+    Problem,
+    Shipment,
+    TimeWindow,
+    Vehicle,
+)
+from lastmile.routing.solution import (
+    Progress,
+    Route,
+    Solution,
+    Unassigned,
+    Visit,
+    VisitKind,
+)
+
+logger = logging.getLogger(__name__)
+
+PRIORITY_WEIGHT = {PRIORITY_NORMAL: 1, PRIORITY_HIGH: 10, PRIORITY_URGENT: 100}
+# Keep the sum of all prizes, costs and penalties well inside PyVRP's signed 64-bit costs.
+MAX_TOTAL_COST = 2**60
+# PyVRP money units per unit of the largest per-metre or per-second rate (see below).
+COST_RESOLUTION = 1000
+PROGRESS_EVERY_S = 0.5
+EPS = 1e-6
+
+
+class BackendFailed(RuntimeError):
+    """PyVRP found no feasible plan; the caller may fall back to OR-Tools."""
+
+
+def unsupported_reason(problem: Problem, params: SolverParams) -> str | None:
+    """Why PyVRP cannot solve ``problem`` exactly under our model, or None if it can.
+
+    PyVRP 0.14 has no skills, breaks, pinned jobs or fixed sequences. Skills every vehicle
+    offers constrain nothing, and a job whose skills no vehicle offers is simply left out
+    (explained), so only skills that some vehicles offer and others lack are a problem.
+    Several windows on a job become a mutually exclusive client group. A PyVRP shipment must
+    be served within one trip, narrower than our model once a vehicle reloads.
+    """
+    vehicles = problem.vehicles
+    if any(v.breaks for v in vehicles):
+        return "vehicles with breaks"
+    if any(v.fixed_sequence for v in vehicles):
+        return "vehicles with a fixed sequence of jobs"
+    jobs = problem.all_jobs
+    if any(j.vehicle_id is not None for j in jobs):
+        return "jobs pinned to a vehicle"
+    for job in jobs:
+        offering = sum(1 for v in vehicles if job.skills <= v.skills)
+        if 0 < offering < len(vehicles):
+            return f"job {job.id} needs skills only some vehicles offer"
+    if problem.shipments:
+        if any(v.max_trips > 1 for v in vehicles):
+            return "shipments with multi-trip vehicles (PyVRP keeps a shipment within one trip)"
+        for shipment in problem.shipments:
+            if any(len(leg.time_windows) > 1 for leg in (shipment.pickup, shipment.delivery)):
+                return f"shipment {shipment.id} has a leg with more than one time window"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    """What a PyVRP client or shipment leg stands for."""
+
+    job: Job
+    window: TimeWindow | None  # the one window this copy of the job is served in
+
+
+@dataclass
+class _Model:
+    """The ProblemData and the way back from its indices to our jobs and vehicles."""
+
+    data: ProblemData
+    objective: Objective
+    cost_unit: float  # PyVRP cost units per unit of our objective
+    client_stops: list[_Stop]
+    shipment_stops: list[tuple[_Stop, _Stop]]
+    type_vehicles: list[list[Vehicle]]  # the concrete vehicles of each vehicle type
+    max_penalty: float  # the ceiling for PyVRP's adaptive penalties
+    stats: dict[str, float | int | str] = field(default_factory=dict)
+
+
+def _objective(problem: Problem, params: SolverParams) -> Objective:
+    if params.objective != Objective.AUTO:
+        return params.objective
+    if any(not v.costs.is_zero for v in problem.vehicles):
+        return Objective.COST
+    return Objective.DISTANCE
+
+
+def _cost_coefficients(
+    vehicle_types: list[Vehicle], objective: Objective, params: SolverParams
+) -> tuple[list[tuple[int, int, int]], float]:
+    """(fixed, per distance unit, per duration unit) per type, and PyVRP units per our unit.
+
+    The model measures distance in metres × distance_scale and time in seconds × time_scale,
+    so per_km and per_hour are converted to those units, then the money unit is chosen so
+    the largest rate is COST_RESOLUTION and every rate rounds to a close integer. Exact
+    integers would need a unit of 1 / (3600 · 1000 · ds · ts) minor units: costs that large
+    outgrow PyVRP's penalties, which then cannot steer the search back to feasible plans.
+    """
+    if objective == Objective.DISTANCE:
+        return [(0, 1, 0)] * len(vehicle_types), float(params.distance_scale)
+    ds, ts = params.distance_scale, params.time_scale
+    rates = [
+        (v.costs.fixed, v.costs.per_km / (1000 * ds), v.costs.per_hour / (3600 * ts))
+        for v in vehicle_types
+    ]
+    top = max((rate for _, per_dist, per_dur in rates for rate in (per_dist, per_dur)), default=0)
+    unit = COST_RESOLUTION / top if top > 0 else 1.0
+    coefficients = [
+        (round(fixed * unit), round(per_dist * unit), round(per_dur * unit))
+        for fixed, per_dist, per_dur in rates
+    ]
+    return coefficients, unit
+
+
+def _vehicle_key(vehicle: Vehicle) -> Vehicle:
+    return replace(vehicle, id="")
+
+
+def _used_dimensions(jobs: list[Job]) -> list[int]:
+    return [d for d in range(len(Load.DIMENSIONS)) if any(j.demand.as_tuple()[d] for j in jobs)]
+
+
+def _amounts(load: Load, dims: list[int]) -> list[int]:
+    values = load.as_tuple()
+    return [values[d] for d in dims]
+
+
+def _build(
+    problem: Problem, params: SolverParams, jobs: list[Job], shipments: list[Shipment]
+) -> _Model:
+    """The PyVRP ProblemData for the jobs and shipments left in the model."""
+    ds, ts = params.distance_scale, params.time_scale
+    objective = _objective(problem, params)
+
+    # Identical vehicles (all but the id) share one vehicle type.
+    groups: dict[Vehicle, list[Vehicle]] = {}
+    for vehicle in problem.vehicles:
+        groups.setdefault(_vehicle_key(vehicle), []).append(vehicle)
+    type_vehicles = list(groups.values())
+    representatives = [vs[0] for vs in type_vehicles]
+
+    # Only profiles some vehicle drives; a profile with a range limit rounds distances up, so
+    # a route within range in the model is within range in full precision too.
+    profiles = sorted({v.profile for v in representatives})
+    ranged = {v.profile for v in representatives if math.isfinite(v.range_m)}
+    n = len(problem.locations)
+    open_routes = any(v.end is None for v in representatives)
+    size = n + 1 if open_routes else n  # an open route ends at a virtual location, 0 away
+    distance_matrices, duration_matrices = [], []
+    for profile in profiles:
+        matrix = problem.matrices[profile]
+        dist = np.zeros((size, size), dtype=np.int64)
+        dur = np.zeros((size, size), dtype=np.int64)
+        scaled = np.asarray(matrix.distances_m, dtype=np.float64) * ds
+        rounded = np.ceil(scaled - 1e-9) if profile in ranged else np.round(scaled)
+        dist[:n, :n] = np.maximum(rounded, 0)
+        times = np.asarray(matrix.durations_s, dtype=np.float64) * ts
+        dur[:n, :n] = np.maximum(np.ceil(times - 1e-9), 0)
+        np.fill_diagonal(dist, 0)
+        np.fill_diagonal(dur, 0)
+        distance_matrices.append(dist)
+        duration_matrices.append(dur)
+
+    locations = [pyvrp.Location(x=loc.lng, y=loc.lat) for loc in problem.locations]
+    if open_routes:
+        locations.append(pyvrp.Location(x=0.0, y=0.0, name="open route end"))
+
+    depots: list[Depot] = []
+    depot_index: dict[tuple[int, int], int] = {}
+
+    def depot(location: int, service: int) -> int:
+        key = (location, service)
+        if key not in depot_index:
+            depot_index[key] = len(depots)
+            depots.append(Depot(location=location, service_duration=service))
+        return depot_index[key]
+
+    dims = _used_dimensions(list(problem.all_jobs))
+    coefficients, cost_unit = _cost_coefficients(representatives, objective, params)
+    vehicle_types: list[VehicleType] = []
+    for vehicle, vehicles, (fixed, per_dist, per_dur) in zip(
+        representatives, type_vehicles, coefficients, strict=True
+    ):
+        extra: dict[str, int | list[int]] = {}
+        if vehicle.max_duration_s is not None:
+            extra["shift_duration"] = vehicle.max_duration_s * ts
+        if math.isfinite(vehicle.range_m):
+            extra["max_distance"] = math.floor(vehicle.range_m * ds + 1e-9)
+        if vehicle.max_trips > 1:
+            # A depot of its own, even at the start location: its service time is the reload.
+            extra["reload_depots"] = [depot(vehicle.reload_at, vehicle.reload_s * ts)]
+            extra["max_reloads"] = vehicle.max_trips - 1
+        vehicle_types.append(
+            VehicleType(
+                num_available=len(vehicles),
+                capacity=_amounts(vehicle.capacity, dims),
+                start_depot=depot(vehicle.start, 0),
+                end_depot=depot(n if vehicle.end is None else vehicle.end, 0),
+                fixed_cost=fixed,
+                tw_early=vehicle.shift.start_s * ts,
+                tw_late=vehicle.shift.end_s * ts,
+                unit_distance_cost=per_dist,
+                unit_duration_cost=per_dur,
+                profile=profiles.index(vehicle.profile),
+                **extra,  # type: ignore[arg-type]
+            )
+        )
+
+    # A prize above anything serving one job can cost: a detour (two arcs, or a reload on
+    # the way), a whole shift of paid time and a vehicle's fixed cost, with room to spare.
+    max_dist = max((int(m.max()) for m in distance_matrices), default=0)
+    bound = 1 + max(
+        (
+            fixed + 4 * max_dist * per_dist + (v.shift.end_s - v.shift.start_s) * ts * per_dur
+            for v, (fixed, per_dist, per_dur) in zip(representatives, coefficients, strict=True)
+        ),
+        default=1,
+    )
+    top_prize = bound * max(
+        (PRIORITY_WEIGHT[j.priority] for j in [*jobs, *_legs(shipments)]), default=1
+    )
+    visits = len(jobs) + 2 * len(shipments) + 1
+    if top_prize * visits > MAX_TOTAL_COST:
+        raise BackendFailed("costs too large for PyVRP's integer objective; lower the scales")
+    # A unit of excess load, time warp or distance must be able to cost more than the best
+    # prize, or an overfull day settles on an infeasible plan instead of dropping a job. The
+    # cap keeps penalty × the largest violation a random start may have inside 64 bits.
+    horizon = max(
+        [v.shift.end_s * ts for v in representatives]
+        + [w.end_s * ts for j in problem.all_jobs for w in j.time_windows]
+    )
+    total_demand = sum(sum(j.demand.as_tuple()) for j in problem.all_jobs)
+    worst_violation = visits * max(horizon, max_dist, 1) + total_demand
+    max_penalty = max(
+        PenaltyParams().max_penalty, min(2.0 * top_prize, MAX_TOTAL_COST / worst_violation)
+    )
+
+    def prize(priority: int) -> int:
+        return bound * PRIORITY_WEIGHT[priority]
+
+    clients: list[Client] = []
+    client_stops: list[_Stop] = []
+    client_groups: list[ClientGroup] = []
+    for job in jobs:
+        demand = _amounts(job.demand, dims)
+        loads = {"delivery": demand} if job.kind == JobKind.DELIVERY else {"pickup": demand}
+        windows: list[TimeWindow | None] = list(job.time_windows) or [None]
+        group = None
+        if len(windows) > 1:
+            # One copy of the job per window, exactly one of which may be served.
+            group = len(client_groups)
+            client_groups.append(ClientGroup(required=False))
+        for window in windows:
+            if group is not None:
+                client_groups[group].add_client(len(clients))
+            span = (
+                {}
+                if window is None
+                else {"tw_early": window.start_s * ts, "tw_late": window.end_s * ts}
+            )
+            clients.append(
+                Client(
+                    location=job.location,
+                    service_duration=job.service_s * ts,
+                    prize=prize(job.priority),
+                    required=False,
+                    group=group,
+                    name=job.id,
+                    **loads,
+                    **span,
+                )
+            )
+            client_stops.append(_Stop(job, window))
+
+    pyvrp_shipments: list[pyvrp.Shipment] = []
+    shipment_stops: list[tuple[_Stop, _Stop]] = []
+    for shipment in shipments:
+        pickup, delivery = shipment.pickup, shipment.delivery
+        p_window = pickup.time_windows[0] if pickup.time_windows else None
+        d_window = delivery.time_windows[0] if delivery.time_windows else None
+        span: dict[str, int] = {}
+        if p_window is not None:
+            span |= {
+                "pickup_tw_early": p_window.start_s * ts,
+                "pickup_tw_late": p_window.end_s * ts,
+            }
+        if d_window is not None:
+            span |= {
+                "delivery_tw_early": d_window.start_s * ts,
+                "delivery_tw_late": d_window.end_s * ts,
+            }
+        pyvrp_shipments.append(
+            pyvrp.Shipment(
+                pickup_location=pickup.location,
+                delivery_location=delivery.location,
+                pickup_service_duration=pickup.service_s * ts,
+                delivery_service_duration=delivery.service_s * ts,
+                amount=_amounts(delivery.demand, dims),
+                prize=prize(max(pickup.priority, delivery.priority)),
+                required=False,
+                name=shipment.id,
+                **span,
+            )
+        )
+        shipment_stops.append((_Stop(pickup, p_window), _Stop(delivery, d_window)))
+
+    data = ProblemData(
+        locations=locations,
+        clients=clients,
+        depots=depots,
+        vehicle_types=vehicle_types,
+        distance_matrices=distance_matrices,
+        duration_matrices=duration_matrices,
+        groups=client_groups,
+        shipments=pyvrp_shipments,
+    )
+    return _Model(
+        data=data,
+        objective=objective,
+        cost_unit=cost_unit,
+        client_stops=client_stops,
+        shipment_stops=shipment_stops,
+        type_vehicles=type_vehicles,
+        max_penalty=max_penalty,
+        stats={"vehicle_types": len(vehicle_types), "load_dimensions": len(dims)},
+    )
+
+
+@dataclass
+class _PenaltyParams(PenaltyParams):
+    """A higher penalty ceiling, but the usual starting penalties.
+
+    PyVRP starts halfway to the ceiling; with a ceiling sized to our prizes the search would
+    spend most of its time lowering penalties first. The initial plan is still built with
+    the ceiling, so it starts feasible wherever it can.
+    """
+
+    def midpoint_penalties(self, data: ProblemData) -> tuple[list[float], float, float]:
+        return PenaltyParams().midpoint_penalties(data)
+
+
+class _ProgressReporter(IteratedLocalSearchCallbacks):
+    """Relays PyVRP's search to our progress callback, at most every PROGRESS_EVERY_S."""
+
+    def __init__(self, params: SolverParams, model: _Model, started: float) -> None:
+        self._params = params
+        self._model = model
+        self._started = started
+        self._last = -math.inf
+
+    def _report(self, best: pyvrp.Solution) -> None:
+        progress = self._params.progress
+        if progress is None:
+            return
+        now = time.monotonic()
+        self._last = now
+        cost = None
+        if best.is_feasible():
+            raw = best.distance_cost() + best.duration_cost() + best.fixed_vehicle_cost()
+            cost = raw / self._model.cost_unit
+        fraction = min(1.0, (now - self._started) / max(self._params.time_limit_s, 1e-9))
+        progress(Progress(fraction=fraction, best_cost=cost))
+
+    def on_start(self, ils: IteratedLocalSearch) -> None:
+        self._report(ils.initial_solution)
+
+    def on_iteration(
+        self,
+        current: pyvrp.Solution,
+        candidate: pyvrp.Solution,
+        best: pyvrp.Solution,
+        cost_evaluator: CostEvaluator,
+    ) -> None:
+        if time.monotonic() - self._last >= PROGRESS_EVERY_S:
+            self._report(best)
+
+
+def solve_pyvrp(problem: Problem, params: SolverParams) -> Solution:
+    """Solve with PyVRP within ``params.time_limit_s``; see the module docstring.
+
+    Raises ``BackendFailed`` when PyVRP's best plan breaks a constraint.
+    """
+    started = time.monotonic()
+    progress = params.progress
+    if progress is not None:
+        progress(Progress(fraction=0.0, best_cost=None, phase="model"))
+
+    # What cannot be served even alone stays out of the model, explained.
+    left_out: list[Unassigned] = []
+    jobs: list[Job] = []
+    for job in problem.jobs:
+        reason = blocker_of(problem, job)
+        if reason is None:
+            jobs.append(job)
+        else:
+            left_out.append(reason)
+    shipments: list[Shipment] = []
+    for shipment in problem.shipments:
+        reason = blocker_of(problem, shipment)
+        if reason is None:
+            shipments.append(shipment)
+        else:
+            left_out.extend(
+                Unassigned(leg.id, reason.reason, reason.detail, reason.fix)
+                for leg in (shipment.pickup, shipment.delivery)
+            )
+
+    if not problem.vehicles or not (jobs or shipments):
+        solution = Solution(
+            routes=(),
+            unassigned=tuple(left_out)
+            + tuple(explain_unassigned(problem, [j.id for j in jobs] + _leg_ids(shipments))),
+            objective=0.0,
+            backend="pyvrp",
+            solve_s=time.monotonic() - started,
+        )
+        if progress is not None:
+            progress(Progress(fraction=1.0, best_cost=0.0, phase="done"))
+        return solution
+
+    model = _build(problem, params, jobs, shipments)
+    reporter = _ProgressReporter(params, model, started)
+    solve_params = SolveParams(
+        ils=IteratedLocalSearchParams(callbacks=reporter),
+        penalty=_PenaltyParams(max_penalty=model.max_penalty),
+    )
+    stop = MaxRuntime(max(0.0, params.time_limit_s - (time.monotonic() - started)))
+    stop(0)  # start its clock now, so PyVRP's initial local search counts against the limit
+    result = pyvrp.solve(
+        model.data,
+        stop=stop,
+        seed=params.seed,
+        collect_stats=False,
+        display=params.log_search,
+        params=solve_params,
+    )
+    best = result.best
+    if not best.is_feasible():
+        raise BackendFailed(
+            "PyVRP's best plan is infeasible "
+            f"(time warp {best.time_warp()}, excess load {best.excess_load()}, "
+            f"excess distance {best.excess_distance()})"
+        )
+
+    routes = _read_routes(problem, model, best)
+    served = {job_id for route in routes for job_id in route.job_ids}
+    missing = [j.id for j in jobs if j.id not in served]
+    missing += [leg for leg in _leg_ids(shipments) if leg not in served]
+    solution = Solution(
+        routes=tuple(routes),
+        unassigned=tuple(left_out) + tuple(explain_unassigned(problem, missing)),
+        objective=sum(r.cost for r in routes),
+        backend="pyvrp",
+        solve_s=time.monotonic() - started,
+        stats={
+            **model.stats,
+            "clients": model.data.num_clients,
+            "shipments": model.data.num_shipments,
+            "iterations": result.num_iterations,
+            "search_s": round(result.runtime, 3),
+            "model_cost": int(
+                best.distance_cost() + best.duration_cost() + best.fixed_vehicle_cost()
+            ),
+        },
+    )
+    if progress is not None:
+        progress(Progress(fraction=1.0, best_cost=solution.objective, phase="done"))
+    return solution
+
+
+def _legs(shipments: list[Shipment]) -> list[Job]:
+    return [leg for s in shipments for leg in (s.pickup, s.delivery)]
+
+
+def _leg_ids(shipments: list[Shipment]) -> list[str]:
+    return [leg.id for leg in _legs(shipments)]
+
+
+def _read_routes(problem: Problem, model: _Model, best: pyvrp.Solution) -> list[Route]:
+    """Our routes from PyVRP's, each type's routes handed to its vehicles in order."""
+    by_type: dict[int, list[pyvrp.Route]] = {}
+    for route in best.routes():
+        by_type.setdefault(route.vehicle_type(), []).append(route)
+    routes: list[Route] = []
+    for type_index, type_routes in sorted(by_type.items()):
+        vehicles = model.type_vehicles[type_index]
+        for vehicle, route in zip(vehicles, type_routes, strict=False):
+            stops: list[_Stop | None] = []  # None: a reload at the hub
+            for activity in list(route)[1:-1]:
+                if activity.type == ActivityType.CLIENT:
+                    stops.append(model.client_stops[activity.idx])
+                elif activity.type == ActivityType.DEPOT:
+                    stops.append(None)
+                else:
+                    pickup, delivery = model.shipment_stops[activity.idx]
+                    stops.append(pickup if activity.type == ActivityType.PICKUP else delivery)
+            routes.append(_schedule(problem, vehicle, stops, model.objective))
+    return routes
+
+
+def _schedule(
+    problem: Problem, vehicle: Vehicle, stops: list[_Stop | None], objective: Objective
+) -> Route:
+    """Times on the float matrix, leaving so that the first stop has no idle wait.
+
+    Leaving at the shift start, service starts at max(arrival, window start). The route
+    then leaves later by its first wait, or less if a stop before that would miss its
+    window, so no service starts later than it would have anyway. PyVRP measures a duration
+    limit with the best departure, which may also shrink later waits by serving the first
+    waiting stop later; a route this leaves over its limit leaves that late instead.
+    """
+    matrix = problem.matrices[vehicle.profile]
+    shift = vehicle.shift
+
+    def walk(depart: float) -> tuple[list[tuple[int, float, float, float]], float, float, float]:
+        """(location, arrival, start, departure) per stop, the end arrival, and how much
+        later it could leave: up to its first wait only, and at most (to the best duration).
+        """
+        rows = []
+        here, t = vehicle.start, depart
+        waited = 0.0
+        head = most = math.inf
+        for stop in stops:
+            location = vehicle.reload_at if stop is None else stop.job.location
+            arrival = t + matrix.durations_s[here][location]
+            if stop is None:
+                begin, service, late = arrival, vehicle.reload_s, math.inf
+            else:
+                window = stop.window
+                begin = arrival if window is None else max(arrival, float(window.start_s))
+                service = stop.job.service_s
+                late = math.inf if window is None else float(window.end_s)
+            wait = begin - arrival
+            if not waited:  # up to the first wait: stay on time there, absorb into it
+                head = min(head, wait if wait > 0 else late - begin)
+            # Leaving d later moves this service by d less all waiting up to it (its own too).
+            waited += wait
+            most = min(most, waited + late - begin)
+            rows.append((location, arrival, begin, begin + service))
+            here, t = location, begin + service
+        end_arrival = t if vehicle.end is None else t + matrix.durations_s[here][vehicle.end]
+        most = max(0.0, min(most, waited + shift.end_s - end_arrival, waited))
+        head = max(0.0, min(head, most)) if waited else 0.0
+        return rows, end_arrival, head, most
+
+    _, _, head, most = walk(float(shift.start_s))
+    depart = float(shift.start_s) + head
+    rows, end_arrival, _, _ = walk(depart)
+    limit = vehicle.max_duration_s
+    if limit is not None and end_arrival - depart > limit + EPS and most > head:
+        depart = float(shift.start_s) + most
+        rows, end_arrival, _, _ = walk(depart)
+
+    visits = [Visit(VisitKind.START, vehicle.start, depart, depart, depart)]
+    distance = 0.0
+    here = vehicle.start
+    for stop, (location, arrival, begin, departure) in zip(stops, rows, strict=True):
+        distance += matrix.distances_m[here][location]
+        if stop is None:
+            visits.append(Visit(VisitKind.RELOAD, location, arrival, begin, departure))
+        else:
+            visits.append(Visit(VisitKind.JOB, location, arrival, begin, departure, stop.job.id))
+        here = location
+    end = here if vehicle.end is None else vehicle.end
+    distance += matrix.distances_m[here][end] if vehicle.end is not None else 0.0
+    visits.append(Visit(VisitKind.END, end, end_arrival, end_arrival, end_arrival))
+    duration = end_arrival - depart
+    energy = vehicle.energy.energy_wh(distance) if vehicle.energy else 0.0
+    return Route(
+        vehicle_id=vehicle.id,
+        visits=tuple(visits),
+        distance_m=distance,
+        duration_s=duration,
+        energy_wh=energy,
+        cost=_route_cost(vehicle, distance, duration, objective),
+    )
+
+
+def _route_cost(
+    vehicle: Vehicle, distance_m: float, duration_s: float, objective: Objective
+) -> float:
+    if objective == Objective.DISTANCE:
+        return distance_m
+    costs = vehicle.costs
+    return costs.fixed + costs.per_km * distance_m / 1000 + costs.per_hour * duration_s / 3600
