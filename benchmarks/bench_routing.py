@@ -33,8 +33,8 @@ from lastmile.routing.solver import solve
 DEFAULT_DIR = ROOT.parent / "shared" / "benchmarks" / "solomon"
 
 
-def solve_one(args: tuple[Path, str, float, dict]) -> dict:
-    path, backend, time_limit, bks = args
+def solve_one(args: tuple[Path, str, float, dict, str]) -> dict:
+    path, backend, time_limit, bks, first_solution = args
     problem = read_instance(path)
     params = SolverParams(
         time_limit_s=time_limit,
@@ -42,6 +42,7 @@ def solve_one(args: tuple[Path, str, float, dict]) -> dict:
         objective=Objective.DISTANCE,
         distance_scale=100,
         time_scale=100,
+        first_solution=first_solution,
     )
     started = time.monotonic()
     solution = solve(problem, params)
@@ -64,8 +65,10 @@ def solve_one(args: tuple[Path, str, float, dict]) -> dict:
     }
 
 
-def run(paths: list[Path], backend: str, time_limit: float, workers: int, bks: dict) -> list[dict]:
-    jobs = [(p, backend, time_limit, bks) for p in paths]
+def run(
+    paths: list[Path], backend: str, time_limit: float, workers: int, bks: dict, first: str
+) -> list[dict]:
+    jobs = [(p, backend, time_limit, bks, first) for p in paths]
     results = []
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for r in pool.map(solve_one, jobs):
@@ -92,13 +95,13 @@ def summary(results: list[dict], time_limit: float) -> str:
     )
 
 
-def large(time_limit: float) -> None:
+def large(time_limit: float, backend: str) -> None:
     from lastmile.routing.instances import city_instance
 
     started = time.monotonic()
     problem = city_instance(jobs=1000, vehicles=45)
     built = time.monotonic() - started
-    solution = solve(problem, SolverParams(time_limit_s=time_limit))
+    solution = solve(problem, SolverParams(time_limit_s=time_limit, backend=Backend(backend)))
     report = check(problem, solution)
     total = time.monotonic() - started
     print(
@@ -118,6 +121,11 @@ def main() -> None:
     parser.add_argument("--instances", nargs="*", default=["*"], help="names or patterns")
     parser.add_argument("--backend", default="auto", choices=[b.value for b in Backend])
     parser.add_argument("--compare", default="ortools", help="second backend, or 'none'")
+    parser.add_argument(
+        "--first-solution",
+        default="AUTO",
+        help="OR-Tools first-solution strategy (AUTO: a portfolio on small problems)",
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--no-large", action="store_true", help="skip the 1,000-job day")
     parser.add_argument("--large-time-limit", type=float, default=60.0)
@@ -136,11 +144,13 @@ def main() -> None:
 
     compare = None if args.compare in ("none", args.backend) else args.compare
     if compare:
-        other = run(paths, compare, args.time_limit, args.workers, bks)
+        other = run(paths, compare, args.time_limit, args.workers, bks, args.first_solution)
         print(f"compare backend={compare} {summary(other, args.time_limit)}", flush=True)
-    results = run(paths, args.backend, args.time_limit, args.workers, bks)
+    results = run(paths, args.backend, args.time_limit, args.workers, bks, args.first_solution)
     if not args.no_large:
-        large(args.large_time_limit)
+        if compare:
+            large(args.large_time_limit, compare)
+        large(args.large_time_limit, args.backend)
     print(f"SOLOMON {summary(results, args.time_limit)}", flush=True)
 
 
