@@ -1,7 +1,10 @@
-"""Small hand-made routing problems on a straight road, where the right answer is obvious.
+"""Small hand-made routing problems where the right answer is obvious.
 
-Location ``i`` sits ``xs[i]`` metres along the road; travel is 10 m/s, so 1 km takes 100 s.
+On a straight road location ``i`` sits ``xs[i]`` metres along it; on a plane it sits at
+``points[i]`` (metres east, north). Vans travel 10 m/s (1 km in 100 s), bikes 5 m/s.
 """
+
+import math
 
 from lastmile.routing.params import Backend, SolverParams
 from lastmile.routing.problem import (
@@ -43,6 +46,22 @@ def problem(
     )
 
 
+def plane(points: list[tuple[float, float]], speed: float = SPEED_MPS) -> TravelMatrix:
+    dist = tuple(tuple(math.dist(a, b) for b in points) for a in points)
+    return TravelMatrix(dist, tuple(tuple(d / speed for d in row) for row in dist))
+
+
+def plane_problem(points, jobs, vehicles, shipments=()) -> Problem:
+    locations = tuple(Location(52.5 + y * 1e-5, 13.4 + x * 1e-5) for x, y in points)
+    return Problem(
+        locations=locations,
+        jobs=tuple(jobs),
+        vehicles=tuple(vehicles),
+        matrices={"van": plane(points), "bike": plane(points, speed=SPEED_MPS / 2)},
+        shipments=tuple(shipments),
+    )
+
+
 def van(vid: str = "v1", *, parcels: int = 100, **kwargs) -> Vehicle:
     kwargs.setdefault("shift", DAY)
     kwargs.setdefault("end", 0)
@@ -50,10 +69,17 @@ def van(vid: str = "v1", *, parcels: int = 100, **kwargs) -> Vehicle:
 
 
 def job(
-    jid: str, location: int, *, parcels: int = 1, window: tuple[int, int] | None = None, **kw
+    jid: str,
+    location: int,
+    *,
+    parcels: int = 1,
+    window: tuple[int, int] | None = None,
+    windows: tuple[tuple[int, int], ...] = (),
+    **kw,
 ) -> Job:
-    if window is not None:
-        kw["time_windows"] = (TimeWindow(*window),)
+    spans = ((window,) if window is not None else ()) + tuple(windows)
+    if spans:
+        kw["time_windows"] = tuple(TimeWindow(*w) for w in spans)
     return Job(id=jid, location=location, demand=Load(parcels=parcels), **kw)
 
 

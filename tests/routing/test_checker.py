@@ -114,7 +114,9 @@ def test_the_working_day_starts_when_leaving_later_saves_waiting():
 
 
 def test_a_route_without_waiting_works_exactly_its_driving_time():
-    p = problem([0, 1000, 2000], [job("A", 1, window=(0, 5000)), job("B", 2)], [van(max_duration_s=399)])
+    p = problem(
+        [0, 1000, 2000], [job("A", 1, window=(0, 5000)), job("B", 2)], [van(max_duration_s=399)]
+    )
     report = check(p, solution(route("v1", "A", "B")))
     assert report.routes[0].duration_s == 400
     assert any("works 400 s" in v for v in report.violations)

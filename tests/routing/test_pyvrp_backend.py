@@ -1,11 +1,8 @@
-"""The PyVRP backend on problems small enough to know the answer, and on Solomon C101.
+"""The PyVRP backend on problems small enough to know the answer (Solomon: test_benchmarks).
 
 Locations sit on a plane, ``POINTS[i]`` metres from the hub; travel is 10 m/s. Every plan is
 also checked by the independent checker, so a test passes only when it is really feasible.
 """
-
-import math
-from pathlib import Path
 
 import pytest
 
@@ -18,53 +15,20 @@ from lastmile.routing.problem import (
     Job,
     JobKind,
     Load,
-    Location,
     Problem,
     Shipment,
     TimeWindow,
-    TravelMatrix,
-    Vehicle,
 )
 from lastmile.routing.pyvrp_backend import solve_pyvrp, unsupported_reason
 from lastmile.routing.solution import Progress, Solution, UnassignedReason, VisitKind
+from tests.routing.builders import job, plane_problem, van
 
-SOLOMON = Path("/work/shared/benchmarks/solomon")
-SPEED_MPS = 10.0
-DAY = TimeWindow(0, 86_400)
 # The hub, then stops around it (metres east, metres north).
 POINTS = [(0, 0), (1000, 0), (2000, 0), (0, 1500), (-1200, -400), (3000, 1000), (-2500, 2000)]
 
 
-def matrix(points: list[tuple[float, float]], speed: float = SPEED_MPS) -> TravelMatrix:
-    dist = tuple(tuple(math.dist(a, b) for b in points) for a in points)
-    return TravelMatrix(dist, tuple(tuple(d / speed for d in row) for row in dist))
-
-
 def make_problem(jobs, vehicles, shipments=(), points=POINTS) -> Problem:
-    locations = tuple(Location(52.5 + y * 1e-5, 13.4 + x * 1e-5) for x, y in points)
-    return Problem(
-        locations=locations,
-        jobs=tuple(jobs),
-        vehicles=tuple(vehicles),
-        matrices={"van": matrix(points), "bike": matrix(points, speed=5.0)},
-        shipments=tuple(shipments),
-    )
-
-
-def van(vid: str = "v1", *, parcels: int = 100, **kwargs) -> Vehicle:
-    kwargs.setdefault("shift", DAY)
-    kwargs.setdefault("end", 0)
-    return Vehicle(id=vid, start=0, capacity=Load(parcels=parcels), **kwargs)
-
-
-def job(jid: str, location: int, *, parcels: int = 1, windows=(), **kwargs) -> Job:
-    return Job(
-        id=jid,
-        location=location,
-        demand=Load(parcels=parcels),
-        time_windows=tuple(TimeWindow(*w) for w in windows),
-        **kwargs,
-    )
+    return plane_problem(points, jobs, vehicles, shipments)
 
 
 def params(seconds: float = 0.3, **kwargs) -> SolverParams:
@@ -355,49 +319,3 @@ def test_a_duration_limit_is_met_by_leaving_later_than_the_first_wait():
     assert route.job_ids == ["A", "B"]
     assert [v.start_s for v in route.visits] == pytest.approx([4800, 4900, 5000, 5200])
     assert route.duration_s == pytest.approx(400)
-
-
-def read_solomon(name: str) -> Problem:
-    """The classic text format: vehicles and capacity on line 5, customers from line 10."""
-    lines = (SOLOMON / f"{name}.txt").read_text().splitlines()
-    count, capacity = (int(x) for x in lines[4].split())
-    rows = [[float(x) for x in line.split()] for line in lines[9:] if line.strip()]
-    points = [(r[1], r[2]) for r in rows]
-    depot = rows[0]
-    jobs = [
-        Job(
-            id=str(int(r[0])),
-            location=i,
-            demand=Load(parcels=int(r[3])),
-            time_windows=(TimeWindow(int(r[4]), int(r[5])),),
-            service_s=int(r[6]),
-        )
-        for i, r in enumerate(rows)
-        if i > 0
-    ]
-    shift = TimeWindow(int(depot[4]), int(depot[5]))
-    vehicles = [
-        Vehicle(id=f"v{k}", start=0, end=0, shift=shift, capacity=Load(parcels=capacity))
-        for k in range(count)
-    ]
-    return Problem(
-        locations=tuple(Location(y / 10, x / 10) for x, y in points),
-        jobs=tuple(jobs),
-        vehicles=tuple(vehicles),
-        matrices={"van": matrix(points, speed=1.0)},
-    )
-
-
-def test_solomon_c101_within_one_percent_of_the_best_known():
-    # given: BKS 827.3 (arcs truncated to one decimal); full precision is always a bit longer
-    p = read_solomon("C101")
-    solver_params = SolverParams(
-        time_limit_s=2.0, objective=Objective.DISTANCE, distance_scale=100, time_scale=100
-    )
-
-    # when
-    solution = solved(p, solver_params)
-
-    # then
-    assert not solution.unassigned
-    assert check(p, solution).distance_m <= 827.3 * 1.01
