@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from lastmile.routing.explain import blocker_of, explain_unassigned
-from lastmile.routing.params import Objective, SolverParams
+from lastmile.routing.params import Objective, SolverParams, throttled
 from lastmile.routing.problem import (
     PRIORITY_HIGH,
     PRIORITY_URGENT,
@@ -361,6 +361,10 @@ def solve_ortools(problem: Problem, params: SolverParams) -> Solution:
     for intervals in break_vars.values():
         for interval in intervals:
             routing.AddIntervalToAssignment(interval)
+    if params.should_stop is not None:
+        # Kept in a local so the callable outlives the search it is polled from.
+        stop_check = throttled(params.should_stop)
+        routing.AddSearchMonitor(solver.CustomLimit(stop_check))
 
     assignment, strategy = _search(routing, search, params, len(model.nodes), started)
     if assignment is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -37,4 +39,22 @@ class SolverParams:
     time_scale: int = 1
     seed: int = 1
     progress: ProgressCallback | None = None
+    # Asked now and then during the search; True ends it early with the best plan so far
+    # (a dispatcher cancelling a planning run). Cheap calls only: see ``throttled``.
+    should_stop: Callable[[], bool] | None = None
     log_search: bool = False
+
+
+def throttled(check: Callable[[], bool], every_s: float = 0.5) -> Callable[[], bool]:
+    """``check`` asked at most every ``every_s`` seconds; the search polls far more often."""
+    last = [float("-inf")]
+    stopped = [False]
+
+    def poll() -> bool:
+        now = time.monotonic()
+        if not stopped[0] and now - last[0] >= every_s:
+            last[0] = now
+            stopped[0] = bool(check())
+        return stopped[0]
+
+    return poll

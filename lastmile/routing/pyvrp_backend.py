@@ -34,7 +34,7 @@ from pyvrp import (
 from pyvrp.stop import MaxRuntime
 
 from lastmile.routing.explain import blocker_of, explain_unassigned
-from lastmile.routing.params import Objective, SolverParams
+from lastmile.routing.params import Objective, SolverParams, throttled
 from lastmile.routing.problem import (
     PRIORITY_HIGH,
     PRIORITY_NORMAL,
@@ -470,8 +470,13 @@ def solve_pyvrp(problem: Problem, params: SolverParams) -> Solution:
         ils=IteratedLocalSearchParams(callbacks=reporter),
         penalty=_PenaltyParams(max_penalty=model.max_penalty),
     )
-    stop = MaxRuntime(max(0.0, params.time_limit_s - (time.monotonic() - started)))
-    stop(0)  # start its clock now, so PyVRP's initial local search counts against the limit
+    runtime = MaxRuntime(max(0.0, params.time_limit_s - (time.monotonic() - started)))
+    runtime(0)  # start its clock now, so PyVRP's initial local search counts against the limit
+    cancelled = throttled(params.should_stop) if params.should_stop else None
+
+    def stop(best_cost: float) -> bool:
+        return runtime(best_cost) or (cancelled is not None and cancelled())
+
     result = pyvrp.solve(
         model.data,
         stop=stop,
