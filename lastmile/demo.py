@@ -8,11 +8,14 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
+from fleet.demo import seed_fleet
+from lastmile.accounts.models import User
 from lastmile.accounts.roles import Role
 from lastmile.accounts.services import staff_user_upsert
 from lastmile.hubs.demo import seed_hubs
 from lastmile.orders.demo import seed_orders
 from lastmile.partners.demo import seed_partners
+from workforce.demo import DEMO_COURIER_USERNAME, DEMO_PASSWORD, seed_workforce
 
 # Demo-only credentials, printed by ``seed_demo``. The command refuses to run with DEBUG off,
 # so they never exist on a production database.
@@ -28,15 +31,20 @@ class DemoSummary:
     hubs: list[str] = field(default_factory=list)
     partners: list[str] = field(default_factory=list)
     new_orders: int = 0
+    vehicles: int = 0
+    couriers: list[str] = field(default_factory=list)
     logins: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 @transaction.atomic
 def seed_demo() -> DemoSummary:
     summary = DemoSummary()
-    summary.hubs = [hub.code for hub in seed_hubs()]
+    hubs = seed_hubs()
+    summary.hubs = [hub.code for hub in hubs]
     summary.partners = [partner.slug for partner in seed_partners()]
     summary.new_orders = seed_orders()
+    # Vehicles, chargers, a tariff, recent positions and a first charging plan per hub.
+    summary.vehicles = seed_fleet(hubs)
     for username, password, role, first, last in DEMO_LOGINS:
         staff_user_upsert(
             username=username,
@@ -47,4 +55,7 @@ def seed_demo() -> DemoSummary:
             email=f"{username}@demo.lastmile.invalid",
         )
         summary.logins.append((username, password, role))
+    # Couriers in every onboarding state; the demo courier signs in to the portal (/courier/).
+    summary.couriers = seed_workforce(reviewer=User.objects.get(username="workforce"))
+    summary.logins.append((DEMO_COURIER_USERNAME, DEMO_PASSWORD, "courier"))
     return summary

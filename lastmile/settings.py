@@ -8,6 +8,7 @@ repository root). Without ``DATABASE_URL`` the app runs on an SQLite file in ``v
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
@@ -57,6 +58,9 @@ INSTALLED_APPS = [
     "lastmile.hubs",
     "lastmile.partners",
     "lastmile.orders",
+    # Top-level apps of the wider product.
+    "fleet",
+    "workforce",
 ]
 
 MIDDLEWARE = [
@@ -210,6 +214,7 @@ CELERY_TASK_ROUTES = {
     "routing.*": {"queue": "planning"},
     "dispatch.plan*": {"queue": "planning"},
     "dispatch.replan*": {"queue": "planning"},
+    "fleet.plan_*": {"queue": "planning"},
     "notifications.*": {"queue": "notifications"},
     "webhooks.*": {"queue": "notifications"},
 }
@@ -235,6 +240,29 @@ CELERY_BEAT_SCHEDULE = {
     }
     for queue in ("planning", "notifications", "default")
 }
+# Raw telematics pings past their retention go at night, when ingest is quiet.
+CELERY_BEAT_SCHEDULE["fleet-prune-pings"] = {
+    "task": "fleet.prune_pings",
+    "schedule": crontab(hour=3, minute=30),
+}
+# Workforce: expired courier documents are flagged daily (06:15); completed stops become ledger
+# entries every 15 minutes; the last pay week is closed on Monday mornings. All idempotent.
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "workforce-flag-expired-documents": {
+            "task": "workforce.flag_expired_documents",
+            "schedule": crontab(hour=6, minute=15),
+        },
+        "workforce-accrue-earnings": {
+            "task": "workforce.accrue_earnings",
+            "schedule": crontab(minute="*/15"),
+        },
+        "workforce-close-payout-week": {
+            "task": "workforce.close_payout_week",
+            "schedule": crontab(day_of_week="mon", hour=3, minute=0),
+        },
+    }
+)
 
 # --- API ---------------------------------------------------------------------------------------
 
@@ -260,6 +288,25 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# --- Workforce (couriers and payouts) -----------------------------------------------------------
+
+# Couriers accept this version of the terms; a new version asks everyone again.
+WORKFORCE_TERMS_VERSION = env.str("WORKFORCE_TERMS_VERSION", default="2026-01")
+# Fernet keys (comma-separated, newest first) that encrypt couriers' IBANs. Without any, a key
+# is derived from SECRET_KEY; set your own in production so SECRET_KEY can rotate alone.
+WORKFORCE_FIELD_ENCRYPTION_KEYS = env.list("WORKFORCE_FIELD_ENCRYPTION_KEYS", default=[])
+WORKFORCE_PAYOUT_CURRENCY = "EUR"  # SEPA transfers are in euro
+# The account payouts are paid from (the debtor of the SEPA file). The demo uses a test IBAN.
+WORKFORCE_SEPA_DEBTOR_NAME = env.str(
+    "WORKFORCE_SEPA_DEBTOR_NAME", default="Lastmile Demo GmbH" if DEBUG else ""
+)
+WORKFORCE_SEPA_DEBTOR_IBAN = env.str(
+    "WORKFORCE_SEPA_DEBTOR_IBAN", default="DE02120300000000202051" if DEBUG else ""
+)
+WORKFORCE_SEPA_DEBTOR_BIC = env.str(
+    "WORKFORCE_SEPA_DEBTOR_BIC", default="BYLADEM1001" if DEBUG else ""
+)
+
 # --- Maps --------------------------------------------------------------------------------------
 
 MAP_TILES_URL = env.str("MAP_TILES_URL", default="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
@@ -275,6 +322,20 @@ LEAFLET_CONFIG = {
     "DEFAULT_ZOOM": env.int("MAP_DEFAULT_ZOOM", default=11),
     "RESET_VIEW": False,
 }
+
+# --- Fleet -------------------------------------------------------------------------------------
+
+# Raw telematics pings older than this are deleted by ``fleet.prune_pings`` (nightly); each
+# vehicle's last known position and state of charge are kept regardless.
+FLEET_PING_RETENTION_DAYS = env.int("FLEET_PING_RETENTION_DAYS", default=90)
+# CO2 of grid electricity for electric vehicles' emissions, g/kWh (the German mix of 2023 was
+# about 380 by the Umweltbundesamt's estimate). Combustion vans carry their own g/km.
+FLEET_GRID_CO2_G_PER_KWH = env.int("FLEET_GRID_CO2_G_PER_KWH", default=380)
+# Share of grid energy that reaches the battery (charger and battery losses), %.
+FLEET_CHARGING_EFFICIENCY_PCT = env.int("FLEET_CHARGING_EFFICIENCY_PCT", default=90)
+# Energy kept in reserve, % of the usable battery: routing plans with the battery minus this,
+# and charging adds it on top of a route's energy need.
+FLEET_ENERGY_RESERVE_PCT = env.int("FLEET_ENERGY_RESERVE_PCT", default=10)
 
 # --- Logging -----------------------------------------------------------------------------------
 

@@ -13,10 +13,12 @@ admin.site.index_title = "Operations"
 api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("fleet/", include("fleet.api.urls")),
 ]
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
+    path("courier/", include("workforce.urls")),
 ]

@@ -28,5 +28,9 @@ class Command(BaseCommand):
         self.stdout.write(f"  Back-office: {base}/admin/")
         self.stdout.write(f"  API docs:    {base}/api/v1/docs/")
         self.stdout.write(f"  Health:      {base}/healthz")
+        self.stdout.write(
+            f"  Fleet:       {base}/admin/fleet/vehicle/ ({summary.vehicles} vehicles)"
+        )
+        self.stdout.write(f"  Couriers:    {base}/courier/ ({len(summary.couriers)} new)")
         for username, password, role in summary.logins:
             self.stdout.write(f"  Login ({role}): {username} / {password}")

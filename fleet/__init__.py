@@ -1,0 +1,1 @@
+"""Fleet: vehicles and their telematics, chargers at hubs, charging sessions and smart plans."""

@@ -1,0 +1,1 @@
+"""The fleet's REST API: telematics ingest for devices, vehicles, sessions and plans for staff."""

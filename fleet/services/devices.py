@@ -1,0 +1,86 @@
+"""Writes of telematics devices: issue, rotate and revoke their tokens.
+
+The plaintext token is returned once, by the service that issues it, and never stored: only
+its prefix (for lookup) and its SHA-256 hash are. Each change writes an audit event.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from fleet.models import Device, FleetEvent, Vehicle, VehicleStatus
+from fleet.services.events import fleet_event_record
+from fleet.tokens import issue_token
+from lastmile.accounts.models import User
+from lastmile.core.errors import Conflict
+
+
+@transaction.atomic
+def device_create(
+    *, vehicle: Vehicle, name: str, source: str, actor: User | None = None
+) -> tuple[Device, str]:
+    """Register a device for ``vehicle``; returns it and its token, which is shown only now."""
+    # Locked: a retirement committing meanwhile must not leave a live device behind.
+    vehicle = Vehicle.objects.select_for_update().get(pk=vehicle.pk)
+    if vehicle.status == VehicleStatus.RETIRED:
+        raise Conflict(
+            f"{vehicle.code} is retired; it cannot get a device.",
+            code="vehicle_retired",
+            errors={"vehicle": ["This vehicle is retired."]},
+        )
+    issued = issue_token()
+    device = Device(
+        vehicle=vehicle,
+        name=name.strip(),
+        token_prefix=issued.prefix,
+        token_hash=issued.token_hash,
+    )
+    device.full_clean()
+    device.save()
+    fleet_event_record(
+        kind=FleetEvent.Kind.DEVICE_CREATED,
+        vehicle=vehicle,
+        source=source,
+        actor=actor,
+        payload={"device": device.pk, "name": device.name, "token_prefix": device.token_prefix},
+    )
+    return device, issued.token
+
+
+@transaction.atomic
+def device_rotate_token(*, device: Device, source: str, actor: User | None = None) -> str:
+    """Give the device a new token (the old one stops working at once); returns the new one."""
+    locked = Device.objects.select_for_update().get(pk=device.pk)
+    if locked.revoked_at is not None:
+        raise Conflict("A revoked device cannot get a new token.", code="device_revoked")
+    old_prefix = locked.token_prefix
+    issued = issue_token()
+    locked.token_prefix, locked.token_hash = issued.prefix, issued.token_hash
+    locked.save(update_fields=["token_prefix", "token_hash", "updated_at"])
+    fleet_event_record(
+        kind=FleetEvent.Kind.DEVICE_TOKEN_ROTATED,
+        vehicle_id=locked.vehicle_id,
+        source=source,
+        actor=actor,
+        payload={"device": locked.pk, "from_prefix": old_prefix, "to_prefix": issued.prefix},
+    )
+    return issued.token
+
+
+@transaction.atomic
+def device_revoke(
+    *, device: Device, source: str, actor: User | None = None, reason: str = ""
+) -> Device:
+    """Stop the device from posting. Revoking a revoked device changes nothing."""
+    locked = Device.objects.select_for_update().get(pk=device.pk)
+    if locked.revoked_at is not None:
+        return locked
+    locked.revoked_at = timezone.now()
+    locked.save(update_fields=["revoked_at", "updated_at"])
+    fleet_event_record(
+        kind=FleetEvent.Kind.DEVICE_REVOKED,
+        vehicle_id=locked.vehicle_id,
+        source=source,
+        actor=actor,
+        payload={"device": locked.pk, "token_prefix": locked.token_prefix, "reason": reason},
+    )
+    return locked

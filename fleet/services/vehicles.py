@@ -1,0 +1,161 @@
+"""Writes of vehicles: types, vehicles, their details, and the vehicle status machine.
+
+Each status move locks the row, checks ``VEHICLE_TRANSITIONS``, sets status and its
+timestamp, saves with ``update_fields`` and writes one ``FleetEvent``; repeating the current
+status is a no-op. Retiring a vehicle revokes its telematics devices in the same transaction.
+"""
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from fleet.models import (
+    VEHICLE_TRANSITIONS,
+    Device,
+    FleetEvent,
+    Vehicle,
+    VehicleState,
+    VehicleStatus,
+    VehicleType,
+)
+from fleet.services.events import fleet_event_record
+from lastmile.accounts.models import User
+from lastmile.core.errors import ValidationFailed
+from lastmile.core.state import check_transition
+from lastmile.hubs.models import Hub
+
+# Details the back-office may change on an existing vehicle; status moves have their services.
+EDITABLE_FIELDS = frozenset({"registration", "vehicle_type", "home_hub", "skills"})
+
+
+@transaction.atomic
+def vehicle_type_create(**fields: Any) -> VehicleType:
+    """Create a vehicle type after full validation (the kind decides which fields it needs)."""
+    vehicle_type = VehicleType(**fields)
+    vehicle_type.full_clean()
+    vehicle_type.save()
+    return vehicle_type
+
+
+@transaction.atomic
+def vehicle_create(
+    *,
+    code: str,
+    vehicle_type: VehicleType,
+    home_hub: Hub,
+    registration: str = "",
+    skills: Iterable[str] = (),
+    source: str,
+    actor: User | None = None,
+) -> Vehicle:
+    """Add a vehicle to the fleet, active, with an empty live-state row and a creation event."""
+    vehicle = Vehicle(
+        code=code.strip().upper(),
+        registration=registration.strip().upper(),
+        vehicle_type=vehicle_type,
+        home_hub=home_hub,
+        skills=sorted(set(skills)),
+        status=VehicleStatus.ACTIVE,
+        status_changed_at=timezone.now(),
+    )
+    vehicle.full_clean()
+    vehicle.save()
+    VehicleState.objects.create(vehicle=vehicle)
+    fleet_event_record(
+        kind=FleetEvent.Kind.VEHICLE_CREATED,
+        vehicle=vehicle,
+        to_status=vehicle.status,
+        source=source,
+        actor=actor,
+        payload={"code": vehicle.code, "vehicle_type": vehicle_type.name, "hub": home_hub.code},
+    )
+    return vehicle
+
+
+@transaction.atomic
+def vehicle_update(
+    *, vehicle: Vehicle, changes: dict[str, Any], source: str, actor: User | None = None
+) -> Vehicle:
+    """Change a vehicle's details (not its status); unchanged values write nothing."""
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        raise ValidationFailed(
+            "These fields cannot be changed here.",
+            errors={name: ["Not editable."] for name in sorted(unknown)},
+        )
+    locked = Vehicle.objects.select_for_update().get(pk=vehicle.pk)
+    before = {name: getattr(locked, name) for name in changes}
+    for name, value in changes.items():
+        setattr(locked, name, value)
+    if "registration" in changes:
+        locked.registration = locked.registration.strip().upper()
+    if "skills" in changes:
+        locked.skills = sorted(set(locked.skills))
+    locked.full_clean()
+    changed = [name for name in changes if getattr(locked, name) != before[name]]
+    if changed:
+        locked.save(update_fields=[*changed, "updated_at"])
+    return locked
+
+
+def _transition(
+    vehicle: Vehicle, *, target: str, source: str, actor: User | None, reason: str = ""
+) -> Vehicle:
+    """Move ``vehicle`` to ``target`` (the caller holds the transaction)."""
+    locked = Vehicle.objects.select_for_update().get(pk=vehicle.pk)
+    if not check_transition(
+        VEHICLE_TRANSITIONS, entity="Vehicle", current=locked.status, target=target
+    ):
+        return locked
+    previous = locked.status
+    locked.status, locked.status_changed_at = target, timezone.now()
+    locked.save(update_fields=["status", "status_changed_at", "updated_at"])
+    fleet_event_record(
+        kind=FleetEvent.Kind.VEHICLE_STATUS_CHANGED,
+        vehicle=locked,
+        from_status=previous,
+        to_status=target,
+        source=source,
+        actor=actor,
+        payload={"reason": reason} if reason else {},
+    )
+    return locked
+
+
+@transaction.atomic
+def vehicle_send_to_maintenance(
+    *, vehicle: Vehicle, reason: str, source: str, actor: User | None = None
+) -> Vehicle:
+    """Take an active vehicle out of service for a while (active → maintenance)."""
+    if not reason.strip():
+        raise ValidationFailed("Say why.", errors={"reason": ["Say why the vehicle is out."]})
+    return _transition(
+        vehicle, target=VehicleStatus.MAINTENANCE, source=source, actor=actor, reason=reason
+    )
+
+
+@transaction.atomic
+def vehicle_return_to_service(
+    *, vehicle: Vehicle, source: str, actor: User | None = None
+) -> Vehicle:
+    """The vehicle is back from the workshop (maintenance → active)."""
+    return _transition(vehicle, target=VehicleStatus.ACTIVE, source=source, actor=actor)
+
+
+@transaction.atomic
+def vehicle_retire(
+    *, vehicle: Vehicle, reason: str, source: str, actor: User | None = None
+) -> Vehicle:
+    """Take the vehicle out of the fleet for good, and revoke its telematics devices."""
+    if not reason.strip():
+        raise ValidationFailed("Say why.", errors={"reason": ["Say why the vehicle is retired."]})
+    locked = _transition(
+        vehicle, target=VehicleStatus.RETIRED, source=source, actor=actor, reason=reason
+    )
+    from fleet.services.devices import device_revoke
+
+    for device in Device.objects.filter(vehicle=locked, revoked_at__isnull=True).order_by("pk"):
+        device_revoke(device=device, source=source, actor=actor, reason="vehicle retired")
+    return locked

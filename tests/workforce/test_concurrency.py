@@ -1,0 +1,97 @@
+"""Payouts under concurrency, on PostgreSQL with real threads: exactly one effect."""
+
+import datetime as dt
+import threading
+import zoneinfo
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from lastmile.orders import services as order_services
+from lastmile.orders.models import OrderStatus
+from tests.orders.factories import OrderFactory
+from tests.workforce.factories import PayRuleFactory, active_courier, entry
+from workforce import services
+from workforce.models import EarningEntry, PayoutBatch, PayoutWeek
+from workforce.tasks import close_payout_week_task
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+MONDAY = dt.date(2026, 3, 2)
+BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
+
+
+def _race(*calls) -> dict[int, object]:
+    """Run the calls at the same moment in threads; each result or exception by index."""
+    barrier = threading.Barrier(len(calls))
+    results: dict[int, object] = {}
+
+    def run(index, call):
+        barrier.wait()
+        try:
+            results[index] = call()
+        except Exception as exc:  # noqa: BLE001 - the test inspects whatever happened
+            results[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def test_two_concurrent_closings_of_a_week_make_one_batch_per_courier_with_the_right_total():
+    # given: two couriers with earnings in the week
+    ada, ben = active_courier(n=1), active_courier(n=2)
+    for n in range(20):
+        entry(
+            ada,
+            amount_minor=100 + n,
+            earned_at=dt.datetime(2026, 3, 3, 9, tzinfo=BERLIN) + dt.timedelta(minutes=n),
+            source_id=n,
+        )
+    entry(
+        ben,
+        amount_minor=5000,
+        earned_at=dt.datetime(2026, 3, 5, 9, tzinfo=BERLIN),
+        source_id=99,
+    )
+
+    # when: the weekly task runs twice at once (a retried message, two beat instances)
+    results = _race(
+        lambda: close_payout_week_task.apply(args=(MONDAY.isoformat(),)).get(),
+        lambda: close_payout_week_task.apply(args=(MONDAY.isoformat(),)).get(),
+    )
+
+    # then: one run created both batches, the other nothing; totals match the ledger
+    assert sorted(results.values()) == [0, 2], results
+    assert PayoutWeek.objects.count() == 1
+    totals = dict(PayoutBatch.objects.values_list("courier_id", "total_minor"))
+    assert totals == {ada.pk: sum(100 + n for n in range(20)), ben.pk: 5000}
+    assert not EarningEntry.objects.filter(batch__isnull=True).exists()
+    for batch in PayoutBatch.objects.all():
+        assert services.payouts.payout_batch_total_check(batch)
+
+
+def test_two_concurrent_accruals_price_each_stop_once():
+    # given: a courier's ten delivered stops and a pay rule
+    courier = active_courier()
+    PayRuleFactory(hub=courier.home_hub, per_stop_minor=250)
+    when = timezone.now() - dt.timedelta(hours=2)
+    for _ in range(10):
+        order = OrderFactory(hub=courier.home_hub, status=OrderStatus.OUT_FOR_DELIVERY)
+        order_services.order_deliver(
+            order=order, recipient_name="A", attempted_at=when, source="courier", actor=courier.user
+        )
+
+    # when
+    results = _race(services.earnings_accrue_stops, services.earnings_accrue_stops)
+
+    # then: no error, and each attempt has exactly one ledger line
+    assert not [r for r in results.values() if isinstance(r, Exception)], results
+    assert EarningEntry.objects.count() == 10
+    assert EarningEntry.objects.values("source_id").distinct().count() == 10

@@ -1,0 +1,288 @@
+"""The courier portal through the test client: the flow, form errors, and who sees what."""
+
+import datetime as dt
+import logging
+import re
+
+import pytest
+from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from lastmile.accounts.roles import Role
+from tests.factories import StaffFactory
+from tests.workforce.factories import (
+    PASSWORD,
+    CourierFactory,
+    active_courier,
+    entry,
+    png_bytes,
+    submitted_courier,
+)
+from workforce.models import ApplicationStatus, AvailabilitySlot, Courier, CourierDocument
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def courier_client(client, hub):
+    courier = active_courier(hub=hub, n=0)
+    client.force_login(courier.user)
+    client.courier = courier
+    return client
+
+
+def test_sign_up_verify_and_land_on_the_status_page(client, django_capture_on_commit_callbacks):
+    # when: a person signs up
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/courier/signup/",
+            {"email": "ada@example.com", "password": PASSWORD, "password_again": PASSWORD},
+        )
+    assert response.status_code == 302
+    assert response["Location"] == "/courier/signup/done/"
+
+    # then: the mailed link activates the account and signs them in
+    link = re.search(r"http://[^\s]+/courier/verify/[^\s]+", mail.outbox[0].body).group(0)
+    landing = client.get(link.split("8000", 1)[1], follow=True)
+    assert "Draft" in landing.content.decode()
+    assert Courier.objects.get().user.is_active
+    # and the link works only once
+    assert client.get(link.split("8000", 1)[1]).status_code == 302
+
+
+def test_a_tampered_verification_link_is_refused(client):
+    CourierFactory(user__is_active=False)
+
+    response = client.get("/courier/verify/MQ/garbage-token/")
+
+    assert response.status_code == 400
+    assert b"does not work" in response.content
+
+
+def test_sign_up_errors_are_shown_next_to_the_fields(client):
+    response = client.post(
+        "/courier/signup/", {"email": "not-an-email", "password": "abc", "password_again": "abd"}
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'aria-invalid="true"' in html
+    assert response.context["form"].errors["email"] == ["Enter a valid email address."]
+    assert "The two passwords differ." in response.context["form"].errors["password_again"]
+
+
+def test_unverified_accounts_cannot_sign_in(client):
+    CourierFactory(user__username="ada@example.com", user__is_active=False)
+
+    response = client.post(
+        "/courier/login/", {"username": "ada@example.com", "password": "s3cret-pass"}
+    )
+
+    assert response.status_code == 200
+    assert "not confirmed" in response.content.decode()
+
+
+def test_disguised_upload_is_rejected_with_a_form_error(client, hub):
+    courier = CourierFactory()
+    client.force_login(courier.user)
+    disguised = SimpleUploadedFile(
+        "id.jpg", b"<?php system($_GET['c']); ?>", content_type="image/jpeg"
+    )
+
+    response = client.post(
+        "/courier/application/documents/",
+        {"kind": "id_document", "expires_on": "2031-01-01", "file": disguised},
+    )
+
+    assert response.status_code == 400
+    assert response.context["form"].errors["file"] == [
+        "The file is neither a PDF nor a JPEG, PNG or WebP image."
+    ]
+    assert "The file is neither a PDF nor a JPEG, PNG or WebP image." in response.content.decode()
+    assert not CourierDocument.objects.exists()
+
+
+def test_payout_page_never_shows_or_logs_the_iban(client, caplog):
+    courier = CourierFactory()
+    client.force_login(courier.user)
+    caplog.set_level(logging.DEBUG)
+
+    bad = client.post(
+        "/courier/application/payout/", {"account_holder": "Ada", "iban": "DE89370400440532013001"}
+    )
+    good = client.post(
+        "/courier/application/payout/", {"account_holder": "Ada", "iban": "DE89370400440532013000"}
+    )
+    page = client.get("/courier/application/payout/")
+    summary = client.get(f"/courier/application/{courier.application.pk}/")
+
+    assert bad.status_code == 400
+    assert "not a valid IBAN" in bad.content.decode()
+    assert "DE89370400440532013001" not in bad.content.decode()  # not echoed back
+    assert good.status_code == 302
+    for response in (page, summary):
+        html = response.content.decode()
+        assert "0532013000" not in html
+        assert "DE•• •••• •••• •••• 3000" in html
+    assert "0532013" not in caplog.text
+
+
+def test_the_status_page_lists_what_is_missing(client):
+    courier = CourierFactory()
+    client.force_login(courier.user)
+
+    response = client.get("/courier/")
+
+    missing = {item.key for item in response.context["missing"]}
+    assert missing == {
+        "personal",
+        "eligibility",
+        "vehicle",
+        "payout",
+        "document:id_document",
+        "terms",
+    }
+
+
+def test_a_submitted_application_shows_under_review_and_is_read_only(client, hub):
+    courier = submitted_courier(hub=hub)
+    client.force_login(courier.user)
+
+    status = client.get("/courier/")
+    post = client.post("/courier/application/personal/", {"first_name": "Eve"})
+
+    assert "under review" in status.content.decode()
+    assert post.status_code == 200
+    courier.user.refresh_from_db()
+    assert courier.user.first_name == "Ada"
+
+
+# --- Who may see what -------------------------------------------------------------------------
+
+
+def _other_courier_objects(hub):
+    other = active_courier(hub=hub, n=3)
+    document = other.documents.get(is_current=True)
+    stop = entry(
+        other, amount_minor=500, earned_at=timezone.now() - dt.timedelta(days=30), source_id=9
+    )
+    from workforce import services
+
+    monday = stop.earned_at.date() - dt.timedelta(days=timezone.localtime(stop.earned_at).weekday())
+    batch = services.payout_week_close(week_start=monday).created[0]
+    return other, document, batch
+
+
+def test_a_courier_cannot_read_another_couriers_document_payout_or_application(courier_client, hub):
+    other, document, batch = _other_courier_objects(hub)
+
+    urls = [
+        f"/courier/documents/{document.pk}/file/",
+        f"/courier/earnings/payouts/{batch.pk}/",
+        f"/courier/application/{other.application.pk}/",
+    ]
+
+    assert [courier_client.get(url).status_code for url in urls] == [404, 404, 404]
+    earnings = courier_client.get("/courier/earnings/").content.decode()
+    assert other.user.email not in earnings
+    assert batch.end_to_end_id not in earnings
+
+
+def test_a_courier_reads_their_own_document(courier_client):
+    document = courier_client.courier.documents.get(is_current=True)
+
+    response = courier_client.get(f"/courier/documents/{document.pk}/file/")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    assert response["Cache-Control"] == "private, no-store"
+    assert b"".join(response.streaming_content) == png_bytes()
+
+
+def test_anonymous_visitors_reach_nothing(client, hub):
+    other, document, batch = _other_courier_objects(hub)
+    urls = [
+        "/courier/",
+        "/courier/earnings/",
+        f"/courier/documents/{document.pk}/file/",
+        f"/courier/earnings/payouts/{batch.pk}/",
+        f"/courier/application/{other.application.pk}/",
+        "/courier/application/payout/",
+    ]
+
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/courier/login/?next="), url
+
+
+def test_staff_need_the_document_permission_to_open_a_document(client, hub):
+    _other, document, _ = _other_courier_objects(hub)
+    url = f"/courier/documents/{document.pk}/file/"
+
+    client.force_login(StaffFactory(role=Role.DISPATCHER))
+    dispatcher = client.get(url)
+    client.force_login(StaffFactory(role=Role.WORKFORCE_MANAGER))
+    manager = client.get(url)
+
+    assert dispatcher.status_code == 404
+    assert manager.status_code == 200
+
+
+def test_staff_without_a_courier_profile_get_404_in_the_portal(client):
+    client.force_login(StaffFactory(role=Role.WORKFORCE_MANAGER))
+
+    assert client.get("/courier/").status_code == 404
+
+
+# --- Availability and earnings ----------------------------------------------------------------
+
+
+def test_a_courier_declares_availability_and_bad_input_is_a_form_error(courier_client, hub):
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+
+    added = courier_client.post(
+        "/courier/availability/",
+        {"hub": hub.pk, "day": tomorrow.isoformat(), "starts_at": "08:00", "ends_at": "12:00"},
+    )
+    overlap = courier_client.post(
+        "/courier/availability/",
+        {"hub": hub.pk, "day": tomorrow.isoformat(), "starts_at": "11:00", "ends_at": "13:00"},
+    )
+    garbage = courier_client.post(
+        "/courier/availability/", {"hub": "x", "day": "31.02.", "starts_at": "25:00"}
+    )
+
+    assert added.status_code == 302
+    assert overlap.status_code == 400
+    assert "Overlaps your slot 08:00–12:00" in overlap.content.decode()
+    assert garbage.status_code == 400
+    assert AvailabilitySlot.objects.count() == 1
+
+
+def test_a_courier_withdraws_only_their_own_slot(courier_client, hub):
+    other = active_courier(hub=hub, n=4)
+    slot = AvailabilitySlot.objects.create(
+        courier=other,
+        hub=hub,
+        day=timezone.localdate() + dt.timedelta(days=1),
+        starts_at=dt.time(8),
+        ends_at=dt.time(9),
+    )
+
+    response = courier_client.post(f"/courier/availability/{slot.pk}/remove/")
+
+    assert response.status_code == 404
+    assert AvailabilitySlot.objects.filter(pk=slot.pk).exists()
+
+
+def test_earnings_page_shows_the_open_balance_and_payouts(courier_client):
+    courier = courier_client.courier
+    entry(courier, amount_minor=1234, earned_at=timezone.now() - dt.timedelta(hours=1), source_id=1)
+
+    response = courier_client.get("/courier/earnings/")
+
+    html = response.content.decode()
+    assert '<strong id="open-balance">12.34 EUR</strong>' in html
+    assert courier.application.status == ApplicationStatus.APPROVED

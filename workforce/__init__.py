@@ -1,0 +1,1 @@
+"""Couriers: self-onboarding, vetting, availability, performance, pay rules and payouts."""

@@ -1,0 +1,358 @@
+"""Weekly payout batches, exactly once, their approval, and the SEPA file for the bank.
+
+Closing a week is idempotent at two levels: the week's row (``PayoutWeek.week_start`` is
+unique, so a second closer waits for the first and then finds the week closed) and the batch
+(unique per courier and week). Each courier's unbatched entries are locked before they are
+summed and the batch takes exactly the rows it summed, so an entry is paid once; an entry
+written after its week closed is swept into the next week's batch.
+"""
+
+import datetime as dt
+import logging
+import secrets
+import zoneinfo
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from lastmile.accounts.models import User
+from lastmile.core.errors import ApplicationError, InvalidTransition, ValidationFailed
+from lastmile.core.state import check_transition
+from workforce import crypto
+from workforce.banking import check_bic, check_iban
+from workforce.exports import Debtor, Transfer, build_pain001
+from workforce.models import (
+    PAYOUT_TRANSITIONS,
+    Courier,
+    EarningEntry,
+    PayoutBatch,
+    PayoutBatchEvent,
+    PayoutExport,
+    PayoutStatus,
+    PayoutWeek,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _zone() -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+
+
+def week_bounds(week_start: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """Monday 00:00 to the next Monday 00:00 in the back-office zone (aware)."""
+    start = dt.datetime.combine(week_start, dt.time(0), tzinfo=_zone())
+    return start, dt.datetime.combine(week_start + dt.timedelta(days=7), dt.time(0), tzinfo=_zone())
+
+
+def last_completed_week(now: dt.datetime | None = None) -> dt.date:
+    """The Monday of the last week that has fully ended."""
+    today = timezone.localtime(now or timezone.now(), _zone()).date()
+    return today - dt.timedelta(days=today.weekday() + 7)
+
+
+@dataclass
+class WeekCloseResult:
+    week: PayoutWeek
+    created: list[PayoutBatch] = field(default_factory=list)
+    already_closed: bool = False
+    carried_over: list[int] = field(default_factory=list)  # couriers whose balance was ≤ 0
+
+
+def _close_courier(
+    week: PayoutWeek, courier_id: int, *, until: dt.datetime, actor: User | None
+) -> PayoutBatch | None:
+    currency = settings.WORKFORCE_PAYOUT_CURRENCY
+    entries = list(
+        EarningEntry.objects.select_for_update()
+        .filter(courier_id=courier_id, batch__isnull=True, earned_at__lt=until, currency=currency)
+        .order_by("pk")
+        .values_list("pk", "amount_minor")
+    )
+    total = sum(amount for _, amount in entries)
+    if not entries or total <= 0:
+        return None  # nothing, or corrections exceed earnings: carried over to next week
+    batch = PayoutBatch.objects.create(
+        courier_id=courier_id,
+        week=week,
+        currency=currency,
+        total_minor=total,
+        entry_count=len(entries),
+        status=PayoutStatus.CLOSED,
+        status_changed_at=timezone.now(),
+        end_to_end_id=f"LM-{week.week_start:%Y%m%d}-{courier_id}",
+    )
+    taken = EarningEntry.objects.filter(
+        pk__in=[pk for pk, _ in entries], batch__isnull=True
+    ).update(batch=batch)
+    if taken != len(entries):
+        # The rows were locked above; anything else is a bug, and the batch must not be wrong.
+        raise RuntimeError(f"payout batch {batch.pk}: took {taken} of {len(entries)} entries")
+    PayoutBatchEvent.objects.create(
+        batch=batch, to_status=PayoutStatus.CLOSED, actor=actor, occurred_at=timezone.now()
+    )
+    return batch
+
+
+@transaction.atomic
+def payout_week_close(
+    *, week_start: dt.date, actor: User | None = None, now: dt.datetime | None = None
+) -> WeekCloseResult:
+    """Close a pay week: one batch per courier with a positive unpaid balance up to its end.
+
+    The week must have ended. Every entry earned before the week's end and not yet in a
+    batch is taken — including late entries of earlier weeks. Closing a closed week returns
+    its batches and creates nothing.
+    """
+    if week_start.weekday() != 0:
+        raise ValidationFailed("A pay week starts on a Monday.", errors={"week": ["Not a Monday."]})
+    _, end = week_bounds(week_start)
+    now = now or timezone.now()
+    if end > now:
+        raise ValidationFailed(
+            "This week has not ended yet.", code="week_not_over", errors={"week": ["Not over."]}
+        )
+    week, created = PayoutWeek.objects.get_or_create(
+        week_start=week_start, defaults={"closed_at": now, "closed_by": actor}
+    )
+    if not created:
+        return WeekCloseResult(week=week, created=[], already_closed=True)
+    result = WeekCloseResult(week=week)
+    courier_ids = (
+        EarningEntry.objects.filter(batch__isnull=True, earned_at__lt=end)
+        .order_by("courier_id")
+        .values_list("courier_id", flat=True)
+        .distinct()
+    )
+    for courier_id in list(courier_ids):  # pk order: row locks always taken in the same order
+        batch = _close_courier(week, courier_id, until=end, actor=actor)
+        if batch is None:
+            result.carried_over.append(courier_id)
+        else:
+            result.created.append(batch)
+    week.batch_count = len(result.created)
+    week.total_minor = sum(batch.total_minor for batch in result.created)
+    week.save(update_fields=["batch_count", "total_minor", "updated_at"])
+    logger.info(
+        "workforce: payout week closed",
+        extra={
+            "week_start": week_start.isoformat(),
+            "batches": week.batch_count,
+            "total_minor": week.total_minor,
+        },
+    )
+    return result
+
+
+# --- Batch moves ----------------------------------------------------------------------------
+
+# Stands for "the moment of the move" in a batch's timestamp fields.
+_NOW = object()
+
+
+def _move_batch(
+    batch: PayoutBatch,
+    *,
+    target: str,
+    actor: User | None,
+    note: str = "",
+    fields: dict | None = None,
+) -> PayoutBatch:
+    locked = PayoutBatch.objects.select_for_update().get(pk=batch.pk)
+    previous = locked.status
+    if not check_transition(PAYOUT_TRANSITIONS, entity="Payout", current=previous, target=target):
+        return locked
+    now = timezone.now()
+    locked.status, locked.status_changed_at = target, now
+    for name, value in (fields or {}).items():
+        setattr(locked, name, now if value is _NOW else value)
+    locked.save(update_fields=["status", "status_changed_at", "updated_at", *(fields or {})])
+    PayoutBatchEvent.objects.create(
+        batch=locked,
+        from_status=previous,
+        to_status=target,
+        actor=actor,
+        note=note,
+        occurred_at=now,
+    )
+    return locked
+
+
+def _refuse_from(batch: PayoutBatch, *states: str, target: str) -> None:
+    # Two services lead to "approved"; each owns some of the table's sources.
+    current = PayoutBatch.objects.values_list("status", flat=True).get(pk=batch.pk)
+    if current in states:
+        raise InvalidTransition(entity="Payout", current=current, target=target)
+
+
+@transaction.atomic
+def payout_batch_approve(*, batch: PayoutBatch, actor: User) -> PayoutBatch:
+    """A manager approves a closed (or held) batch for payment."""
+    _refuse_from(batch, PayoutStatus.EXPORTED, target=PayoutStatus.APPROVED)
+    return _move_batch(
+        batch,
+        target=PayoutStatus.APPROVED,
+        actor=actor,
+        fields={"approved_by": actor, "approved_at": _NOW},
+    )
+
+
+@transaction.atomic
+def payout_batch_hold(*, batch: PayoutBatch, actor: User, reason: str) -> PayoutBatch:
+    """Stop a batch from being paid until it is approved again (a query, a missing account)."""
+    if not reason.strip():
+        raise ValidationFailed("Say why it is held.", errors={"reason": ["Give a reason."]})
+    return _move_batch(batch, target=PayoutStatus.ON_HOLD, actor=actor, note=reason.strip())
+
+
+@transaction.atomic
+def payout_batch_mark_paid(*, batch: PayoutBatch, actor: User) -> PayoutBatch:
+    """The bank confirmed the transfer (exported → paid)."""
+    return _move_batch(batch, target=PayoutStatus.PAID, actor=actor, fields={"paid_at": _NOW})
+
+
+@transaction.atomic
+def payout_batch_return_to_approved(*, batch: PayoutBatch, actor: User, reason: str) -> PayoutBatch:
+    """The bank refused the file: the batch goes back to approved, for the next export."""
+    _refuse_from(batch, PayoutStatus.CLOSED, PayoutStatus.ON_HOLD, target=PayoutStatus.APPROVED)
+    if not reason.strip():
+        raise ValidationFailed("Say what the bank answered.", errors={"reason": ["Required."]})
+    return _move_batch(batch, target=PayoutStatus.APPROVED, actor=actor, note=reason.strip())
+
+
+# --- SEPA export ----------------------------------------------------------------------------
+
+
+def sepa_debtor() -> Debtor:
+    """The paying account from settings, validated; a clear error when it is not configured."""
+    name = settings.WORKFORCE_SEPA_DEBTOR_NAME.strip()
+    try:
+        iban = check_iban(settings.WORKFORCE_SEPA_DEBTOR_IBAN).compact
+        bic = check_bic(settings.WORKFORCE_SEPA_DEBTOR_BIC)
+    except ValidationError:
+        iban, bic = "", ""
+    if not (name and iban and bic):
+        raise ApplicationError(
+            "The paying account is not configured: set WORKFORCE_SEPA_DEBTOR_NAME, "
+            "WORKFORCE_SEPA_DEBTOR_IBAN and WORKFORCE_SEPA_DEBTOR_BIC.",
+            code="sepa_debtor_missing",
+        )
+    return Debtor(name=name, iban=iban, bic=bic)
+
+
+def _next_business_day(day: dt.date) -> dt.date:
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    return day
+
+
+@transaction.atomic
+def payout_export_sepa(
+    *,
+    batch_ids: list[int],
+    actor: User | None,
+    execution_date: dt.date | None = None,
+) -> PayoutExport:
+    """Write one pain.001.001.03 file paying the approved batches, and mark them exported.
+
+    Every batch must be approved and its courier must have a payout account; otherwise
+    nothing is written and the error names the batches. The file is kept (outside the web
+    root) as the record of what was sent.
+    """
+    debtor = sepa_debtor()
+    batches = list(
+        PayoutBatch.objects.select_for_update(of=("self",))
+        .select_related("courier__user", "week")
+        .filter(pk__in=batch_ids)
+        .order_by("pk")
+    )
+    if not batches:
+        raise ValidationFailed("Choose at least one batch.", code="no_batches")
+    for batch in batches:
+        # Only approved batches may be paid: anything else is a refused move of its machine.
+        check_transition(
+            PAYOUT_TRANSITIONS,
+            entity=f"Payout {batch.end_to_end_id}",
+            current=batch.status,
+            target=PayoutStatus.EXPORTED,
+        )
+        if batch.status != PayoutStatus.APPROVED:
+            raise InvalidTransition(
+                entity=f"Payout {batch.end_to_end_id}",
+                current=batch.status,
+                target=PayoutStatus.EXPORTED,
+            )
+    problems = [
+        f"{batch}: the courier has no payout account"
+        for batch in batches
+        if not batch.courier.iban_encrypted
+    ]
+    if problems:
+        raise ValidationFailed(
+            "Nothing was exported.", code="export_refused", errors={"__all__": problems}
+        )
+    now = timezone.now()
+    message_id = f"LM{now:%Y%m%d%H%M%S}{secrets.token_hex(4).upper()}"
+    transfers = [_transfer(batch) for batch in batches]
+    execution_date = execution_date or _next_business_day(
+        timezone.localdate() + dt.timedelta(days=1)
+    )
+    content = build_pain001(
+        message_id=message_id,
+        created_at=now,
+        execution_date=execution_date,
+        debtor=debtor,
+        transfers=transfers,
+    )
+    export = PayoutExport(
+        message_id=message_id,
+        created_by=actor,
+        transaction_count=len(transfers),
+        control_sum_minor=sum(t.amount_minor for t in transfers),
+        currency=settings.WORKFORCE_PAYOUT_CURRENCY,
+        requested_execution_date=execution_date,
+    )
+    export.file.save(f"{message_id}.xml", ContentFile(content), save=False)
+    export.save()
+    for batch in batches:
+        _move_batch(
+            batch,
+            target=PayoutStatus.EXPORTED,
+            actor=actor,
+            note=message_id,
+            fields={"export": export, "exported_at": _NOW},
+        )
+    logger.info(
+        "workforce: SEPA file written",
+        extra={
+            "message_id": message_id,
+            "transactions": export.transaction_count,
+            "control_sum_minor": export.control_sum_minor,
+        },
+    )
+    return export
+
+
+def _transfer(batch: PayoutBatch) -> Transfer:
+    courier: Courier = batch.courier
+    iso = batch.week.week_start.isocalendar()
+    return Transfer(
+        end_to_end_id=batch.end_to_end_id,
+        amount_minor=batch.total_minor,
+        currency=batch.currency,
+        creditor_name=courier.account_holder or str(courier),
+        creditor_iban=crypto.decrypt(courier.iban_encrypted),
+        creditor_bic=courier.bic,
+        remittance=f"Lastmile payout {iso.year}-W{iso.week:02d} {batch.end_to_end_id}",
+    )
+
+
+def payout_batch_total_check(batch: PayoutBatch) -> bool:
+    """Does the batch's stored total equal the sum of its entries? (for audits and tests)"""
+    summed = batch.entries.aggregate(total=Sum("amount_minor"))["total"] or 0
+    return summed == batch.total_minor

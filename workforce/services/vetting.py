@@ -1,0 +1,192 @@
+"""Vetting decisions and the courier's own status: one service per move, each audited.
+
+Each move locks the row, checks the transition table, sets the status and its timestamp,
+saves with ``update_fields`` and writes a timeline row in the same transaction; the courier
+is mailed after commit. A decision on a submitted application first takes it into review by
+the same reviewer (both moves are recorded), so a manager can decide from the queue.
+"""
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from lastmile.accounts.models import User
+from lastmile.core.errors import InvalidTransition, ValidationFailed
+from lastmile.core.state import check_transition
+from workforce.models import (
+    APPLICATION_TRANSITIONS,
+    COURIER_TRANSITIONS,
+    ApplicationStatus,
+    Courier,
+    CourierApplication,
+    CourierEvent,
+    CourierStatus,
+)
+from workforce.services.common import notify_after_commit, record_event
+
+logger = logging.getLogger(__name__)
+
+
+def _lock_application(application: CourierApplication) -> CourierApplication:
+    return (
+        CourierApplication.objects.select_for_update(of=("self",))
+        .select_related("courier__user")
+        .get(pk=application.pk)
+    )
+
+
+def _move_application(
+    application: CourierApplication, *, target: str, reviewer: User | None, note: str = ""
+) -> bool:
+    """Move a locked application; ``False`` when it already is in ``target``."""
+    previous = application.status
+    if not check_transition(
+        APPLICATION_TRANSITIONS, entity="Application", current=previous, target=target
+    ):
+        return False
+    now = timezone.now()
+    application.status, application.status_changed_at = target, now
+    changed = ["status", "status_changed_at", "updated_at"]
+    if reviewer is not None:
+        application.reviewer = reviewer
+        changed.append("reviewer")
+    if target in (
+        ApplicationStatus.APPROVED,
+        ApplicationStatus.REJECTED,
+        ApplicationStatus.CHANGES_REQUESTED,
+    ):
+        application.decided_at, application.decision_note = now, note
+        changed += ["decided_at", "decision_note"]
+    application.save(update_fields=changed)
+    record_event(
+        application.courier,
+        kind=CourierEvent.Kind.APPLICATION_STATUS,
+        actor=reviewer,
+        from_status=previous,
+        to_status=target,
+        note=note,
+    )
+    logger.info(
+        "workforce: application moved",
+        extra={"application_id": application.pk, "from": previous, "to": target},
+    )
+    return True
+
+
+def _decide(
+    application: CourierApplication, *, target: str, reviewer: User, note: str = ""
+) -> CourierApplication:
+    locked = _lock_application(application)
+    if locked.status == ApplicationStatus.SUBMITTED:
+        _move_application(locked, target=ApplicationStatus.UNDER_REVIEW, reviewer=reviewer)
+    _move_application(locked, target=target, reviewer=reviewer, note=note)
+    return locked
+
+
+def _require_reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed(
+            "Say why, so the courier knows what to do.", errors={"reason": ["Give a reason."]}
+        )
+    return reason
+
+
+def _move_courier(courier: Courier, *, target: str, actor: User | None, note: str = "") -> bool:
+    locked = Courier.objects.select_for_update().get(pk=courier.pk)
+    previous = locked.status
+    if not check_transition(COURIER_TRANSITIONS, entity="Courier", current=previous, target=target):
+        return False
+    locked.status, locked.status_changed_at = target, timezone.now()
+    locked.save(update_fields=["status", "status_changed_at", "updated_at"])
+    courier.status, courier.status_changed_at = locked.status, locked.status_changed_at
+    record_event(
+        locked,
+        kind=CourierEvent.Kind.COURIER_STATUS,
+        actor=actor,
+        from_status=previous,
+        to_status=target,
+        note=note,
+    )
+    return True
+
+
+@transaction.atomic
+def application_start_review(
+    *, application: CourierApplication, reviewer: User
+) -> CourierApplication:
+    """A manager takes a submitted application (submitted → under_review)."""
+    locked = _lock_application(application)
+    _move_application(locked, target=ApplicationStatus.UNDER_REVIEW, reviewer=reviewer)
+    return locked
+
+
+@transaction.atomic
+def application_approve(*, application: CourierApplication, reviewer: User) -> CourierApplication:
+    """Approve: the application is final and the courier becomes active (and is mailed)."""
+    locked = _lock_application(application)
+    if locked.status == ApplicationStatus.APPROVED:
+        return locked
+    locked = _decide(locked, target=ApplicationStatus.APPROVED, reviewer=reviewer)
+    _move_courier(locked.courier, target=CourierStatus.ACTIVE, actor=reviewer, note="approved")
+    notify_after_commit(locked.courier_id, "application_approved")
+    return locked
+
+
+@transaction.atomic
+def application_reject(
+    *, application: CourierApplication, reviewer: User, reason: str
+) -> CourierApplication:
+    """Reject with a reason shown to the courier; the profile is offboarded (final)."""
+    reason = _require_reason(reason)
+    locked = _lock_application(application)
+    if locked.status == ApplicationStatus.REJECTED:
+        return locked
+    locked = _decide(locked, target=ApplicationStatus.REJECTED, reviewer=reviewer, note=reason)
+    _move_courier(locked.courier, target=CourierStatus.OFFBOARDED, actor=reviewer, note=reason)
+    notify_after_commit(locked.courier_id, "application_rejected", reason=reason)
+    return locked
+
+
+@transaction.atomic
+def application_request_changes(
+    *, application: CourierApplication, reviewer: User, reason: str
+) -> CourierApplication:
+    """Send the application back with what to change; the courier edits and resubmits."""
+    reason = _require_reason(reason)
+    locked = _lock_application(application)
+    if locked.status == ApplicationStatus.CHANGES_REQUESTED:
+        return locked
+    locked = _decide(
+        locked, target=ApplicationStatus.CHANGES_REQUESTED, reviewer=reviewer, note=reason
+    )
+    notify_after_commit(locked.courier_id, "changes_requested", reason=reason)
+    return locked
+
+
+@transaction.atomic
+def courier_suspend(*, courier: Courier, actor: User | None, reason: str) -> Courier:
+    """Bar an active courier for now (active → suspended); they keep their earnings."""
+    reason = _require_reason(reason)
+    if _move_courier(courier, target=CourierStatus.SUSPENDED, actor=actor, note=reason):
+        notify_after_commit(courier.pk, "courier_suspended", reason=reason)
+    return courier
+
+
+@transaction.atomic
+def courier_reactivate(*, courier: Courier, actor: User | None) -> Courier:
+    """Lift a suspension (suspended → active). An applicant becomes active only by approval."""
+    current = Courier.objects.values_list("status", flat=True).get(pk=courier.pk)
+    if current == CourierStatus.APPLICANT:
+        raise InvalidTransition(entity="Courier", current=current, target=CourierStatus.ACTIVE)
+    _move_courier(courier, target=CourierStatus.ACTIVE, actor=actor, note="reactivated")
+    return courier
+
+
+@transaction.atomic
+def courier_offboard(*, courier: Courier, actor: User | None, reason: str) -> Courier:
+    """End the courier's work with us (final). Unpaid earnings are still paid out."""
+    reason = _require_reason(reason)
+    _move_courier(courier, target=CourierStatus.OFFBOARDED, actor=actor, note=reason)
+    return courier
