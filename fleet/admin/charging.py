@@ -10,7 +10,6 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from fleet import services
-from fleet.admin.common import error_text
 from fleet.admin.timeline import timeline_context
 from fleet.models import (
     Charger,
@@ -21,6 +20,7 @@ from fleet.models import (
     TariffRate,
 )
 from fleet.selectors import charging_plan_get
+from lastmile.core.admin_actions import error_text
 from lastmile.core.errors import ApplicationError
 
 

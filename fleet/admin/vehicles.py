@@ -12,13 +12,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from fleet import services
-from fleet.admin.common import (
-    BoundedCountPaginator,
-    ReadOnlyInline,
-    action_with_form,
-    map_settings,
-    run_per_row,
-)
+from fleet.admin.common import BoundedCountPaginator, ReadOnlyInline, map_settings
 from fleet.models import (
     Device,
     FleetEvent,
@@ -28,6 +22,7 @@ from fleet.models import (
 )
 from fleet.selectors import vehicle_state_or_none
 from fleet.templatetags.fleet_admin import vehicle_markers
+from lastmile.core.admin_actions import action_per_row, action_with_form
 from lastmile.core.errors import ApplicationError
 from lastmile.core.skills import Skill
 
@@ -140,6 +135,7 @@ class RetireForm(forms.Form):
     reason = forms.CharField(max_length=255, help_text="Its telematics devices are revoked too")
 
 
+@admin.action(description="Send selected vehicles to maintenance…", permissions=["change"])
 @action_with_form(MaintenanceForm, "Send to maintenance", "sent to maintenance")
 def send_to_maintenance(request, vehicle, data):
     return services.vehicle_send_to_maintenance(
@@ -147,6 +143,7 @@ def send_to_maintenance(request, vehicle, data):
     )
 
 
+@admin.action(description="Retire selected vehicles…", permissions=["change"])
 @action_with_form(RetireForm, "Retire vehicles", "retired")
 def retire(request, vehicle, data):
     return services.vehicle_retire(
@@ -155,22 +152,11 @@ def retire(request, vehicle, data):
 
 
 @admin.action(description="Return selected vehicles to service", permissions=["change"])
-def return_to_service(model_admin, request, queryset):
-    run_per_row(
-        model_admin,
-        request,
-        queryset,
-        "returned to service",
-        lambda vehicle: services.vehicle_return_to_service(
-            vehicle=vehicle, source="back_office", actor=request.user
-        ),
+@action_per_row("returned to service")
+def return_to_service(request, vehicle):
+    return services.vehicle_return_to_service(
+        vehicle=vehicle, source="back_office", actor=request.user
     )
-
-
-send_to_maintenance.short_description = "Send selected vehicles to maintenance…"
-retire.short_description = "Retire selected vehicles…"
-for _action in (send_to_maintenance, retire):
-    _action.allowed_permissions = ("change",)
 
 
 class DeviceInline(ReadOnlyInline):
@@ -366,7 +352,10 @@ def _show_tokens(model_admin, request, issued: list[tuple[Device, str]]) -> Temp
     return response
 
 
-@admin.action(description="Issue a new token for selected devices (old ones stop working)")
+@admin.action(
+    description="Issue a new token for selected devices (old ones stop working)",
+    permissions=["change"],
+)
 def rotate_tokens(model_admin, request, queryset):
     issued, failed = [], []
     for device in queryset.select_related("vehicle").order_by("pk"):
@@ -383,21 +372,10 @@ def rotate_tokens(model_admin, request, queryset):
     return _show_tokens(model_admin, request, issued) if issued else None
 
 
-@admin.action(description="Revoke selected devices")
-def revoke_devices(model_admin, request, queryset):
-    run_per_row(
-        model_admin,
-        request,
-        queryset,
-        "revoked",
-        lambda device: services.device_revoke(
-            device=device, source="back_office", actor=request.user
-        ),
-    )
-
-
-for _action in (rotate_tokens, revoke_devices):
-    _action.allowed_permissions = ("change",)
+@admin.action(description="Revoke selected devices", permissions=["change"])
+@action_per_row("revoked")
+def revoke_devices(request, device):
+    return services.device_revoke(device=device, source="back_office", actor=request.user)
 
 
 class DeviceForm(forms.ModelForm):

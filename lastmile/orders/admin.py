@@ -5,13 +5,13 @@ from partners (API, file import), so there is no "add order" form here.
 """
 
 import datetime as dt
-from collections.abc import Callable
+from functools import partial
+from operator import attrgetter
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -20,6 +20,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from lastmile.core.admin_actions import action_with_form
 from lastmile.core.errors import ApplicationError
 from lastmile.core.widgets import MapPickerWidget
 from lastmile.hubs.models import Hub
@@ -94,79 +95,28 @@ class FailedAttemptForm(forms.Form):
         return data
 
 
-def _error_text(exc: Exception) -> str:
-    if isinstance(exc, ApplicationError):
-        return exc.message
-    if isinstance(exc, ValidationError):
-        return " ".join(exc.messages)
-    return str(exc)
+# Orders are named by their reference, and counted as "order(s)", in every action's report;
+# rescheduling reads each order's hub (its time zone).
+_order_action = partial(
+    action_with_form,
+    objects=lambda orders: orders.select_related("hub"),
+    label=attrgetter("external_reference"),
+    noun="order(s)",
+)
 
 
-def _run_per_order(
-    model_admin: admin.ModelAdmin,
-    request: HttpRequest,
-    queryset: QuerySet[Order],
-    verb: str,
-    apply: Callable[[Order], object],
-) -> None:
-    done, failed = 0, []
-    for order in queryset.order_by("pk"):
-        try:
-            apply(order)
-        except (ApplicationError, ValidationError) as exc:
-            failed.append(f"{order.external_reference}: {_error_text(exc)}")
-        else:
-            done += 1
-    if done:
-        model_admin.message_user(request, f"{done} order(s) {verb}.", messages.SUCCESS)
-    if failed:
-        model_admin.message_user(
-            request, f"{len(failed)} order(s) not {verb}: " + "; ".join(failed), messages.ERROR
-        )
-
-
-def _action_with_form(form_class: type[forms.Form], title: str, verb: str):
-    """Wrap an action so it first asks for its input on an intermediate page."""
-
-    def decorator(run: Callable[[HttpRequest, Order, dict], object]):
-        def action(model_admin, request, queryset):
-            form = form_class(request.POST if "apply" in request.POST else None)
-            if "apply" in request.POST and form.is_valid():
-                _run_per_order(
-                    model_admin,
-                    request,
-                    queryset,
-                    verb,
-                    lambda order: run(request, order, form.cleaned_data),
-                )
-                return None
-            context = {
-                **model_admin.admin_site.each_context(request),
-                "title": title,
-                "form": form,
-                "orders": queryset.select_related("hub")[:200],
-                "count": queryset.count(),
-                "action": action.__name__,
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-                "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-                "opts": model_admin.model._meta,
-            }
-            return TemplateResponse(request, "admin/orders/order/action_form.html", context)
-
-        action.__name__ = run.__name__
-        return action
-
-    return decorator
-
-
-@_action_with_form(CancelForm, "Cancel orders", "cancelled")
+@admin.action(description="Cancel selected orders…", permissions=["change"])
+@_order_action(CancelForm, "Cancel orders", "cancelled")
 def cancel_orders(request, order, data):
     return services.order_cancel(
         order=order, reason=data["reason"], source="back_office", actor=request.user
     )
 
 
-@_action_with_form(RescheduleForm, "Reschedule orders", "rescheduled")
+@admin.action(
+    description="Reschedule selected orders to a date and window…", permissions=["change"]
+)
+@_order_action(RescheduleForm, "Reschedule orders", "rescheduled")
 def reschedule_orders(request, order, data):
     # The form's times are the hub's local times.
     zone = order.hub.zone
@@ -182,7 +132,8 @@ def reschedule_orders(request, order, data):
     )
 
 
-@_action_with_form(FailedAttemptForm, "Record failed attempt", "marked as failed")
+@admin.action(description="Record a failed attempt with a reason…", permissions=["change"])
+@_order_action(FailedAttemptForm, "Record failed attempt", "marked as failed")
 def record_failed_attempt(request, order, data):
     return services.order_fail(
         order=order,
@@ -191,13 +142,6 @@ def record_failed_attempt(request, order, data):
         source="back_office",
         actor=request.user,
     )
-
-
-cancel_orders.short_description = "Cancel selected orders…"
-reschedule_orders.short_description = "Reschedule selected orders to a date and window…"
-record_failed_attempt.short_description = "Record a failed attempt with a reason…"
-for _action in (cancel_orders, reschedule_orders, record_failed_attempt):
-    _action.allowed_permissions = ("change",)
 
 
 # --- Inlines --------------------------------------------------------------------------------

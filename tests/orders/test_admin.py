@@ -281,3 +281,21 @@ def test_import_needs_the_import_permission(client):
     client.force_login(StaffFactory(role=Role.HUB_MANAGER))
 
     assert client.get(f"{LIST_URL}import/").status_code == 403
+
+
+def test_an_action_on_all_rows_across_pages_confirms_and_runs_on_every_row(dispatcher):
+    # given: three orders, only the first ticked, "select all 3" chosen
+    orders = OrderFactory.create_batch(3)
+    selection = {
+        "action": "cancel_orders",
+        ACTION_CHECKBOX_NAME: [orders[0].pk],
+        "select_across": "1",
+    }
+    # when
+    ask = dispatcher.post(LIST_URL, selection)
+    dispatcher.post(LIST_URL, {**selection, "apply": "1", "reason": "storm"})
+    # then: the confirmation carries the choice, and every order is cancelled
+    assert b'name="select_across" value="1"' in ask.content
+    for order in orders:
+        order.refresh_from_db()
+        assert order.status == OrderStatus.CANCELLED

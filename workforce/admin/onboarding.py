@@ -18,16 +18,11 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from lastmile.core.admin_actions import action_per_row, action_with_form, error_text
 from lastmile.core.errors import ApplicationError
 from lastmile.hubs.models import Hub
 from workforce import selectors, services
-from workforce.admin.common import (
-    ReadOnlyInline,
-    ReasonForm,
-    action_with_form,
-    error_text,
-    run_per_row,
-)
+from workforce.admin.common import ReadOnlyAdmin, ReadOnlyInline, ReasonForm
 from workforce.models import (
     AvailabilitySlot,
     Courier,
@@ -42,32 +37,19 @@ from workforce.models import (
 # --- Application queue ----------------------------------------------------------------------
 
 
-def _start_review(model_admin, request, queryset):
-    run_per_row(
-        model_admin,
-        request,
-        queryset.order_by("pk"),
-        "taken into review",
-        lambda a: services.application_start_review(application=a, reviewer=request.user),
-    )
+@admin.action(description="Start review of selected applications", permissions=["change"])
+@action_per_row("taken into review")
+def start_review(request, application):
+    return services.application_start_review(application=application, reviewer=request.user)
 
 
-def _approve(model_admin, request, queryset):
-    run_per_row(
-        model_admin,
-        request,
-        queryset.order_by("pk"),
-        "approved",
-        lambda a: services.application_approve(application=a, reviewer=request.user),
-    )
+@admin.action(description="Approve selected applications", permissions=["change"])
+@action_per_row("approved")
+def approve(request, application):
+    return services.application_approve(application=application, reviewer=request.user)
 
 
-_start_review.__name__ = "start_review"
-_approve.__name__ = "approve"
-start_review = admin.action(description="Start review of selected applications")(_start_review)
-approve = admin.action(description="Approve selected applications")(_approve)
-
-
+@admin.action(description="Request changes (with a note)…", permissions=["change"])
 @action_with_form(ReasonForm, "Request changes", "sent back for changes")
 def request_changes(request, application, data):
     return services.application_request_changes(
@@ -75,17 +57,12 @@ def request_changes(request, application, data):
     )
 
 
+@admin.action(description="Reject (with a reason)…", permissions=["change"])
 @action_with_form(ReasonForm, "Reject applications", "rejected")
 def reject(request, application, data):
     return services.application_reject(
         application=application, reviewer=request.user, reason=data["reason"]
     )
-
-
-request_changes.short_description = "Request changes (with a note)…"
-reject.short_description = "Reject (with a reason)…"
-for _action in (start_review, approve, request_changes, reject):
-    _action.allowed_permissions = ("change",)
 
 
 class DocumentInline(ReadOnlyInline):
@@ -270,31 +247,22 @@ class CourierApplicationAdmin(admin.ModelAdmin):
 # --- Couriers -------------------------------------------------------------------------------
 
 
+@admin.action(description="Suspend (with a reason)…", permissions=["change"])
 @action_with_form(ReasonForm, "Suspend couriers", "suspended")
 def suspend_couriers(request, courier, data):
     return services.courier_suspend(courier=courier, actor=request.user, reason=data["reason"])
 
 
+@admin.action(description="Offboard (with a reason)…", permissions=["change"])
 @action_with_form(ReasonForm, "Offboard couriers", "offboarded")
 def offboard_couriers(request, courier, data):
     return services.courier_offboard(courier=courier, actor=request.user, reason=data["reason"])
 
 
-@admin.action(description="Reactivate selected couriers")
-def reactivate_couriers(model_admin, request, queryset):
-    run_per_row(
-        model_admin,
-        request,
-        queryset.order_by("pk"),
-        "reactivated",
-        lambda c: services.courier_reactivate(courier=c, actor=request.user),
-    )
-
-
-suspend_couriers.short_description = "Suspend (with a reason)…"
-offboard_couriers.short_description = "Offboard (with a reason)…"
-for _action in (suspend_couriers, offboard_couriers, reactivate_couriers):
-    _action.allowed_permissions = ("change",)
+@admin.action(description="Reactivate selected couriers", permissions=["change"])
+@action_per_row("reactivated")
+def reactivate_couriers(request, courier):
+    return services.courier_reactivate(courier=courier, actor=request.user)
 
 
 class CourierEventInline(ReadOnlyInline):
@@ -409,7 +377,7 @@ class CourierAdmin(admin.ModelAdmin):
 
 
 @admin.register(CourierDocument)
-class CourierDocumentAdmin(admin.ModelAdmin):
+class CourierDocumentAdmin(ReadOnlyAdmin):
     list_display = [
         "courier",
         "kind",
@@ -439,15 +407,6 @@ class CourierDocumentAdmin(admin.ModelAdmin):
     ]
     fields = readonly_fields
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
     @admin.display(description="File")
     def file_link(self, document: CourierDocument) -> str:
         return document_preview(document)
@@ -462,22 +421,15 @@ class CoverageForm(forms.Form):
 
 
 @admin.register(AvailabilitySlot)
-class AvailabilitySlotAdmin(admin.ModelAdmin):
+class AvailabilitySlotAdmin(ReadOnlyAdmin):
+    """Couriers declare their own availability in the portal; this screen only reads it."""
+
     change_list_template = "admin/workforce/availabilityslot/change_list.html"
     list_display = ["day", "starts_at", "ends_at", "hub", "courier"]
     list_filter = ["hub", "day"]
     search_fields = ["courier__user__email", "courier__user__last_name"]
     date_hierarchy = "day"
     list_select_related = ["hub", "courier__user"]
-
-    def has_add_permission(self, request) -> bool:
-        return False  # couriers declare their own availability in the portal
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def get_urls(self):
         return [
@@ -539,15 +491,10 @@ class ShiftForm(forms.ModelForm):
         fields = ["courier", "hub", "planned_start", "planned_end"]
 
 
-@admin.action(description="Mark selected shifts started (now)")
-def start_shifts(model_admin, request, queryset):
-    run_per_row(
-        model_admin,
-        request,
-        queryset.order_by("pk"),
-        "started",
-        lambda s: services.shift_start(shift=s, actor=request.user),
-    )
+@admin.action(description="Mark selected shifts started (now)", permissions=["change"])
+@action_per_row("started")
+def start_shifts(request, shift):
+    return services.shift_start(shift=shift, actor=request.user)
 
 
 class CompleteShiftForm(forms.Form):
@@ -556,6 +503,7 @@ class CompleteShiftForm(forms.Form):
     )
 
 
+@admin.action(description="Complete selected shifts (now)…", permissions=["change"])
 @action_with_form(CompleteShiftForm, "Complete shifts", "completed")
 def complete_shifts(request, shift, data):
     km = data.get("distance_km")
@@ -564,20 +512,10 @@ def complete_shifts(request, shift, data):
     )
 
 
-@admin.action(description="Cancel selected shifts")
-def cancel_shifts(model_admin, request, queryset):
-    run_per_row(
-        model_admin,
-        request,
-        queryset.order_by("pk"),
-        "cancelled",
-        lambda s: services.shift_cancel(shift=s, actor=request.user),
-    )
-
-
-complete_shifts.short_description = "Complete selected shifts (now)…"
-for _action in (start_shifts, complete_shifts, cancel_shifts):
-    _action.allowed_permissions = ("change",)
+@admin.action(description="Cancel selected shifts", permissions=["change"])
+@action_per_row("cancelled")
+def cancel_shifts(request, shift):
+    return services.shift_cancel(shift=shift, actor=request.user)
 
 
 @admin.register(Shift)
@@ -644,17 +582,8 @@ class ShiftAdmin(admin.ModelAdmin):
 
 
 @admin.register(DeliveryRating)
-class DeliveryRatingAdmin(admin.ModelAdmin):
+class DeliveryRatingAdmin(ReadOnlyAdmin):
     list_display = ["rated_at", "courier", "stars", "attempt", "comment"]
     list_filter = ["stars"]
     list_select_related = ["courier__user", "attempt"]
     date_hierarchy = "rated_at"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

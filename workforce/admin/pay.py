@@ -19,15 +19,10 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from lastmile.core.admin_actions import action_per_row, action_with_form, error_text
 from lastmile.core.errors import ApplicationError
 from workforce import services
-from workforce.admin.common import (
-    ReadOnlyInline,
-    ReasonForm,
-    action_with_form,
-    error_text,
-    run_per_row,
-)
+from workforce.admin.common import ReadOnlyAdmin, ReadOnlyInline, ReasonForm
 from workforce.exports import payout_csv
 from workforce.models import (
     EarningEntry,
@@ -111,6 +106,7 @@ class CorrectionForm(forms.Form):
     reason = forms.CharField(max_length=200)
 
 
+@admin.action(description="Correct the amount (adds a correction line)…", permissions=["correct"])
 @action_with_form(CorrectionForm, "Correct earning entries", "corrected")
 def correct_entries(request, entry, data):
     return services.earning_correct(
@@ -121,12 +117,8 @@ def correct_entries(request, entry, data):
     )
 
 
-correct_entries.short_description = "Correct the amount (adds a correction line)…"
-correct_entries.allowed_permissions = ("correct",)
-
-
 @admin.register(EarningEntry)
-class EarningEntryAdmin(admin.ModelAdmin):
+class EarningEntryAdmin(ReadOnlyAdmin):
     list_display = [
         "earned_at",
         "courier",
@@ -163,15 +155,6 @@ class EarningEntryAdmin(admin.ModelAdmin):
         "created_at",
     ]
     fields = readonly_fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_correct_permission(self, request) -> bool:
         return request.user.has_perm("workforce.correct_earningentry")
@@ -222,7 +205,7 @@ def _csv_rows(batches: QuerySet[PayoutBatch]):
         }
 
 
-@admin.action(description="Download selected as CSV (one line per entry)")
+@admin.action(description="Download selected as CSV (one line per entry)", permissions=["view"])
 def export_csv(model_admin, request, queryset):
     content = payout_csv(_csv_rows(queryset))
     response = HttpResponse(content, content_type="text/csv; charset=utf-8")
@@ -233,24 +216,25 @@ def export_csv(model_admin, request, queryset):
     return response
 
 
-@admin.action(description="Approve selected batches for payment")
-def approve_batches(model_admin, request, queryset):
-    run_per_row(
-        model_admin,
-        request,
-        queryset.select_related("week", "courier__user").order_by("pk"),
-        "approved",
-        lambda b: services.payout_batch_approve(batch=b, actor=request.user),
-    )
+def _with_week_and_courier(batches: QuerySet[PayoutBatch]) -> QuerySet[PayoutBatch]:
+    return batches.select_related("week", "courier__user")  # what a batch's name reads
 
 
-@action_with_form(ReasonForm, "Hold payout batches", "held")
+@admin.action(description="Approve selected batches for payment", permissions=["export"])
+@action_per_row("approved", objects=_with_week_and_courier)
+def approve_batches(request, batch):
+    return services.payout_batch_approve(batch=batch, actor=request.user)
+
+
+@admin.action(description="Hold (with a reason)…", permissions=["export"])
+@action_with_form(ReasonForm, "Hold payout batches", "held", objects=_with_week_and_courier)
 def hold_batches(request, batch, data):
     return services.payout_batch_hold(batch=batch, actor=request.user, reason=data["reason"])
 
 
 @admin.action(
-    description="Download a SEPA transfer file (pain.001) for the selected approved batches"
+    description="Download a SEPA transfer file (pain.001) for the selected approved batches",
+    permissions=["export"],
 )
 def export_sepa(model_admin, request, queryset):
     try:
@@ -263,21 +247,10 @@ def export_sepa(model_admin, request, queryset):
     return _export_response(export)
 
 
-@admin.action(description="Mark selected exported batches as paid")
-def mark_paid(model_admin, request, queryset):
-    run_per_row(
-        model_admin,
-        request,
-        queryset.select_related("week", "courier__user").order_by("pk"),
-        "marked paid",
-        lambda b: services.payout_batch_mark_paid(batch=b, actor=request.user),
-    )
-
-
-hold_batches.short_description = "Hold (with a reason)…"
-for _action in (approve_batches, hold_batches, export_sepa, mark_paid):
-    _action.allowed_permissions = ("export",)
-export_csv.allowed_permissions = ("view",)
+@admin.action(description="Mark selected exported batches as paid", permissions=["export"])
+@action_per_row("marked paid", objects=_with_week_and_courier)
+def mark_paid(request, batch):
+    return services.payout_batch_mark_paid(batch=batch, actor=request.user)
 
 
 def _export_response(export: PayoutExport) -> FileResponse:
@@ -326,7 +299,9 @@ class CloseWeekForm(forms.Form):
 
 
 @admin.register(PayoutBatch)
-class PayoutBatchAdmin(admin.ModelAdmin):
+class PayoutBatchAdmin(ReadOnlyAdmin):
+    """Batches move only through the actions below, each a service with its audit row."""
+
     change_list_template = "admin/workforce/payoutbatch/change_list.html"
     list_display = [
         "week",
@@ -359,15 +334,6 @@ class PayoutBatchAdmin(admin.ModelAdmin):
         "paid_at",
     ]
     fields = readonly_fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False  # batches move only through the actions below
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_export_permission(self, request) -> bool:
         return request.user.has_perm("workforce.export_payoutbatch")
@@ -433,18 +399,9 @@ class PayoutBatchAdmin(admin.ModelAdmin):
 
 
 @admin.register(PayoutWeek)
-class PayoutWeekAdmin(admin.ModelAdmin):
+class PayoutWeekAdmin(ReadOnlyAdmin):
     list_display = ["__str__", "week_start", "closed_at", "closed_by", "batch_count", "total"]
     list_select_related = ["closed_by"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="Total", ordering="total_minor")
     def total(self, week: PayoutWeek) -> str:
@@ -452,7 +409,7 @@ class PayoutWeekAdmin(admin.ModelAdmin):
 
 
 @admin.register(PayoutExport)
-class PayoutExportAdmin(admin.ModelAdmin):
+class PayoutExportAdmin(ReadOnlyAdmin):
     list_display = [
         "message_id",
         "created_at",
@@ -473,15 +430,6 @@ class PayoutExportAdmin(admin.ModelAdmin):
         "download",
     ]
     fields = readonly_fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="Control sum", ordering="control_sum_minor")
     def control_sum(self, export: PayoutExport) -> str:

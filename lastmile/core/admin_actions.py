@@ -1,0 +1,172 @@
+"""Admin actions every app's back-office shares: run one service per selected row and report
+each result, optionally after asking for the action's input on an intermediate page.
+
+The callables handed in call one service each; these helpers hold no rule of their own. They
+loop, catch the domain's refusals and tell the person, row by row, what happened.
+"""
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import ValidationError
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from lastmile.core.errors import ApplicationError
+
+M = TypeVar("M", bound=Model)
+
+#: What Django calls for an admin action: ``action(model_admin, request, queryset)``.
+AdminAction = Callable[[admin.ModelAdmin, HttpRequest, QuerySet[Any]], HttpResponse | None]
+
+#: The confirmation page names at most this many of the selected rows; the count covers all.
+SHOWN_ON_FORM = 200
+
+FORM_TEMPLATE = "admin/action_form.html"
+
+
+def error_text(exc: Exception) -> str:
+    """What a person reads for a refusal: an ``ApplicationError``'s message followed by its
+    per-field messages (a refused form names the field that failed), a ``ValidationError``'s
+    messages, or the exception's text."""
+    if isinstance(exc, ApplicationError):
+        details = [message for messages_ in exc.errors.values() for message in messages_]
+        return " ".join([exc.message, *details])
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages)
+    return str(exc)
+
+
+def run_per_row(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    rows: Iterable[M],
+    verb: str,
+    apply: Callable[[M], object],
+    label: Callable[[M], str] = str,
+    *,
+    noun: str | None = None,
+) -> int:
+    """Call ``apply`` on each row, in the order ``rows`` come, and report the outcome.
+
+    The caller orders ``rows`` (admin actions pass a queryset ordered by pk, so the services'
+    row locks are taken in pk order). A row whose service refuses (``ApplicationError`` or
+    ``ValidationError``) is skipped and the others go on; anything else propagates. Reports
+    "N <noun> <verb>." and "N <noun> not <verb>: <label>: <reason>; …" as admin messages,
+    ``noun`` defaulting to the model's ``verbose_name_plural``. Returns how many succeeded.
+    """
+    done, failed = 0, []
+    for row in rows:
+        try:
+            apply(row)
+        except (ApplicationError, ValidationError) as exc:
+            failed.append(f"{label(row)}: {error_text(exc)}")
+        else:
+            done += 1
+    noun = noun or model_admin.model._meta.verbose_name_plural
+    if done:
+        model_admin.message_user(request, f"{done} {noun} {verb}.", messages.SUCCESS)
+    if failed:
+        model_admin.message_user(
+            request, f"{len(failed)} {noun} not {verb}: " + "; ".join(failed), messages.ERROR
+        )
+    return done
+
+
+def action_per_row(
+    verb: str,
+    *,
+    objects: Callable[[QuerySet[M]], QuerySet[M]] | None = None,
+    label: Callable[[M], str] = str,
+    noun: str | None = None,
+) -> Callable[[Callable[[HttpRequest, M], object]], AdminAction]:
+    """Turn ``run(request, obj)`` into an admin action that runs it on each selected row in
+    pk order and reports through ``run_per_row``. ``objects`` shapes the rows first (for
+    example ``select_related`` for what the service or ``label`` reads). Stack
+    ``@admin.action(description=…, permissions=…)`` on top as with any action."""
+
+    def decorator(run: Callable[[HttpRequest, M], object]) -> AdminAction:
+        def action(
+            model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[M]
+        ) -> None:
+            rows = objects(queryset) if objects is not None else queryset
+            run_per_row(
+                model_admin,
+                request,
+                rows.order_by("pk"),
+                verb,
+                lambda obj: run(request, obj),
+                label,
+                noun=noun,
+            )
+
+        action.__name__ = run.__name__
+        action.__doc__ = run.__doc__
+        return action
+
+    return decorator
+
+
+def action_with_form(
+    form_class: type[forms.Form],
+    title: str,
+    verb: str,
+    *,
+    objects: Callable[[QuerySet[M]], QuerySet[M]] | None = None,
+    label: Callable[[M], str] = str,
+    noun: str | None = None,
+) -> Callable[[Callable[[HttpRequest, M, dict[str, Any]], object]], AdminAction]:
+    """Turn ``run(request, obj, cleaned_data)`` into an admin action that first asks for
+    ``form_class``'s input on an intermediate page, then runs per row like ``action_per_row``.
+
+    The page (``admin/action_form.html``) is titled ``title``, names the selected rows with
+    ``label`` and shows the form with its errors until it is valid. ``objects`` shapes the
+    queryset the page shows and the action runs on (``select_related`` for what ``label`` or
+    the service reads). Stack ``@admin.action(description=…, permissions=…)`` on top.
+    """
+
+    def decorator(run: Callable[[HttpRequest, M, dict[str, Any]], object]) -> AdminAction:
+        def action(
+            model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[M]
+        ) -> HttpResponse | None:
+            rows = objects(queryset) if objects is not None else queryset
+            applying = "apply" in request.POST
+            form = form_class(request.POST if applying else None)
+            if applying and form.is_valid():
+                run_per_row(
+                    model_admin,
+                    request,
+                    rows.order_by("pk"),
+                    verb,
+                    lambda obj: run(request, obj, form.cleaned_data),
+                    label,
+                    noun=noun,
+                )
+                return None
+            context = {
+                **model_admin.admin_site.each_context(request),
+                "title": title,
+                "form": form,
+                # Django's own fieldset markup: errors, labels and help text tied to the field.
+                "adminform": helpers.AdminForm(
+                    form, [(None, {"fields": list(form.fields)})], {}, model_admin=model_admin
+                ),
+                "labels": [label(obj) for obj in rows[:SHOWN_ON_FORM]],
+                "count": rows.count(),
+                "action": action.__name__,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+                "select_across": request.POST.get("select_across") == "1",
+                "opts": model_admin.model._meta,
+            }
+            return TemplateResponse(request, FORM_TEMPLATE, context)
+
+        action.__name__ = run.__name__
+        action.__doc__ = run.__doc__
+        return action
+
+    return decorator
