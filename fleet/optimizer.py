@@ -197,6 +197,8 @@ def _shortfall_reason(
 ) -> str:
     if not any(acceptance_w(vehicle, c) for c in problem.chargers):
         return NO_COMPATIBLE_CHARGER
+    if not vehicle.slots:
+        return NOT_ENOUGH_TIME  # plugged in and due within one slot: no charger would help
     if charger is None:
         return CHARGERS_BUSY
     reachable = (

@@ -86,7 +86,8 @@ def signup(request: HttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             form.add_service_error(exc)
         except ValidationError as exc:
-            form.add_error(None, exc)
+            # Messages only: a dict of model fields the form does not have would raise.
+            form.add_error(None, exc.messages)
         else:
             # The same page whether or not the address had an account (no enumeration).
             return redirect("workforce:signup_done")

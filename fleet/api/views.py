@@ -21,6 +21,7 @@ from fleet import services
 from fleet.api.authentication import DeviceTokenAuthentication, IsDevice
 from fleet.api.permissions import require_perms
 from fleet.models import (
+    ODOMETER_M_MAX,
     Charger,
     ChargingPlan,
     ChargingPlanVehicle,
@@ -30,6 +31,7 @@ from fleet.models import (
     VehicleStatus,
 )
 from fleet.selectors import charging_plan_get, vehicle_list
+from fleet.services.plans import MAX_ENERGY_NEED_WH
 from fleet.services.telematics import MAX_BATCH
 from lastmile.core.errors import ValidationFailed
 from lastmile.hubs.models import Hub
@@ -66,10 +68,36 @@ class AwareDateTimeField(serializers.DateTimeField):
 
     def to_internal_value(self, value: Any):
         if isinstance(value, str):
-            parsed = parse_datetime(value.strip())
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:
+                # Well-formed but impossible (30 February): Django raises where DRF fails.
+                self.fail("invalid", format="YYYY-MM-DDThh:mm[:ss[.uuuuuu]]±hh:mm")
             if parsed is not None and timezone.is_naive(parsed):
                 self.fail("naive")
         return super().to_internal_value(value)
+
+
+class StrictFloatField(serializers.FloatField):
+    """A number, not a boolean: DRF's float field would take ``true`` as 1.0."""
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class BoundedListField(serializers.ListField):
+    """Refuses an over-long list before validating any item.
+
+    DRF checks ``max_length`` only after every child has been validated, so a body of a
+    hundred thousand pings would be parsed ping by ping before being refused.
+    """
+
+    def to_internal_value(self, data: Any) -> list:
+        if self.max_length is not None and isinstance(data, list) and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().to_internal_value(data)
 
 
 class StrictSerializer(serializers.Serializer):
@@ -104,16 +132,18 @@ class PingSerializer(StrictSerializer):
     unknown_field_hints = _VEHICLE_HINTS
 
     recorded_at = AwareDateTimeField(help_text="Device time of the fix, ISO 8601 with offset")
-    latitude = serializers.FloatField(help_text="WGS84 degrees, -90 to 90")
-    longitude = serializers.FloatField(help_text="WGS84 degrees, -180 to 180")
-    speed_kmh = serializers.FloatField(required=False, allow_null=True, help_text="0 to 250")
-    heading_deg = serializers.FloatField(
+    latitude = StrictFloatField(help_text="WGS84 degrees, -90 to 90")
+    longitude = StrictFloatField(help_text="WGS84 degrees, -180 to 180")
+    speed_kmh = StrictFloatField(required=False, allow_null=True, help_text="0 to 250")
+    heading_deg = StrictFloatField(
         required=False, allow_null=True, help_text="0 (north) to below 360, clockwise"
     )
-    soc_pct = serializers.FloatField(
+    soc_pct = StrictFloatField(
         required=False, allow_null=True, help_text="State of charge, 0 to 100"
     )
-    odometer_m = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    odometer_m = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=ODOMETER_M_MAX
+    )
 
 
 class PingIngestApi(APIView):
@@ -123,7 +153,7 @@ class PingIngestApi(APIView):
     class PingBatchInputSerializer(StrictSerializer):
         unknown_field_hints = _VEHICLE_HINTS
 
-        pings = serializers.ListField(
+        pings = BoundedListField(
             child=PingSerializer(), min_length=1, max_length=MAX_BATCH, allow_empty=False
         )
 
@@ -355,13 +385,14 @@ class ChargingPlanCreateApi(APIView):
         vehicle = serializers.CharField(help_text="Vehicle code")
         energy_need_wh = serializers.IntegerField(
             min_value=0,
+            max_value=MAX_ENERGY_NEED_WH,
             required=False,
             allow_null=True,
             help_text="Energy tomorrow's route needs; empty: charge to a full battery",
         )
         available_from = AwareDateTimeField(required=False, allow_null=True)
         ready_by = AwareDateTimeField(required=False, allow_null=True)
-        soc_pct = serializers.FloatField(
+        soc_pct = StrictFloatField(
             min_value=0,
             max_value=100,
             required=False,

@@ -18,6 +18,7 @@ from fleet.models.charging import (
 )
 from fleet.models.telematics import (
     HEADING_RANGE,
+    ODOMETER_M_MAX,
     SOC_RANGE,
     SPEED_KMH_MAX,
     Device,
@@ -46,6 +47,7 @@ __all__ = [
     "ELECTRIC_KINDS",
     "HEADING_RANGE",
     "KIND_PROFILES",
+    "ODOMETER_M_MAX",
     "SLOT_MINUTES",
     "SOC_RANGE",
     "SOLVED_STATUSES",

@@ -6,6 +6,7 @@ and the unit energy markets quote in.
 """
 
 import datetime as dt
+import zoneinfo
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -302,7 +303,9 @@ class ChargingPlan(TimeStampedModel):
         permissions = [("plan_charging", "Can request charging plans")]
 
     def __str__(self) -> str:
-        return f"{self.hub.code} charging from {self.horizon_start:%Y-%m-%d %H:%M}"
+        # In the hub's own zone: a hub manager reads "from 21:00", not the stored UTC time.
+        local = self.horizon_start.astimezone(zoneinfo.ZoneInfo(self.hub.time_zone))
+        return f"{self.hub.code} charging from {local:%Y-%m-%d %H:%M}"
 
     @property
     def slot_count(self) -> int:

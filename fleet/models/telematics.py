@@ -15,6 +15,8 @@ from lastmile.core.models import TimeStampedModel
 SOC_RANGE = (0, 100)
 HEADING_RANGE = (0, 359)
 SPEED_KMH_MAX = 250  # faster is a broken GPS fix, not a delivery van
+# Ten million km: no vehicle gets there, and it stays far inside the bigint column.
+ODOMETER_M_MAX = 10_000_000_000
 
 
 class Device(TimeStampedModel):

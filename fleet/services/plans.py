@@ -9,6 +9,7 @@ route energy as ``ChargeRequest.energy_need_wh``; until then the target is a ful
 import datetime as dt
 import logging
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -51,6 +52,8 @@ from lastmile.hubs.models import Hub
 logger = logging.getLogger(__name__)
 
 MAX_HORIZON = dt.timedelta(hours=48)
+# Far above any vehicle's battery, far below the integer columns the plan stores it in.
+MAX_ENERGY_NEED_WH = 10_000_000
 SOLVER_TIME_LIMIT_S = 20.0
 _SLOT = dt.timedelta(minutes=SLOT_MINUTES)
 
@@ -94,6 +97,25 @@ def _next_local(after: dt.datetime, at: dt.time, zone) -> dt.datetime:
     raise AssertionError("unreachable: a wall time recurs within three days")
 
 
+def _night_start(site: ChargingSite, now: dt.datetime) -> dt.datetime:
+    """When the night to plan began or begins (UTC): the night under way, if ``now`` falls
+    between an arrival time and the ready time after it, else the next arrival time.
+
+    Re-planning at 01:00 (a charger broke) is about the vans plugged in since 18:00 and due
+    at 06:30, not about the next evening.
+    """
+    zone = site.hub.zone
+    today = timezone.localtime(now, zone).date()
+    last = dt.datetime.combine(today, site.default_arrival_time, tzinfo=zone)
+    if last > now:
+        last = dt.datetime.combine(
+            today - dt.timedelta(days=1), site.default_arrival_time, tzinfo=zone
+        )
+    if _next_local(last, site.default_ready_time, zone) > now:
+        return last.astimezone(dt.UTC)
+    return _next_local(now, site.default_arrival_time, zone)
+
+
 def _eligible_vehicles(hub: Hub) -> list[Vehicle]:
     return list(
         Vehicle.objects.filter(
@@ -114,9 +136,7 @@ def _plan_rows(
     reserve_pct: int,
 ) -> list[ChargingPlanVehicle]:
     zone = site.hub.zone
-    arrival = dt.datetime.combine(
-        timezone.localtime(now, zone).date(), site.default_arrival_time, tzinfo=zone
-    ).astimezone(dt.UTC)
+    arrival = _night_start(site, now)
     errors: dict[str, list[str]] = {}
     rows = []
     for vehicle in vehicles:
@@ -152,8 +172,12 @@ def _plan_rows(
         if not soc.is_finite() or not Decimal(0) <= soc <= Decimal(100):
             errors.setdefault("soc_pct", []).append(f"{vehicle.code}: must be 0-100 %.")
             continue
-        if request.energy_need_wh is not None and request.energy_need_wh < 0:
-            errors.setdefault("energy_need_wh", []).append(f"{vehicle.code}: cannot be negative.")
+        if request.energy_need_wh is not None and not (
+            0 <= request.energy_need_wh <= MAX_ENERGY_NEED_WH
+        ):
+            errors.setdefault("energy_need_wh", []).append(
+                f"{vehicle.code}: must be between 0 and {MAX_ENERGY_NEED_WH} Wh."
+            )
             continue
         usable = vehicle.vehicle_type.usable_battery_wh
         start_energy = int(usable * soc / 100)
@@ -209,6 +233,18 @@ def charging_plan_request(
     vehicles = _eligible_vehicles(hub)
     by_request = {request.vehicle_id: request for request in requests or ()}
     if requests is not None:
+        if len(by_request) != len(requests):
+            codes = {vehicle.pk: vehicle.code for vehicle in vehicles}
+            counts = Counter(request.vehicle_id for request in requests)
+            twice = sorted(pk for pk, count in counts.items() if count > 1)
+            raise ValidationFailed(
+                "Each vehicle can be planned once per request.",
+                errors={
+                    "vehicles": [
+                        f"{codes.get(pk, f'Vehicle {pk}')} is named more than once." for pk in twice
+                    ]
+                },
+            )
         known = {vehicle.pk for vehicle in vehicles}
         unknown = sorted(set(by_request) - known)
         if unknown:

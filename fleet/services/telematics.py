@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from fleet.models import (
     HEADING_RANGE,
+    ODOMETER_M_MAX,
     SOC_RANGE,
     SPEED_KMH_MAX,
     Device,
@@ -85,8 +86,8 @@ def _check(ping: PingInput, *, now: dt.datetime, oldest: dt.datetime) -> dict[st
         errors["heading_deg"] = ["Must be at least 0 and below 360 degrees."]
     if ping.soc_pct is not None and _out_of_range(ping.soc_pct, *SOC_RANGE):
         errors["soc_pct"] = ["Must be between 0 and 100 %."]
-    if ping.odometer_m is not None and ping.odometer_m < 0:
-        errors["odometer_m"] = ["Cannot be negative."]
+    if ping.odometer_m is not None and not 0 <= ping.odometer_m <= ODOMETER_M_MAX:
+        errors["odometer_m"] = [f"Must be between 0 and {ODOMETER_M_MAX} m."]
     return errors
 
 
@@ -157,11 +158,13 @@ def pings_ingest(
                 soc_pct=_decimal(ping.soc_pct, _ONE_PLACE),
                 odometer_m=ping.odometer_m,
             )
-            for recorded_at, ping in unique.items()
+            for recorded_at, ping in sorted(unique.items(), key=lambda item: item[0])
             if recorded_at not in stored_before
         ]
         # A concurrent batch may have stored some of these since the query above: the
-        # unique constraint turns that race into skipped rows, not an error.
+        # unique constraint turns that race into skipped rows, not an error. Inserting in
+        # time order matters: an insert waits on the other batch's uncommitted duplicates,
+        # and two batches holding the same pings in opposite orders would deadlock.
         TelematicsPing.objects.bulk_create(rows, ignore_conflicts=True, batch_size=MAX_BATCH)
         newest = max(rows, key=lambda r: r.recorded_at, default=None)
         if newest is not None:

@@ -420,3 +420,85 @@ def test_the_schema_describes_the_fleet_endpoints_and_the_device_token():
     for path in (PINGS_URL, VEHICLES_URL, SESSIONS_URL, PLANS_URL):
         assert path in schema
     assert "deviceToken" in schema
+
+
+# --- Malformed input is a 400, never a 500 ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        ({"recorded_at": "2026-02-30T10:00:00Z"}, "recorded_at"),  # well-formed, no such day
+        ({"odometer_m": 10**20}, "odometer_m"),  # beyond the database's bigint
+        ({"latitude": True}, "latitude"),  # a boolean is not a coordinate
+        ({"soc_pct": False}, "soc_pct"),
+    ],
+)
+def test_an_impossible_ping_value_is_a_400_not_a_server_error(van_with_token, bad, field):
+    _, _, token = van_with_token
+
+    response = device_client(token).post(PINGS_URL, {"pings": [fix(1, **bad)]}, format="json")
+
+    assert response.status_code == 400, response.content
+    assert field in response.json()["errors"]["pings"]["0"]
+    assert TelematicsPing.objects.count() == 0
+
+
+def test_an_oversized_batch_is_refused_before_any_ping_is_parsed(van_with_token, monkeypatch):
+    # given: a batch far over the limit, and a ping serializer that counts its calls
+    from fleet.api.views import PingSerializer
+
+    _, _, token = van_with_token
+    calls = []
+    original = PingSerializer.to_internal_value
+    monkeypatch.setattr(
+        PingSerializer,
+        "to_internal_value",
+        lambda self, data: calls.append(1) or original(self, data),
+    )
+
+    # when
+    response = device_client(token).post(PINGS_URL, {"pings": [fix(1)] * 5000}, format="json")
+
+    # then: refused on its length alone, without the cost of validating 5,000 pings
+    assert response.status_code == 400
+    assert "pings" in response.json()["errors"]
+    assert calls == []
+
+
+def test_an_impossible_session_time_is_a_400(depot):
+    response = staff_client(Role.HUB_MANAGER).post(
+        SESSIONS_URL, session_body(started_at="2026-02-30T10:00:00Z"), format="json"
+    )
+
+    assert response.status_code == 400, response.content
+    assert "started_at" in response.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        ({"vehicle": "TH-EV01", "ready_by": "2026-02-30T06:30:00+01:00"}, "ready_by"),
+        ({"vehicle": "TH-EV01", "energy_need_wh": 10**15}, "energy_need_wh"),
+    ],
+)
+def test_an_impossible_plan_input_is_a_400(depot, row, field):
+    response = staff_client(Role.HUB_MANAGER).post(
+        PLANS_URL, {"hub": "BER-TH", "vehicles": [row]}, format="json"
+    )
+
+    assert response.status_code == 400, response.content
+    assert field in response.json()["errors"]["vehicles"]["0"]
+    assert ChargingPlan.objects.count() == 0
+
+
+def test_a_vehicle_named_twice_in_a_plan_request_is_a_400(depot):
+    response = staff_client(Role.HUB_MANAGER).post(
+        PLANS_URL,
+        {"hub": "BER-TH", "vehicles": [{"vehicle": "TH-EV01"}, {"vehicle": "TH-EV01"}]},
+        format="json",
+    )
+
+    assert response.status_code == 400, response.content
+    assert "TH-EV01" in response.json()["errors"]["vehicles"][0]
+    assert ChargingPlan.objects.count() == 0

@@ -297,3 +297,45 @@ def test_the_command_plans_a_hub_and_prints_who_falls_short(depot):
     assert "TH-CB01: short by" in text
     with pytest.raises(CommandError, match="No hub"):
         call_command("plan_charging", "XX-00")
+
+
+def test_a_plan_requested_in_the_night_covers_that_night_not_the_next(depot):
+    # given: the vans are plugged in since yesterday's 18:00 and a manager re-plans at 01:00
+    hub, *_ = depot
+    one_am = dt.datetime(2026, 3, 11, 1, 0, tzinfo=BERLIN)
+
+    # when
+    plan = services.charging_plan_request(hub=hub, source="test", now=one_am, enqueue=False)
+
+    # then: they charge from now until this morning's 06:30, not from tonight's 18:00
+    row = plan.vehicles.get(vehicle__code="TH-EV01")
+    assert row.available_from == one_am
+    assert row.ready_by == dt.datetime(2026, 3, 11, 6, 30, tzinfo=BERLIN)
+    assert plan.horizon_end == dt.datetime(2026, 3, 11, 6, 30, tzinfo=BERLIN)
+
+
+def test_after_the_ready_time_a_plan_covers_the_coming_night(depot):
+    hub, *_ = depot
+    morning = dt.datetime(2026, 3, 11, 7, 0, tzinfo=BERLIN)
+
+    plan = services.charging_plan_request(hub=hub, source="test", now=morning, enqueue=False)
+
+    row = plan.vehicles.get(vehicle__code="TH-EV01")
+    assert row.available_from == dt.datetime(2026, 3, 11, 18, 0, tzinfo=BERLIN)
+    assert row.ready_by == dt.datetime(2026, 3, 12, 6, 30, tzinfo=BERLIN)
+
+
+def test_a_site_without_an_operational_charger_names_every_vehicle_short(depot):
+    hub, _, chargers, vans = depot
+    for charger in chargers:
+        charger.status = ChargerStatus.OUT_OF_ORDER
+        charger.save(update_fields=["status"])
+
+    plan = _solve(hub)
+
+    assert plan.status == ChargingPlanStatus.SHORTFALL
+    assert plan.short_vehicle_count == len(vans)
+    assert set(plan.vehicles.values_list("shortfall_reason", flat=True)) == {
+        "no_compatible_charger"
+    }
+    assert not ChargingPlanSlot.objects.filter(plan_vehicle__plan=plan).exists()

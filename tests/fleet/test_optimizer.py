@@ -188,3 +188,14 @@ def test_reason_codes_are_the_models_choices():
 def test_a_problem_outside_its_horizon_is_refused():
     with pytest.raises(ChargingProblemError):
         problem([van(1, ready=40)], [ac(10)], slots=16)
+
+
+def test_a_stay_shorter_than_a_slot_is_short_for_lack_of_time_not_chargers():
+    # given: plugged in and due within the same slot (ready slot = arrival slot)
+    night = problem([van(1, arrive=4, ready=4, need_wh=5_000)], [ac(10)], slots=8)
+
+    smart, naive = plan_smart(night), plan_naive(night)
+
+    # then: the chargers are free; what is missing is time
+    assert smart.short_vehicles[0].shortfall_reason == NOT_ENOUGH_TIME
+    assert naive.short_vehicles[0].shortfall_reason == NOT_ENOUGH_TIME

@@ -1,12 +1,14 @@
 """Self-onboarding services: sign-up, verification, the steps, documents, submission, expiry."""
 
 import datetime as dt
+import io
 import logging
 
 import pytest
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
+from PIL import Image
 
 from lastmile.core.errors import Conflict, ValidationFailed
 from tests.workforce.factories import (
@@ -61,6 +63,20 @@ def test_sign_up_with_a_known_address_creates_nothing_and_mails_the_owner(
     assert mail.outbox[-1].subject == "You already have a courier account"
 
 
+def test_sign_up_with_an_address_taken_as_a_username_creates_nothing(
+    django_capture_on_commit_callbacks,
+):
+    # given: an account whose username is the address but whose email field is not
+    existing = CourierFactory(user__username="ada@example.com", user__email="")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        again = services.courier_sign_up(email="Ada@Example.com", password=PASSWORD)
+
+    assert again is None
+    assert Courier.objects.get() == existing
+    assert mail.outbox == []  # no address on file to tell
+
+
 def test_weak_password_is_refused_on_the_password_field():
     with pytest.raises(ValidationFailed) as excinfo:
         services.courier_sign_up(email="ada@example.com", password="password")
@@ -95,6 +111,14 @@ def test_details_are_validated_field_by_field(hub):
         )
 
     assert set(excinfo.value.errors) == {"phone", "date_of_birth", "country", "vehicle"}
+
+
+@pytest.mark.parametrize("born", [dt.date(9999, 12, 31), dt.date(1, 1, 1), dt.date(9990, 2, 28)])
+def test_an_impossible_date_of_birth_is_a_field_error(born):
+    with pytest.raises(ValidationFailed) as excinfo:
+        services.courier_update_details(courier=CourierFactory(), changes={"date_of_birth": born})
+
+    assert list(excinfo.value.errors) == ["date_of_birth"]
 
 
 def test_a_details_change_writes_one_event_naming_the_fields_not_the_values(hub):
@@ -159,6 +183,23 @@ def test_required_documents_follow_vehicle_and_eligibility(vehicle, eligibility,
     assert required_document_kinds(courier=courier) == expected
 
 
+def test_a_web_page_that_mentions_the_pdf_header_is_not_a_pdf():
+    courier = CourierFactory()
+    page = b"<html><script>alert(1)</script><p>%PDF-1.7 inside</p></html>\n%%EOF"
+
+    with pytest.raises(ValidationFailed) as excinfo:
+        services.document_upload(
+            courier=courier,
+            kind=DocumentKind.ID_DOCUMENT,
+            upload=SimpleUploadedFile("licence.pdf", page),
+            expires_on=timezone.localdate() + dt.timedelta(days=30),
+        )
+
+    assert excinfo.value.errors["file"] == [
+        "The file is neither a PDF nor a JPEG, PNG or WebP image."
+    ]
+
+
 def test_documents_are_checked_by_content_not_by_name():
     courier = CourierFactory()
     disguised = SimpleUploadedFile("passport.png", b"MZ\x90\x00 this is a Windows program")
@@ -175,6 +216,65 @@ def test_documents_are_checked_by_content_not_by_name():
         "The file is neither a PDF nor a JPEG, PNG or WebP image."
     ]
     assert not CourierDocument.objects.exists()
+
+
+def _jpeg_bytes() -> bytes:
+    buffer = io.BytesIO()
+    Image.effect_noise((320, 240), 60).convert("RGB").save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(_jpeg_bytes()[: len(_jpeg_bytes()) // 2], id="jpeg-cut-in-half"),
+        pytest.param(_jpeg_bytes()[:-50], id="jpeg-without-its-end"),
+        pytest.param(b"%PDF-1.7\n1 0 obj << >> endobj\n", id="pdf-without-eof"),
+    ],
+)
+def test_a_cut_off_upload_is_refused(content):
+    with pytest.raises(ValidationFailed) as excinfo:
+        services.document_upload(
+            courier=CourierFactory(),
+            kind=DocumentKind.ID_DOCUMENT,
+            upload=SimpleUploadedFile("id.jpg", content),
+            expires_on=timezone.localdate() + dt.timedelta(days=30),
+        )
+
+    assert "cut off" in excinfo.value.errors["file"][0]
+    assert not CourierDocument.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (png_upload().read()[:-20], "neither a PDF nor"),  # a PNG without its end
+        (b"", "empty"),
+    ],
+    ids=["png-without-its-end", "zero-bytes"],
+)
+def test_a_broken_or_empty_upload_is_refused(content, message):
+    with pytest.raises(ValidationFailed) as excinfo:
+        services.document_upload(
+            courier=CourierFactory(),
+            kind=DocumentKind.ID_DOCUMENT,
+            upload=SimpleUploadedFile("id.png", content),
+            expires_on=timezone.localdate() + dt.timedelta(days=30),
+        )
+
+    assert message in excinfo.value.errors["file"][0]
+    assert not CourierDocument.objects.exists()
+
+
+def test_a_whole_jpeg_is_accepted():
+    document = services.document_upload(
+        courier=CourierFactory(),
+        kind=DocumentKind.ID_DOCUMENT,
+        upload=SimpleUploadedFile("id.jpg", _jpeg_bytes()),
+        expires_on=timezone.localdate() + dt.timedelta(days=30),
+    )
+
+    assert document.content_type == "image/jpeg"
 
 
 def test_pdf_and_image_are_accepted_and_a_new_upload_supersedes_the_old():

@@ -371,3 +371,20 @@ def test_a_second_correction_of_the_same_line_is_refused_by_the_database(manager
             currency="EUR",
             earned_at=timezone.now(),
         )
+
+
+def test_clock_times_without_a_time_zone_are_refused():
+    courier = active_courier()
+    PayRuleFactory(hub=courier.home_hub)
+    start = at(MONDAY, 8)
+    shift = services.shift_schedule(
+        courier=courier, hub=courier.home_hub, planned_start=start, planned_end=at(MONDAY, 12)
+    )
+
+    with pytest.raises(ValidationFailed):
+        services.shift_start(shift=shift, at=start.replace(tzinfo=None))
+    services.shift_start(shift=shift, at=start)
+    with pytest.raises(ValidationFailed):
+        services.shift_complete(shift=shift, at=at(MONDAY, 12).replace(tzinfo=None))
+
+    assert not EarningEntry.objects.exists()

@@ -19,7 +19,7 @@ from tests.workforce.factories import (
     png_bytes,
     submitted_courier,
 )
-from workforce.models import ApplicationStatus, AvailabilitySlot, Courier, CourierDocument
+from workforce.models import AvailabilitySlot, Courier, CourierDocument
 
 pytestmark = pytest.mark.django_db
 
@@ -70,6 +70,41 @@ def test_sign_up_errors_are_shown_next_to_the_fields(client):
     assert 'aria-invalid="true"' in html
     assert response.context["form"].errors["email"] == ["Enter a valid email address."]
     assert "The two passwords differ." in response.context["form"].errors["password_again"]
+
+
+def test_sign_up_with_an_address_taken_as_a_username_shows_the_same_page(client):
+    CourierFactory(user__username="ada@example.com", user__email="")
+
+    response = client.post(
+        "/courier/signup/",
+        {"email": "ada@example.com", "password": PASSWORD, "password_again": PASSWORD},
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == "/courier/signup/done/"
+    assert Courier.objects.count() == 1
+
+
+def test_a_date_of_birth_far_in_the_future_is_a_form_error(client):
+    courier = CourierFactory()
+    client.force_login(courier.user)
+
+    response = client.post(
+        "/courier/application/personal/",
+        {
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "phone": "+4915112345678",
+            "date_of_birth": "9999-12-31",
+            "street_address": "Oranienstraße 1",
+            "postcode": "10999",
+            "city": "Berlin",
+            "country": "DE",
+        },
+    )
+
+    assert response.status_code == 400
+    assert "date_of_birth" in response.context["form"].errors
 
 
 def test_unverified_accounts_cannot_sign_in(client):
@@ -145,17 +180,45 @@ def test_the_status_page_lists_what_is_missing(client):
     }
 
 
+PERSONAL = {
+    "first_name": "Eve",
+    "last_name": "Courier0",
+    "phone": "+4915112345678",
+    "date_of_birth": "1990-05-17",
+    "street_address": "Oranienstraße 1",
+    "postcode": "10999",
+    "city": "Potsdam",
+    "country": "DE",
+}
+
+
 def test_a_submitted_application_shows_under_review_and_is_read_only(client, hub):
     courier = submitted_courier(hub=hub)
     client.force_login(courier.user)
 
     status = client.get("/courier/")
-    post = client.post("/courier/application/personal/", {"first_name": "Eve"})
+    # a complete, valid step: only the application's state can refuse it
+    post = client.post("/courier/application/personal/", PERSONAL)
 
     assert "under review" in status.content.decode()
     assert post.status_code == 200
+    assert all(field.disabled for field in post.context["form"].fields.values())
     courier.user.refresh_from_db()
-    assert courier.user.first_name == "Ada"
+    courier.refresh_from_db()
+    assert (courier.user.first_name, courier.city) == ("Ada", "Berlin")
+
+
+def test_a_draft_application_saves_the_same_step(client, hub):
+    # the control for the test above: the same post does change a draft
+    courier = CourierFactory()
+    client.force_login(courier.user)
+
+    post = client.post("/courier/application/personal/", PERSONAL)
+
+    assert post.status_code == 302
+    courier.user.refresh_from_db()
+    courier.refresh_from_db()
+    assert (courier.user.first_name, courier.city) == ("Eve", "Potsdam")
 
 
 # --- Who may see what -------------------------------------------------------------------------
@@ -278,11 +341,37 @@ def test_a_courier_withdraws_only_their_own_slot(courier_client, hub):
 
 
 def test_earnings_page_shows_the_open_balance_and_payouts(courier_client):
+    # given: a stop paid in a closed week, and one earned since
+    from workforce import services
+
     courier = courier_client.courier
+    paid = entry(
+        courier, amount_minor=500, earned_at=timezone.now() - dt.timedelta(days=30), source_id=2
+    )
+    monday = timezone.localtime(paid.earned_at).date()
+    monday -= dt.timedelta(days=monday.weekday())
+    batch = services.payout_week_close(week_start=monday).created[0]
     entry(courier, amount_minor=1234, earned_at=timezone.now() - dt.timedelta(hours=1), source_id=1)
 
     response = courier_client.get("/courier/earnings/")
 
+    # then: only the unpaid stop is open; the batch is listed with its link and total
     html = response.content.decode()
     assert '<strong id="open-balance">12.34 EUR</strong>' in html
-    assert courier.application.status == ApplicationStatus.APPROVED
+    assert f'href="/courier/earnings/payouts/{batch.pk}/"' in html
+    assert "5.00 EUR" in html
+
+
+def test_a_slot_that_is_already_over_today_is_a_form_error(courier_client, hub):
+    now = timezone.localtime(timezone.now(), hub.zone)
+    if now.time() < dt.time(0, 2):
+        pytest.skip("needs a minute of today behind us")
+
+    response = courier_client.post(
+        "/courier/availability/",
+        {"hub": hub.pk, "day": now.date().isoformat(), "starts_at": "00:00", "ends_at": "00:01"},
+    )
+
+    assert response.status_code == 400
+    assert "ends_at" in response.context["form"].errors
+    assert not AvailabilitySlot.objects.exists()

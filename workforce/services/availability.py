@@ -43,7 +43,8 @@ def availability_slot_add(
     if locked.status != CourierStatus.ACTIVE:
         raise Conflict("Only active couriers can declare availability.", code="courier_inactive")
     errors: dict[str, list[str]] = {}
-    today = timezone.localtime(timezone.now(), hub.zone).date()
+    local_now = timezone.localtime(timezone.now(), hub.zone)
+    today = local_now.date()
     if not hub.is_active:
         errors["hub"] = ["This hub is closed."]
     if day < today:
@@ -52,6 +53,8 @@ def availability_slot_add(
         errors["day"] = [f"You can plan up to {AVAILABILITY_HORIZON_DAYS} days ahead."]
     if ends_at <= starts_at:
         errors["ends_at"] = ["The slot must end after it starts."]
+    elif day == today and ends_at <= local_now.time():
+        errors["ends_at"] = ["This time is already over today."]
     if not errors:
         clash = (
             AvailabilitySlot.objects.filter(
@@ -76,15 +79,29 @@ def availability_slot_add(
 @transaction.atomic
 def availability_slot_remove(*, courier: Courier, slot_id: int) -> None:
     """Withdraw one of the courier's own future slots (another courier's is "not found")."""
-    slot = AvailabilitySlot.objects.select_for_update().filter(courier=courier, pk=slot_id).first()
+    slot = (
+        AvailabilitySlot.objects.select_for_update(of=("self",))
+        .select_related("hub")
+        .filter(courier=courier, pk=slot_id)
+        .first()
+    )
     if slot is None:
         raise NotFound("No such slot.")
-    if slot.day < timezone.localdate():
+    # The slot's day is the hub's day, as when it was added.
+    if slot.day < timezone.localtime(timezone.now(), slot.hub.zone).date():
         raise Conflict("Past slots cannot be withdrawn.", code="slot_past")
     slot.delete()
 
 
 # --- Shifts ----------------------------------------------------------------------------------
+
+
+def _require_aware(moment: dt.datetime | None, *, field: str) -> None:
+    # A naive time would be read in the server's zone, not the hub's: refuse, never guess.
+    if moment is not None and timezone.is_naive(moment):
+        raise ValidationFailed(
+            "Times need a time zone.", errors={field: ["Include a time zone offset."]}
+        )
 
 
 def _move_shift(shift: Shift, *, target: str, actor: User | None, fields: dict) -> Shift:
@@ -143,6 +160,7 @@ def shift_schedule(
 @transaction.atomic
 def shift_start(*, shift: Shift, at: dt.datetime | None = None, actor: User | None = None) -> Shift:
     """The courier clocked in (scheduled → started)."""
+    _require_aware(at, field="started_at")
     return _move_shift(
         shift, target=ShiftStatus.STARTED, actor=actor, fields={"started_at": at or timezone.now()}
     )
@@ -170,6 +188,7 @@ def shift_complete(
     """
     from workforce.services.earnings import earnings_accrue_stops, shift_earnings_record
 
+    _require_aware(at, field="ended_at")
     locked = Shift.objects.select_for_update().get(pk=shift.pk)
     if locked.status == ShiftStatus.COMPLETED:
         return locked

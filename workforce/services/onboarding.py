@@ -13,7 +13,8 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from lastmile.accounts.models import User
@@ -78,13 +79,15 @@ def courier_sign_up(*, email: str, password: str) -> Courier | None:
     either way, so the form does not reveal who has an account. Returns ``None`` then.
     """
     email = User.objects.normalize_email(email.strip()).lower()
-    existing = User.objects.filter(email__iexact=email).first()
+    # The username is the address too: an account named by it (made in the back-office, or
+    # whose address changed since) is taken just the same, and must not surface as an error.
+    existing = (
+        User.objects.filter(Q(email__iexact=email) | Q(username__iexact=email[:150]))
+        .order_by("pk")
+        .first()
+    )
     if existing is not None:
-        courier = Courier.objects.filter(user=existing).first()
-        if courier is not None:
-            notify_after_commit(courier.pk, "account_exists")
-        logger.info("workforce: sign-up for an existing address", extra={"user_id": existing.pk})
-        return None
+        return _sign_up_taken(existing)
     user = User(username=email[:150], email=email, is_active=False)
     try:
         validate_password(password, user)
@@ -93,14 +96,31 @@ def courier_sign_up(*, email: str, password: str) -> Courier | None:
             "Choose another password.", errors={"password": list(exc.messages)}
         ) from None
     user.set_password(password)
-    user.full_clean(exclude=["password"])
-    user.save()
+    user.full_clean(exclude=["password"], validate_unique=False)
+    try:
+        # A savepoint: two sign-ups with one address at once leave one account, not a 500.
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        taken = User.objects.filter(Q(email__iexact=email) | Q(username=user.username))
+        return _sign_up_taken(taken.order_by("pk").first())
     courier = Courier.objects.create(user=user)
     CourierApplication.objects.create(courier=courier)
     record_event(courier, kind=CourierEvent.Kind.SIGNED_UP, actor=user)
     notify_after_commit(courier.pk, "verify_email")
     logger.info("workforce: courier signed up", extra={"courier_id": courier.pk})
     return courier
+
+
+def _sign_up_taken(existing: User | None) -> None:
+    """Tell the owner of the address, if it is a courier, that they already have an account."""
+    courier = Courier.objects.filter(user=existing).first() if existing else None
+    if courier is not None:
+        notify_after_commit(courier.pk, "account_exists")
+    logger.info(
+        "workforce: sign-up for an existing address",
+        extra={"user_id": existing.pk if existing else None},
+    )
 
 
 @transaction.atomic
@@ -157,8 +177,11 @@ def _clean_changes(changes: dict[str, Any], today: dt.date) -> dict[str, Any]:
             errors["phone"] = exc.messages
         else:
             cleaned["phone"] = str(phone) if phone else ""
-    if cleaned.get("date_of_birth"):
-        born: dt.date = cleaned["date_of_birth"]
+    born = cleaned.get("date_of_birth")
+    if born and not today.year - 100 <= born.year <= today.year:
+        # Checked first: the 18th birthday of a year-9999 date is not a date at all.
+        errors["date_of_birth"] = ["Check the year of birth."]
+    elif born:
         adult_on = (
             born.replace(year=born.year + MIN_AGE_YEARS)
             if not (born.month == 2 and born.day == 29)
@@ -166,8 +189,6 @@ def _clean_changes(changes: dict[str, Any], today: dt.date) -> dict[str, Any]:
         )
         if adult_on > today:
             errors["date_of_birth"] = [f"Couriers must be at least {MIN_AGE_YEARS} years old."]
-        elif born.year < today.year - 100:
-            errors["date_of_birth"] = ["Check the year of birth."]
     for name in ("country", "nationality"):
         if cleaned.get(name):
             cleaned[name] = cleaned[name].strip().upper()
