@@ -13,8 +13,8 @@ from lastmile.routing.solution import ProgressCallback
 class Backend(StrEnum):
     AUTO = "auto"  # PyVRP where the problem fits its model, OR-Tools otherwise
     ORTOOLS = "ortools"  # every feature of the problem model
-    # Capacities, windows, ranges, costs, multi-trip and pickup-delivery pairs (not both
-    # together); no breaks, fixed sequences, pins, or skills only some vehicles offer.
+    # Capacities, windows, skills, ranges, costs, multi-trip and pickup-delivery pairs (not
+    # both together); no breaks, fixed sequences or pinned jobs.
     PYVRP = "pyvrp"
 
 

@@ -74,9 +74,8 @@ class BackendFailed(RuntimeError):
 def unsupported_reason(problem: Problem, params: SolverParams) -> str | None:
     """Why PyVRP cannot solve ``problem`` exactly under our model, or None if it can.
 
-    PyVRP 0.14 has no skills, breaks, pinned jobs or fixed sequences. Skills every vehicle
-    offers constrain nothing, and a job whose skills no vehicle offers is simply left out
-    (explained), so only skills that some vehicles offer and others lack are a problem.
+    PyVRP 0.14 has no breaks, pinned jobs or fixed sequences. Skills are modelled through
+    profiles (see ``_build``); a job whose skills no vehicle offers is left out and explained.
     Several windows on a job become a mutually exclusive client group. A PyVRP shipment must
     be served within one trip, narrower than our model once a vehicle reloads.
     """
@@ -88,10 +87,6 @@ def unsupported_reason(problem: Problem, params: SolverParams) -> str | None:
     jobs = problem.all_jobs
     if any(j.vehicle_id is not None for j in jobs):
         return "jobs pinned to a vehicle"
-    for job in jobs:
-        offering = sum(1 for v in vehicles if job.skills <= v.skills)
-        if 0 < offering < len(vehicles):
-            return f"job {job.id} needs skills only some vehicles offer"
     if problem.shipments:
         if any(v.max_trips > 1 for v in vehicles):
             return "shipments with multi-trip vehicles (PyVRP keeps a shipment within one trip)"
@@ -185,31 +180,73 @@ def _build(
     type_vehicles = list(groups.values())
     representatives = [vs[0] for vs in type_vehicles]
 
-    # Only profiles some vehicle drives; a profile with a range limit rounds distances up, so
-    # a route within range in the model is within range in full precision too.
-    profiles = sorted({v.profile for v in representatives})
+    # Skills: PyVRP has no per-client vehicle restriction, so a job that only some vehicles may
+    # serve gets a location of its own, and each skill set gets its own profile in which
+    # arcs to that location are longer than the vehicle may drive: serving it breaks the
+    # distance limit, and PyVRP never returns a plan that breaks a limit as feasible.
+    restricted = {
+        job.id: job
+        for job in problem.all_jobs
+        if job.skills and not all(job.skills <= v.skills for v in representatives)
+    }
+    skill_sets = {v.id: (v.skills if restricted else frozenset()) for v in representatives}
+    profile_keys = sorted(
+        {(v.profile, skill_sets[v.id]) for v in representatives},
+        key=lambda key: (key[0], sorted(key[1])),
+    )
+
+    # A profile with a range limit rounds distances up, so a route within range in the model
+    # is within range in full precision too.
     ranged = {v.profile for v in representatives if math.isfinite(v.range_m)}
     n = len(problem.locations)
     open_routes = any(v.end is None for v in representatives)
-    size = n + 1 if open_routes else n  # an open route ends at a virtual location, 0 away
-    distance_matrices, duration_matrices = [], []
-    for profile in profiles:
+    base_size = n + 1 if open_routes else n  # an open route ends at a virtual location, 0 away
+    job_location = {job_id: base_size + k for k, job_id in enumerate(restricted)}
+    # Each extra location copies its job's row and column.
+    source = np.array(
+        list(range(base_size)) + [restricted[job_id].location for job_id in restricted]
+    )
+    base: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for profile in sorted({v.profile for v in representatives}):
         matrix = problem.matrices[profile]
-        dist = np.zeros((size, size), dtype=np.int64)
-        dur = np.zeros((size, size), dtype=np.int64)
+        dist = np.zeros((base_size, base_size), dtype=np.int64)
+        dur = np.zeros((base_size, base_size), dtype=np.int64)
         scaled = np.asarray(matrix.distances_m, dtype=np.float64) * ds
         rounded = np.ceil(scaled - 1e-9) if profile in ranged else np.round(scaled)
         dist[:n, :n] = np.maximum(rounded, 0)
         times = np.asarray(matrix.durations_s, dtype=np.float64) * ts
         dur[:n, :n] = np.maximum(np.ceil(times - 1e-9), 0)
+        dist, dur = dist[np.ix_(source, source)], dur[np.ix_(source, source)]
         np.fill_diagonal(dist, 0)
         np.fill_diagonal(dur, 0)
+        base[profile] = (dist, dur)
+    # No legitimate route is longer than every location's longest arc added up.
+    max_dist = max((int(d.max()) for d, _ in base.values()), default=0)
+    route_bound = max((int(d.max(axis=1).sum()) for d, _ in base.values()), default=0) + 1
+    ranges = [
+        math.floor(v.range_m * ds + 1e-9) for v in representatives if math.isfinite(v.range_m)
+    ]
+    forbidden = max([route_bound, *ranges]) + 1
+    distance_matrices, duration_matrices = [], []
+    for profile, skills in profile_keys:
+        dist, dur = base[profile]
+        if restricted:
+            dist = dist.copy()
+            for job_id, job in restricted.items():
+                if not job.skills <= skills:
+                    where = job_location[job_id]
+                    dist[where, :] = forbidden
+                    dist[:, where] = forbidden
+                    dist[where, where] = 0
         distance_matrices.append(dist)
         duration_matrices.append(dur)
 
     locations = [pyvrp.Location(x=loc.lng, y=loc.lat) for loc in problem.locations]
     if open_routes:
         locations.append(pyvrp.Location(x=0.0, y=0.0, name="open route end"))
+    for job_id, job in restricted.items():
+        spot = problem.locations[job.location]
+        locations.append(pyvrp.Location(x=spot.lng, y=spot.lat, name=job_id))
 
     depots: list[Depot] = []
     depot_index: dict[tuple[int, int], int] = {}
@@ -232,6 +269,8 @@ def _build(
             extra["shift_duration"] = vehicle.max_duration_s * ts
         if math.isfinite(vehicle.range_m):
             extra["max_distance"] = math.floor(vehicle.range_m * ds + 1e-9)
+        elif restricted:
+            extra["max_distance"] = route_bound
         if vehicle.max_trips > 1:
             # A depot of its own, even at the start location: its service time is the reload.
             extra["reload_depots"] = [depot(vehicle.reload_at, vehicle.reload_s * ts)]
@@ -247,14 +286,13 @@ def _build(
                 tw_late=vehicle.shift.end_s * ts,
                 unit_distance_cost=per_dist,
                 unit_duration_cost=per_dur,
-                profile=profiles.index(vehicle.profile),
+                profile=profile_keys.index((vehicle.profile, skill_sets[vehicle.id])),
                 **extra,  # type: ignore[arg-type]
             )
         )
 
     # A prize above anything serving one job can cost: a detour (two arcs, or a reload on
     # the way), a whole shift of paid time and a vehicle's fixed cost, with room to spare.
-    max_dist = max((int(m.max()) for m in distance_matrices), default=0)
     bound = 1 + max(
         (
             fixed + 4 * max_dist * per_dist + (v.shift.end_s - v.shift.start_s) * ts * per_dur
@@ -306,7 +344,7 @@ def _build(
             )
             clients.append(
                 Client(
-                    location=job.location,
+                    location=job_location.get(job.id, job.location),
                     service_duration=job.service_s * ts,
                     prize=prize(job.priority),
                     required=False,
@@ -337,8 +375,8 @@ def _build(
             }
         pyvrp_shipments.append(
             pyvrp.Shipment(
-                pickup_location=pickup.location,
-                delivery_location=delivery.location,
+                pickup_location=job_location.get(pickup.id, pickup.location),
+                delivery_location=job_location.get(delivery.id, delivery.location),
                 pickup_service_duration=pickup.service_s * ts,
                 delivery_service_duration=delivery.service_s * ts,
                 amount=_amounts(delivery.demand, dims),

@@ -253,15 +253,41 @@ def test_progress_is_reported_until_done():
 COLD = frozenset({"cold"})
 
 
+def test_a_skill_only_one_vehicle_has_keeps_its_job_on_that_vehicle():
+    # given: two orders at the same address, one chilled; the chilled van costs more to run
+    p = make_problem(
+        [job("chilled", 1, skills=COLD), job("plain", 1)],
+        [van("cheap", costs=Costs(per_km=10)), van("fridge", skills=COLD, costs=Costs(per_km=50))],
+    )
+    # when
+    solution = solved(p, params(0.5, objective=Objective.COST))
+    # then: the chilled order rides the fridge van, the plain one is free to go either way
+    assert "chilled" in solution.route_of("fridge").job_ids
+    assert not solution.unassigned
+
+
+def test_skills_crowd_out_only_the_jobs_that_need_them():
+    # given: three chilled orders, one small fridge van, a big plain van
+    p = make_problem(
+        [job(f"c{i}", i, skills=COLD, parcels=4) for i in (1, 2, 3)] + [job("p", 4)],
+        [van("fridge", skills=COLD, parcels=8), van("plain", parcels=100)],
+    )
+    # when
+    solution = solved(p)
+    # then: one chilled order cannot fit, and the plain van never takes one
+    assert len(solution.unassigned) == 1
+    plain = solution.route_of("plain")
+    assert plain is None or all(not j.startswith("c") for j in plain.job_ids)
+
+
 @pytest.mark.parametrize(
     ("jobs", "vehicles", "needle"),
     [
-        ([job("A", 1, skills=COLD)], [van("a", skills=COLD), van("b")], "skills"),
         ([job("A", 1)], [van(breaks=(Break(TimeWindow(0, 3600), 600),))], "breaks"),
         ([job("A", 1)], [van(fixed_sequence=("A",))], "fixed sequence"),
         ([job("A", 1, vehicle_id="v1")], [van("v1"), van("v2")], "pinned"),
     ],
-    ids=["skills only some vehicles offer", "breaks", "fixed sequence", "pinned job"],
+    ids=["breaks", "fixed sequence", "pinned job"],
 )
 def test_what_pyvrp_cannot_model_is_named(jobs, vehicles, needle):
     # given

@@ -7,18 +7,22 @@ import pytest
 from lastmile.routing.checker import check
 from lastmile.routing.instances import city_instance
 from lastmile.routing.params import Backend, SolverParams
+from lastmile.routing.problem import Break, TimeWindow
 from lastmile.routing.solver import choose_backend, solve
 from tests.routing.builders import job, problem, van
 
 
-def test_a_problem_with_skills_only_some_vehicles_offer_goes_to_ortools():
-    p = problem(
+def test_a_problem_with_breaks_goes_to_ortools_and_skills_stay_on_pyvrp():
+    skilled = problem(
         [0, 1000],
         [job("A", 1, skills=frozenset({"cold_chain"}))],
         [van("v1"), van("v2", skills=frozenset({"cold_chain"}))],
     )
-    assert choose_backend(p, SolverParams()) == Backend.ORTOOLS
-    assert solve(p, SolverParams(time_limit_s=0.3)).backend == "ortools"
+    pause = Break(TimeWindow(0, 3600), 600)
+    with_break = problem([0, 1000], [job("A", 1)], [van("v1", breaks=(pause,))])
+    assert choose_backend(skilled, SolverParams()) == Backend.PYVRP
+    assert choose_backend(with_break, SolverParams()) == Backend.ORTOOLS
+    assert solve(with_break, SolverParams(time_limit_s=0.3)).backend == "ortools"
 
 
 def test_forcing_pyvrp_on_a_problem_it_cannot_model_is_refused_with_the_reason():
