@@ -9,7 +9,7 @@ PORT ?= 8000
 # The demo and developer commands run with DEBUG on; production sets DJANGO_DEBUG=0 itself.
 DEV_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-1}
 
-.PHONY: install demo run test lint format worker beat bench bench-routing bench-orders bench-fleet browser clean
+.PHONY: install demo run test lint format worker beat bench bench-routing bench-orders bench-fleet bench-dispatch browser clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,7 +54,7 @@ beat: install
 	$(DEV_ENV) $(BIN)/celery -A lastmile beat --loglevel INFO --schedule var/celerybeat-schedule
 
 # Figures, not assertions. They run against DATABASE_URL (PostgreSQL for the real numbers).
-bench: bench-routing bench-orders bench-fleet
+bench: bench-routing bench-orders bench-fleet bench-dispatch
 
 bench-routing: install
 	$(BIN)/python benchmarks/bench_routing.py $(BENCH_ARGS)
@@ -64,6 +64,9 @@ bench-orders: install
 
 bench-fleet: install
 	$(DEV_ENV) $(BIN)/python benchmarks/bench_fleet.py
+
+bench-dispatch: install
+	$(DEV_ENV) $(BIN)/python benchmarks/bench_dispatch.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

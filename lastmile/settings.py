@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "lastmile.hubs",
     "lastmile.partners",
     "lastmile.orders",
+    "lastmile.dispatch",
     # Top-level apps of the wider product.
     "fleet",
     "workforce",
@@ -263,6 +264,11 @@ CELERY_BEAT_SCHEDULE.update(
         },
     }
 )
+# Dispatch: tomorrow's routes for every active hub, planned at 22:00 once the day's orders are in.
+CELERY_BEAT_SCHEDULE["dispatch-plan-tomorrow"] = {
+    "task": "dispatch.plan_tomorrow",
+    "schedule": crontab(hour=22, minute=0),
+}
 
 # --- API ---------------------------------------------------------------------------------------
 
@@ -336,6 +342,20 @@ FLEET_CHARGING_EFFICIENCY_PCT = env.int("FLEET_CHARGING_EFFICIENCY_PCT", default
 # Energy kept in reserve, % of the usable battery: routing plans with the battery minus this,
 # and charging adds it on top of a route's energy need.
 FLEET_ENERGY_RESERVE_PCT = env.int("FLEET_ENERGY_RESERVE_PCT", default=10)
+
+# --- Dispatch ----------------------------------------------------------------------------------
+
+# How long the engine searches per hub and day, seconds (the best plan found by then is kept).
+DISPATCH_TIME_LIMIT_S = env.float("DISPATCH_TIME_LIMIT_S", default=30.0)
+# An OSRM-compatible server for road distances and times; empty: great-circle estimates.
+DISPATCH_OSRM_URL = env.str("DISPATCH_OSRM_URL", default="")
+DISPATCH_OSRM_TIMEOUT_S = env.float("DISPATCH_OSRM_TIMEOUT_S", default=10.0)
+# Vehicles' shift (hub-local "HH:MM-HH:MM") on a day the hub has no opening hours.
+DISPATCH_DEFAULT_SHIFT = env.str("DISPATCH_DEFAULT_SHIFT", default="08:00-18:00")
+# Profiles that go out several times a day, reloading at the hub in between (cargo bikes).
+DISPATCH_MULTI_TRIP_PROFILES = env.list("DISPATCH_MULTI_TRIP_PROFILES", default=["cargo_bike"])
+DISPATCH_MAX_TRIPS = env.int("DISPATCH_MAX_TRIPS", default=3)
+DISPATCH_RELOAD_S = env.int("DISPATCH_RELOAD_S", default=600)
 
 # --- Logging -----------------------------------------------------------------------------------
 

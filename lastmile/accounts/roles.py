@@ -37,6 +37,14 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "fleet.view_vehicle",
         "fleet.view_vehicletype",
         "fleet.view_chargingplan",
+        # dispatch: plans with their routes and stops; ask for a run or cancel one
+        "dispatch.view_plan",
+        "dispatch.view_planevent",
+        "dispatch.view_route",
+        "dispatch.view_stop",
+        "dispatch.view_unassignedorder",
+        "dispatch.request_plan",
+        "dispatch.cancel_plan",
     },
     Role.HUB_MANAGER: {
         "hubs.view_hub",

@@ -1,0 +1,365 @@
+"""Plans, routes, stops and what a planning run left out, with each one's state machine.
+
+A ``Plan`` is one planning run for a hub and service date; once ready it owns the routes the
+engine found (``Route`` → ``Stop``) and the orders it could not place (``UnassignedOrder``).
+Every status change of a plan is a ``PlanEvent`` row. Publishing, courier updates and
+re-planning (the next slice) move the route and stop machines defined here.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from lastmile.core.geo import coordinate_constraints, latitude_field, longitude_field
+from lastmile.core.models import TimeStampedModel
+from lastmile.core.state import validate_table
+from lastmile.orders.models import AppendOnlyError
+from lastmile.routing.solution import UnassignedReason
+
+# --- Plan -----------------------------------------------------------------------------------
+
+
+class PlanStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"  # requested; a worker has not picked it up yet
+    RUNNING = "running", "Running"  # a worker builds, solves and stores it (progress moves)
+    READY = "ready", "Ready"  # routes stored and checked; waits for the dispatcher to publish
+    PUBLISHED = "published", "Published"  # routes handed to couriers, orders planned (final)
+    FAILED = "failed", "Failed"  # the run stopped on an error; ``error`` says why (final)
+    CANCELLED = "cancelled", "Cancelled"  # withdrawn by a dispatcher or replaced (final)
+
+
+PLAN_TRANSITIONS: dict[str, frozenset[str]] = {
+    PlanStatus.QUEUED: frozenset({PlanStatus.RUNNING, PlanStatus.FAILED, PlanStatus.CANCELLED}),
+    PlanStatus.RUNNING: frozenset({PlanStatus.READY, PlanStatus.FAILED, PlanStatus.CANCELLED}),
+    # ready → cancelled: withdrawn by hand, or superseded by a newer run for the same day.
+    PlanStatus.READY: frozenset({PlanStatus.PUBLISHED, PlanStatus.CANCELLED}),
+    PlanStatus.PUBLISHED: frozenset(),
+    PlanStatus.FAILED: frozenset(),
+    PlanStatus.CANCELLED: frozenset(),
+}
+validate_table(PLAN_TRANSITIONS, set(PlanStatus.values))
+
+# A hub and day has at most one run in flight; a second request joins it.
+ACTIVE_PLAN_STATUSES = (PlanStatus.QUEUED, PlanStatus.RUNNING)
+
+
+class PlanPhase(models.TextChoices):
+    QUEUED = "queued", "Waiting for a worker"
+    BUILDING = "building", "Reading orders and vehicles"
+    SOLVING = "solving", "Optimising routes"
+    CHECKING = "checking", "Checking the routes"
+    STORING = "storing", "Saving the routes"
+    DONE = "done", "Done"
+
+
+class Plan(TimeStampedModel):
+    """One planning run for a hub and service date, and its result once ready."""
+
+    hub = models.ForeignKey("hubs.Hub", on_delete=models.PROTECT, related_name="plans")
+    service_date = models.DateField(help_text="The hub-local day the routes are driven")
+    status = models.CharField(max_length=16, choices=PlanStatus.choices, default=PlanStatus.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    celery_task_id = models.CharField(max_length=64, blank=True)
+
+    # Progress, written while the run goes (outside its transaction, so viewers see it).
+    progress_phase = models.CharField(
+        max_length=16, choices=PlanPhase.choices, default=PlanPhase.QUEUED
+    )
+    progress_pct = models.PositiveSmallIntegerField(default=0)
+    progress_updated_at = models.DateTimeField(null=True, blank=True)
+
+    # What the solver found, with figures recomputed by the independent checker.
+    time_limit_s = models.FloatField(null=True, blank=True)
+    backend = models.CharField(max_length=16, blank=True)
+    solve_time_s = models.FloatField(null=True, blank=True)
+    objective = models.FloatField(null=True, blank=True)
+    distance_m = models.PositiveIntegerField(null=True, blank=True)
+    duration_s = models.PositiveIntegerField(null=True, blank=True)
+    energy_wh = models.PositiveIntegerField(null=True, blank=True)
+    vehicles_used = models.PositiveIntegerField(null=True, blank=True)
+    vehicles_available = models.PositiveIntegerField(null=True, blank=True)
+    routed_count = models.PositiveIntegerField(null=True, blank=True)
+    unassigned_count = models.PositiveIntegerField(null=True, blank=True)
+    feasible = models.BooleanField(null=True, blank=True, help_text="Per the independent checker")
+    violations_count = models.PositiveIntegerField(null=True, blank=True)
+    # Timings (build_s, solve_s, store_s), the shift used and where it came from, and so on.
+    stats = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    started_at = models.DateTimeField(null=True, blank=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-service_date", "hub", "-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=PlanStatus.values), name="dispatch_plan_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(progress_pct__lte=100), name="dispatch_plan_progress_pct_range"
+            ),
+            # Partial unique indexes: PostgreSQL and SQLite both enforce them.
+            models.UniqueConstraint(
+                fields=["hub", "service_date"],
+                condition=Q(status__in=ACTIVE_PLAN_STATUSES),
+                name="dispatch_plan_one_active_per_hub_day",
+                violation_error_message="A planning run for this hub and day is already going.",
+            ),
+            models.UniqueConstraint(
+                fields=["hub", "service_date"],
+                condition=Q(status=PlanStatus.READY),
+                name="dispatch_plan_one_ready_per_hub_day",
+                violation_error_message="This hub and day already has a plan waiting to publish.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["hub", "service_date", "status"], name="dispatch_plan_hub_day"),
+        ]
+        permissions = [
+            ("request_plan", "Can request a planning run"),
+            ("cancel_plan", "Can cancel a planning run"),
+        ]
+
+    # Set by ``plan_request`` on the instance it returns: True when the request joined a run
+    # already queued or running instead of starting one. Not a database field.
+    joined = False
+
+    def __str__(self) -> str:
+        return f"{self.hub.code} {self.service_date:%Y-%m-%d} ({self.get_status_display()})"
+
+
+# --- Route ----------------------------------------------------------------------------------
+
+
+class RouteStatus(models.TextChoices):
+    PLANNED = "planned", "Planned"  # part of a plan, not handed to a courier yet
+    DISPATCHED = "dispatched", "Dispatched"  # assigned to a courier (plan published)
+    IN_PROGRESS = "in_progress", "In progress"  # the courier left the hub
+    COMPLETED = "completed", "Completed"  # back at the hub, every stop settled (final)
+
+
+ROUTE_TRANSITIONS: dict[str, frozenset[str]] = {
+    RouteStatus.PLANNED: frozenset({RouteStatus.DISPATCHED}),
+    RouteStatus.DISPATCHED: frozenset({RouteStatus.IN_PROGRESS}),
+    RouteStatus.IN_PROGRESS: frozenset({RouteStatus.COMPLETED}),
+    RouteStatus.COMPLETED: frozenset(),
+}
+validate_table(ROUTE_TRANSITIONS, set(RouteStatus.values))
+
+
+class Route(TimeStampedModel):
+    """One vehicle's day in a plan: its stops in order, planned times and totals."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="routes")
+    vehicle = models.ForeignKey("fleet.Vehicle", on_delete=models.PROTECT, related_name="routes")
+    courier = models.ForeignKey(
+        "workforce.Courier",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="routes",
+        help_text="Assigned when the plan is published",
+    )
+    status = models.CharField(
+        max_length=16, choices=RouteStatus.choices, default=RouteStatus.PLANNED
+    )
+    colour_index = models.PositiveSmallIntegerField(default=0, help_text="Palette index on maps")
+    planned_start = models.DateTimeField()
+    planned_end = models.DateTimeField()
+    distance_m = models.PositiveIntegerField(default=0)
+    duration_s = models.PositiveIntegerField(default=0)
+    energy_wh = models.PositiveIntegerField(default=0)
+    load_weight_g = models.PositiveIntegerField(default=0, help_text="Delivered over the day")
+    load_volume_cm3 = models.PositiveIntegerField(default=0)
+    load_parcels = models.PositiveIntegerField(default=0)
+    trips = models.PositiveSmallIntegerField(default=1, help_text="Tours out of the hub")
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["plan", "colour_index", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=RouteStatus.values), name="dispatch_route_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(planned_end__gte=F("planned_start")),
+                name="dispatch_route_ends_after_start",
+            ),
+            models.UniqueConstraint(
+                fields=["plan", "vehicle"], name="dispatch_route_one_per_vehicle"
+            ),
+        ]
+        indexes = [models.Index(fields=["vehicle", "status"], name="dispatch_route_vehicle")]
+
+    def __str__(self) -> str:
+        return f"{self.vehicle} · {self.planned_start:%Y-%m-%d %H:%M}"
+
+
+# --- Stop -----------------------------------------------------------------------------------
+
+
+class StopKind(models.TextChoices):
+    DELIVERY = "delivery", "Delivery"  # hand an order's parcels over at the door
+    PICKUP = "pickup", "Pickup"  # collect parcels (returns, later)
+    LOCKER_DROP = "locker_drop", "Locker drop"  # fill a parcel locker (lockers, later)
+    RELOAD = "reload", "Reload at the hub"  # back at the hub between two trips
+    BREAK = "break", "Break"  # the driver's pause
+
+
+ORDER_STOP_KINDS = (StopKind.DELIVERY, StopKind.PICKUP, StopKind.LOCKER_DROP)
+
+
+class StopStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # not reached yet
+    ARRIVED = "arrived", "Arrived"  # the courier is there
+    COMPLETED = "completed", "Completed"  # served (final)
+    FAILED = "failed", "Failed"  # tried and failed; the order's attempt says why (final)
+    SKIPPED = "skipped", "Skipped"  # left out: taken off the route or no longer needed (final)
+
+
+STOP_TRANSITIONS: dict[str, frozenset[str]] = {
+    # pending → skipped: a dispatcher takes the stop off before the courier gets there.
+    StopStatus.PENDING: frozenset({StopStatus.ARRIVED, StopStatus.SKIPPED}),
+    StopStatus.ARRIVED: frozenset({StopStatus.COMPLETED, StopStatus.FAILED, StopStatus.SKIPPED}),
+    StopStatus.COMPLETED: frozenset(),
+    StopStatus.FAILED: frozenset(),
+    StopStatus.SKIPPED: frozenset(),
+}
+validate_table(STOP_TRANSITIONS, set(StopStatus.values))
+
+
+class Stop(models.Model):
+    """A visit on a route, in order; times are aware datetimes, windows the order's own."""
+
+    route = models.ForeignKey(Route, on_delete=models.CASCADE, related_name="stops")
+    sequence = models.PositiveIntegerField(help_text="1 for the first stop after leaving the hub")
+    trip = models.PositiveSmallIntegerField(default=1, help_text="Which tour out of the hub")
+    kind = models.CharField(max_length=16, choices=StopKind.choices)
+    order = models.ForeignKey(
+        "orders.Order",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="stops",
+    )
+    status = models.CharField(max_length=16, choices=StopStatus.choices, default=StopStatus.PENDING)
+    latitude = latitude_field()
+    longitude = longitude_field()
+    planned_arrival = models.DateTimeField()
+    planned_start = models.DateTimeField(help_text="Service starts (after waiting for the window)")
+    planned_departure = models.DateTimeField()
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True)
+    eta = models.DateTimeField(null=True, blank=True, help_text="Current estimate of arrival")
+    actual_arrival = models.DateTimeField(null=True, blank=True)
+    actual_departure = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["route", "sequence"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["route", "sequence"], name="dispatch_stop_unique_sequence"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=StopKind.values), name="dispatch_stop_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=StopStatus.values), name="dispatch_stop_status_valid"
+            ),
+            # Reloads and breaks serve no order; a delivery always serves one.
+            models.CheckConstraint(
+                condition=Q(kind__in=[StopKind.RELOAD, StopKind.BREAK], order__isnull=True)
+                | Q(kind=StopKind.DELIVERY, order__isnull=False)
+                | Q(kind__in=[StopKind.PICKUP, StopKind.LOCKER_DROP]),
+                name="dispatch_stop_order_matches_kind",
+            ),
+            models.CheckConstraint(
+                condition=Q(planned_departure__gte=F("planned_arrival")),
+                name="dispatch_stop_departs_after_arrival",
+            ),
+            *coordinate_constraints("dispatch_stop"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.get_kind_display()}"
+
+
+# --- Unassigned orders ----------------------------------------------------------------------
+
+
+class UnassignedOrder(models.Model):
+    """An order a plan could not place, with the constraint that blocks it and a fix."""
+
+    class Reason(models.TextChoices):
+        # The engine's ``UnassignedReason`` codes, with the words a dispatcher reads.
+        NO_SKILL = UnassignedReason.NO_SKILL.value, "No vehicle with the skill"
+        CAPACITY = UnassignedReason.CAPACITY.value, "Too big for every vehicle"
+        RANGE = UnassignedReason.RANGE.value, "Beyond every vehicle's range"
+        WINDOW = UnassignedReason.WINDOW.value, "Window unreachable"
+        SHIFT = UnassignedReason.SHIFT.value, "No shift long enough"
+        DROPPED_FOR_COST = UnassignedReason.DROPPED_FOR_COST.value, "No room in the plan"
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="unassigned")
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=24, choices=Reason.choices)
+    detail = models.TextField()
+    fix = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["plan", "reason", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "order"], name="dispatch_unassigned_once"),
+            models.CheckConstraint(
+                condition=Q(reason__in=[r.value for r in UnassignedReason]),
+                name="dispatch_unassigned_reason_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.get_reason_display()}"
+
+
+# --- Events ---------------------------------------------------------------------------------
+
+
+class PlanEvent(models.Model):
+    """The plan's timeline: one row per request, join and status change; never edited."""
+
+    class Kind(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        JOINED = "joined", "Joined a run already going"
+        STATUS_CHANGED = "status_changed", "Status changed"
+        SUPERSEDED = "superseded", "Replaced by a newer plan"
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    payload = models.JSONField(default=dict, blank=True)
+    occurred_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["plan", "occurred_at", "pk"]
+        indexes = [models.Index(fields=["plan", "occurred_at"], name="dispatch_event_timeline")]
+
+    def __str__(self) -> str:
+        change = f" {self.from_status}→{self.to_status}" if self.to_status else ""
+        return f"{self.get_kind_display()}{change}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("Plan events are append-only; record a new event instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Plan events are append-only and cannot be deleted.")

@@ -1,0 +1,23 @@
+"""Dispatch writes: request, cancel and run plans (``plans.py``, ``running.py``); the problem
+built from the database lives in ``building.py``."""
+
+from lastmile.dispatch.services.building import PlanningError, PlanningInput, planning_input_build
+from lastmile.dispatch.services.plans import (
+    plan_cancel,
+    plan_request,
+    plan_transition,
+    plans_request_tomorrow,
+)
+from lastmile.dispatch.services.running import InfeasiblePlan, plan_run
+
+__all__ = [
+    "InfeasiblePlan",
+    "PlanningError",
+    "PlanningInput",
+    "plan_cancel",
+    "plan_request",
+    "plan_run",
+    "plan_transition",
+    "planning_input_build",
+    "plans_request_tomorrow",
+]

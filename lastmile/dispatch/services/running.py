@@ -1,0 +1,382 @@
+"""One planning run: build the problem from the database, solve, check, store the routes.
+
+``plan_run`` is what the ``dispatch.plan_hub_day`` task calls. Only the final store is a
+transaction; progress is written as plain autocommitted updates while the solver runs, so a
+dispatcher watching the plan sees the bar move.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, transaction
+from django.utils import timezone
+
+from lastmile.core.errors import ApplicationError
+from lastmile.dispatch.models import (
+    Plan,
+    PlanEvent,
+    PlanPhase,
+    PlanStatus,
+    Route,
+    Stop,
+    StopKind,
+    UnassignedOrder,
+)
+from lastmile.dispatch.services.building import PlanningInput, planning_input_build
+from lastmile.dispatch.services.plans import plan_transition
+from lastmile.routing.checker import CheckReport, check
+from lastmile.routing.matrix import MatrixError
+from lastmile.routing.params import SolverParams, throttled
+from lastmile.routing.problem import Load, ProblemError
+from lastmile.routing.solution import Progress, Solution, VisitKind
+from lastmile.routing.solver import solve
+
+logger = logging.getLogger(__name__)
+
+# Errors worth retrying later: the database or the routing server was briefly unreachable.
+# The plan fails either way (it never stays "running"); these are re-raised so the worker
+# reports them, and a new request runs again.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, MatrixError)
+PROGRESS_EVERY_S = 0.5
+CANCEL_POLL_EVERY_S = 1.0
+# One progress bar for the whole run: where each phase starts, in percent.
+PHASE_START_PCT = {
+    PlanPhase.BUILDING: 0,
+    PlanPhase.SOLVING: 5,
+    PlanPhase.CHECKING: 90,
+    PlanPhase.STORING: 95,
+    PlanPhase.DONE: 100,
+}
+
+
+class InfeasiblePlan(ApplicationError):
+    """The solver's plan breaks a rule the independent checker enforces; it is not stored."""
+
+    code = "infeasible_plan"
+    status = 409
+    title = "The plan breaks a constraint"
+
+
+@dataclass
+class _ProgressWriter:
+    """Writes phase and percent to the plan row, at most every ``every_s`` while solving."""
+
+    plan_id: int
+    every_s: float = PROGRESS_EVERY_S
+    _last: float = field(default=float("-inf"))
+    _pct: int = -1
+
+    def phase(self, phase: str) -> None:
+        self._write(phase, PHASE_START_PCT[phase])
+
+    def solving(self, progress: Progress) -> None:
+        now = time.monotonic()
+        if now - self._last < self.every_s:
+            return
+        span = PHASE_START_PCT[PlanPhase.CHECKING] - PHASE_START_PCT[PlanPhase.SOLVING]
+        fraction = min(max(progress.fraction, 0.0), 1.0)
+        pct = PHASE_START_PCT[PlanPhase.SOLVING] + int(span * fraction)
+        if pct != self._pct:
+            self._write(PlanPhase.SOLVING, pct)
+
+    def _write(self, phase: str, pct: int) -> None:
+        self._last, self._pct = time.monotonic(), pct
+        # A plain UPDATE, committed at once outside any transaction of the run; filtered on
+        # "running" so a cancelled or finished plan keeps its final figures.
+        Plan.objects.filter(pk=self.plan_id, status=PlanStatus.RUNNING).update(
+            progress_phase=phase, progress_pct=pct, progress_updated_at=timezone.now()
+        )
+
+
+def _cancel_requested(plan_id: int) -> bool:
+    return Plan.objects.filter(pk=plan_id, status=PlanStatus.CANCELLED).exists()
+
+
+@transaction.atomic
+def _start(plan_id: int) -> Plan | None:
+    """queued → running, or ``None`` when the plan is gone or no longer queued (a no-op)."""
+    plan = Plan.objects.select_for_update().filter(pk=plan_id).first()
+    if plan is None or plan.status != PlanStatus.QUEUED:
+        logger.info(
+            "plan run skipped",
+            extra={"plan": plan_id, "status": plan.status if plan else "missing"},
+        )
+        return None
+    return plan_transition(
+        plan,
+        target=PlanStatus.RUNNING,
+        fields={"progress_phase": PlanPhase.BUILDING, "progress_pct": 0},
+    )
+
+
+def _fail(plan_id: int, *, error: str, fields: dict | None = None) -> Plan:
+    with transaction.atomic():
+        plan = Plan.objects.select_for_update().get(pk=plan_id)
+        if plan.status not in (PlanStatus.QUEUED, PlanStatus.RUNNING):
+            return plan  # cancelled meanwhile: the dispatcher's decision stands
+        return plan_transition(
+            plan, target=PlanStatus.FAILED, fields={"error": error, **(fields or {})}
+        )
+
+
+def _solve(data: PlanningInput, *, plan_id: int, progress: _ProgressWriter) -> Solution:
+    if not data.problem.jobs:
+        # Nothing to deliver that day: an empty plan, without asking the solver.
+        return Solution(routes=(), unassigned=(), objective=0.0, backend="none", solve_s=0.0)
+    params = SolverParams(
+        time_limit_s=float(settings.DISPATCH_TIME_LIMIT_S),
+        progress=progress.solving,
+        # The solver polls this constantly; one small query a second is plenty.
+        should_stop=throttled(lambda: _cancel_requested(plan_id), every_s=CANCEL_POLL_EVERY_S),
+    )
+    return solve(data.problem, params)
+
+
+def plan_run(*, plan_id: int) -> Plan | None:
+    """Run a queued plan: build, solve, check and store it, ending ready, failed or cancelled.
+
+    Idempotent: a plan that is not queued (already run, running elsewhere, cancelled) is left
+    alone and ``None`` returned. A cancel during the solve stops the search and stores
+    nothing. A plan the independent checker finds infeasible is failed, never made ready.
+    Any error fails the plan with its text; only transient ones are re-raised. Orders keep
+    their status (publishing plans them).
+    """
+    plan = _start(plan_id)
+    if plan is None:
+        return None
+    progress = _ProgressWriter(plan.pk)
+    timings: dict[str, float] = {}
+    try:
+        started = time.perf_counter()
+        progress.phase(PlanPhase.BUILDING)
+        data = planning_input_build(hub=plan.hub, service_date=plan.service_date)
+        timings["build_s"] = round(time.perf_counter() - started, 3)
+
+        started = time.perf_counter()
+        progress.phase(PlanPhase.SOLVING)
+        solution = _solve(data, plan_id=plan.pk, progress=progress)
+        timings["solve_s"] = round(time.perf_counter() - started, 3)
+        if _cancel_requested(plan.pk):
+            logger.info("plan run stopped: cancelled", extra={"plan": plan.pk})
+            return Plan.objects.get(pk=plan.pk)
+
+        progress.phase(PlanPhase.CHECKING)
+        report = check(data.problem, solution)
+        if not report.feasible:
+            raise InfeasiblePlan(
+                f"The solver's plan breaks {len(report.violations)} rule(s), so it was not "
+                f"stored. First: {report.violations[0]}",
+                extra={"violations": report.violations[:20]},
+            )
+
+        progress.phase(PlanPhase.STORING)
+        return _store(plan_id=plan.pk, data=data, solution=solution, report=report, timings=timings)
+    except InfeasiblePlan as exc:
+        logger.error("plan infeasible", extra={"plan": plan.pk, "violations": exc.extra})
+        return _fail(
+            plan.pk,
+            error=exc.message,
+            fields={"feasible": False, "violations_count": len(exc.extra["violations"])},
+        )
+    except (ApplicationError, ProblemError) as exc:
+        # Bad data or setup (no vehicles, an inconsistent problem): the message says what.
+        logger.warning("plan failed", extra={"plan": plan.pk, "error": str(exc)})
+        return _fail(plan.pk, error=str(exc))
+    except TRANSIENT_ERRORS as exc:
+        logger.warning("plan failed on a transient error", extra={"plan": plan.pk})
+        _fail(plan.pk, error=f"Temporary failure ({exc.__class__.__name__}: {exc}); plan again.")
+        raise
+    except Exception as exc:
+        # Anything else is a bug or an exhausted time limit. The run must not stay "running"
+        # forever, so the plan fails with the error text; the traceback goes to the log.
+        logger.exception("plan failed unexpectedly", extra={"plan": plan.pk})
+        return _fail(plan.pk, error=f"Unexpected error ({exc.__class__.__name__}: {exc}).")
+
+
+def _route_load(job_ids: list[str], data: PlanningInput) -> Load:
+    jobs = data.problem.jobs_by_id()
+    total = Load()
+    for job_id in job_ids:
+        total = total + jobs[job_id].demand
+    return total
+
+
+def _route_rows(
+    plan: Plan, data: PlanningInput, solution: Solution, report: CheckReport
+) -> list[tuple[Route, list[Stop]]]:
+    """Routes (with the checker's figures) and their stops, in order; nothing saved yet."""
+    figures = {f.vehicle_id: f for f in report.routes}
+    rows = []
+    used = sorted((r for r in solution.routes if r.job_ids), key=lambda r: r.vehicle_id)
+    for colour, route in enumerate(used):
+        checked = figures[route.vehicle_id]
+        load = _route_load(route.job_ids, data)
+        row = Route(
+            plan=plan,
+            vehicle=data.vehicles[route.vehicle_id],
+            colour_index=colour,
+            planned_start=data.at(route.visits[0].departure_s),
+            planned_end=data.at(route.visits[-1].arrival_s),
+            distance_m=round(checked.distance_m),
+            duration_s=round(checked.duration_s),
+            energy_wh=round(checked.energy_wh),
+            load_weight_g=load.weight_g,
+            load_volume_cm3=load.volume_cm3,
+            load_parcels=load.parcels,
+            trips=checked.trips,
+        )
+        stops, trip = [], 1
+        for visit in route.visits:
+            if visit.kind in (VisitKind.START, VisitKind.END):
+                continue
+            order = data.orders[visit.job_id] if visit.kind == VisitKind.JOB else None
+            if order is not None:
+                kind, lat, lng = StopKind.DELIVERY, order.latitude, order.longitude
+            else:
+                where = data.problem.locations[visit.location]
+                kind = StopKind.RELOAD if visit.kind == VisitKind.RELOAD else StopKind.BREAK
+                lat, lng = round(where.lat, 6), round(where.lng, 6)
+            arrival = data.at(visit.arrival_s)
+            stops.append(
+                Stop(
+                    sequence=len(stops) + 1,
+                    trip=trip,
+                    kind=kind,
+                    order=order,
+                    latitude=lat,
+                    longitude=lng,
+                    planned_arrival=arrival,
+                    planned_start=data.at(visit.start_s),
+                    planned_departure=data.at(visit.departure_s),
+                    window_start=order.window_start if order else None,
+                    window_end=order.window_end if order else None,
+                    eta=arrival,
+                )
+            )
+            if visit.kind == VisitKind.RELOAD:
+                trip += 1
+        rows.append((row, stops))
+    return rows
+
+
+def _supersede_ready_plans(plan: Plan) -> None:
+    """Cancel the hub and day's earlier ready plan and delete its routes, stops, unassigned.
+
+    We keep the old plan row (its figures and timeline stay as history, marked superseded)
+    but not its children: a ready plan was never published, so nothing outside refers to
+    its routes, and leaving them would keep two sets of routes for one day.
+    """
+    older = (
+        Plan.objects.select_for_update()
+        .filter(hub_id=plan.hub_id, service_date=plan.service_date, status=PlanStatus.READY)
+        .exclude(pk=plan.pk)
+        .order_by("pk")
+    )
+    for old in older:
+        removed = {
+            "routes": Route.objects.filter(plan=old).count(),
+            "stops": Stop.objects.filter(route__plan=old).count(),
+            "unassigned": UnassignedOrder.objects.filter(plan=old).count(),
+        }
+        Stop.objects.filter(route__plan=old).delete()
+        Route.objects.filter(plan=old).delete()
+        UnassignedOrder.objects.filter(plan=old).delete()
+        plan_transition(old, target=PlanStatus.CANCELLED, payload={"superseded_by": plan.pk})
+        PlanEvent.objects.create(
+            plan=old,
+            kind=PlanEvent.Kind.SUPERSEDED,
+            payload={"superseded_by": plan.pk, "removed": removed},
+            occurred_at=timezone.now(),
+        )
+        logger.info("plan superseded", extra={"plan": old.pk, "by": plan.pk, **removed})
+
+
+@transaction.atomic(durable=True)
+def _store(
+    *,
+    plan_id: int,
+    data: PlanningInput,
+    solution: Solution,
+    report: CheckReport,
+    timings: dict[str, float],
+) -> Plan:
+    """Replace the day's unpublished plan with this one and make it ready, all at once."""
+    started = time.perf_counter()
+    plan = Plan.objects.select_for_update().select_related("hub").get(pk=plan_id)
+    if plan.status != PlanStatus.RUNNING:
+        logger.info("plan not stored: no longer running", extra={"plan": plan.pk})
+        return plan
+    _supersede_ready_plans(plan)
+
+    rows = _route_rows(plan, data, solution, report)
+    routes = Route.objects.bulk_create([route for route, _ in rows])
+    stops = []
+    for route, route_stops in zip(routes, (s for _, s in rows), strict=True):
+        for stop in route_stops:
+            stop.route = route
+            stops.append(stop)
+    Stop.objects.bulk_create(stops, batch_size=1000)
+    UnassignedOrder.objects.bulk_create(
+        [
+            UnassignedOrder(
+                plan=plan,
+                order=data.orders[item.job_id],
+                reason=item.reason.value,
+                detail=item.detail,
+                fix=item.fix or "",
+            )
+            for item in solution.unassigned
+        ],
+        batch_size=1000,
+    )
+    timings["store_s"] = round(time.perf_counter() - started, 3)
+    routed = sum(len(r.job_ids) for r in solution.routes)
+    fields = {
+        "progress_phase": PlanPhase.DONE,
+        "progress_pct": 100,
+        "progress_updated_at": timezone.now(),
+        "time_limit_s": float(settings.DISPATCH_TIME_LIMIT_S),
+        "backend": solution.backend,
+        "solve_time_s": round(solution.solve_s, 3),
+        "objective": solution.objective,
+        "distance_m": round(report.distance_m),
+        "duration_s": round(sum(f.duration_s for f in report.routes)),
+        "energy_wh": round(sum(f.energy_wh for f in report.routes)),
+        "vehicles_used": report.vehicles_used,
+        "vehicles_available": len(data.vehicles),
+        "routed_count": routed,
+        "unassigned_count": len(solution.unassigned),
+        "feasible": report.feasible,
+        "violations_count": len(report.violations),
+        "stats": {
+            **timings,
+            "orders": len(data.orders),
+            "stops": len(stops),
+            "shift_start": data.at(data.shift.start_s).isoformat(),
+            "shift_end": data.at(data.shift.end_s).isoformat(),
+            "shift_source": data.shift_source,
+        },
+        "error": "",
+    }
+    plan = plan_transition(
+        plan,
+        target=PlanStatus.READY,
+        fields=fields,
+        payload={"routes": len(routes), "routed": routed, "unassigned": len(solution.unassigned)},
+    )
+    logger.info(
+        "plan ready",
+        extra={
+            "plan": plan.pk,
+            "hub": plan.hub.code,
+            "routes": len(routes),
+            "routed": routed,
+            "unassigned": len(solution.unassigned),
+            **timings,
+        },
+    )
+    return plan

@@ -1,0 +1,31 @@
+"""Celery interface of dispatch: thin callers of the planning services (planning queue)."""
+
+import logging
+
+from celery import group, shared_task
+from django.db import transaction
+
+from lastmile.dispatch.services import plan_run, plans_request_tomorrow
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="dispatch.plan_hub_day")
+def plan_hub_day_task(plan_id: int) -> str | None:
+    """Run one queued plan; running it again, or for a plan no longer queued, does nothing."""
+    plan = plan_run(plan_id=plan_id)
+    return plan.status if plan is not None else None
+
+
+@shared_task(name="dispatch.plan_tomorrow")
+def plan_tomorrow_task() -> list[int]:
+    """Nightly: request tomorrow's plan for every active hub and fan the runs out as a group."""
+    plans = plans_request_tomorrow()
+    new = [plan for plan in plans if not plan.joined]
+    if new:
+        runs = group(
+            plan_hub_day_task.signature((plan.pk,), task_id=plan.celery_task_id) for plan in new
+        )
+        transaction.on_commit(runs.apply_async)
+    logger.info("nightly planning requested", extra={"plans": [p.pk for p in plans]})
+    return [plan.pk for plan in plans]

@@ -1,0 +1,104 @@
+"""The planning tasks: queue routing, the nightly fan-out, and a real worker end to end."""
+
+import datetime as dt
+import time
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings as django_settings
+from django.utils import timezone
+
+from lastmile import celery_app
+from lastmile.demo import seed_demo
+from lastmile.dispatch.models import Plan, PlanStatus
+from lastmile.dispatch.services import plan_request
+from lastmile.dispatch.tasks import plan_hub_day_task, plan_tomorrow_task
+from lastmile.hubs.models import Hub
+from tests.dispatch.test_services import assert_plan_is_sound
+from tests.fleet.factories import VehicleFactory
+from tests.hubs.factories import HubFactory
+
+
+@pytest.mark.parametrize("name", ["dispatch.plan_hub_day", "dispatch.plan_tomorrow"])
+def test_planning_tasks_go_to_the_planning_queue(name):
+    assert celery_app.amqp.router.route({}, name)["queue"].name == "planning"
+
+
+def test_tomorrows_planning_is_scheduled_nightly_at_22():
+    entry = django_settings.CELERY_BEAT_SCHEDULE["dispatch-plan-tomorrow"]
+    assert entry["task"] == "dispatch.plan_tomorrow"
+    assert entry["schedule"].hour == {22}
+    assert entry["schedule"].minute == {0}
+
+
+@pytest.mark.django_db
+def test_the_task_runs_a_plan_once(small_day, tomorrow, eager_tasks):
+    hub, _, _ = small_day
+    plan = plan_request(hub=hub, service_date=tomorrow, actor=None, enqueue=False)
+
+    assert plan_hub_day_task.apply(args=(plan.pk,)).get() == PlanStatus.READY
+    assert plan_hub_day_task.apply(args=(plan.pk,)).get() is None
+
+
+@pytest.mark.django_db
+def test_nightly_planning_fans_out_one_run_per_active_hub(
+    eager_tasks, django_capture_on_commit_callbacks
+):
+    # given: two active hubs with a van each, one inactive hub
+    hubs = [HubFactory(), HubFactory()]
+    for hub in hubs:
+        VehicleFactory(home_hub=hub)
+    HubFactory(is_active=False)
+
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        plan_ids = plan_tomorrow_task.apply().get()
+
+    # then: one plan per active hub, for tomorrow in the hub's zone, each run through
+    plans = Plan.objects.filter(pk__in=plan_ids)
+    assert {p.hub_id for p in plans} == {h.pk for h in hubs}
+    assert {p.status for p in plans} == {PlanStatus.READY}
+    tomorrow = timezone.localdate(timezone=hubs[0].zone) + dt.timedelta(days=1)
+    assert {p.service_date for p in plans} == {tomorrow}
+
+    # and a second nightly request the same evening replaces nothing that is running
+    with django_capture_on_commit_callbacks(execute=True):
+        again = plan_tomorrow_task.apply().get()
+    assert len(again) == 2
+    assert not set(again) & set(plan_ids)
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.celery_worker
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_plans_tomorrow_for_a_demo_hub_on_postgresql(settings):
+    # given: the demo on PostgreSQL, and a worker taking planning tasks from Redis
+    assert celery_app.conf.task_always_eager is False
+    settings.DEBUG = True
+    seed_demo()
+    hub = Hub.objects.get(code="BER-KX")
+    tomorrow = timezone.localdate(timezone=hub.zone) + dt.timedelta(days=1)
+
+    with start_worker(
+        celery_app,
+        pool="solo",
+        concurrency=1,
+        queues=["planning"],
+        perform_ping_check=False,
+        shutdown_timeout=30,
+    ):
+        # when: a dispatcher asks for tomorrow's plan (the task leaves after the commit)
+        plan = plan_request(hub=hub, service_date=tomorrow, actor=None)
+
+        # then: the worker runs it to ready
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            plan.refresh_from_db()
+            if plan.status not in (PlanStatus.QUEUED, PlanStatus.RUNNING):
+                break
+            time.sleep(0.25)
+
+    assert plan.celery_task_id
+    assert plan.feasible is True
+    assert_plan_is_sound(plan)
