@@ -2,21 +2,8 @@
 settings. Actions come from ``lastmile.core.admin_actions``."""
 
 from django.conf import settings
-from django.contrib import admin
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class BoundedCountPaginator(Paginator):

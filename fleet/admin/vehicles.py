@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from fleet import services
-from fleet.admin.common import BoundedCountPaginator, ReadOnlyInline, map_settings
+from fleet.admin.common import BoundedCountPaginator, map_settings
 from fleet.models import (
     Device,
     FleetEvent,
@@ -22,7 +22,7 @@ from fleet.models import (
 )
 from fleet.selectors import vehicle_state_or_none
 from fleet.templatetags.fleet_admin import vehicle_markers
-from lastmile.core.admin_actions import action_per_row, action_with_form
+from lastmile.core.admin_actions import ReadOnlyInline, action_per_row, action_with_form
 from lastmile.core.errors import ApplicationError
 from lastmile.core.skills import Skill
 

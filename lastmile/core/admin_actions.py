@@ -170,3 +170,17 @@ def action_with_form(
         return action
 
     return decorator
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown beside their parent for reading only: timelines, parcels, audit trails."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

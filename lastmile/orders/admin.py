@@ -20,7 +20,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from lastmile.core.admin_actions import action_with_form
+from lastmile.core.admin_actions import ReadOnlyInline, action_with_form
 from lastmile.core.errors import ApplicationError
 from lastmile.core.widgets import MapPickerWidget
 from lastmile.hubs.models import Hub
@@ -145,18 +145,6 @@ def record_failed_attempt(request, order, data):
 
 
 # --- Inlines --------------------------------------------------------------------------------
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class ParcelInline(ReadOnlyInline):

@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from lastmile.routing.explain import blocker_of, explain_unassigned
-from lastmile.routing.params import Objective, SolverParams, throttled
+from lastmile.routing.params import Objective, SolverParams, resolve_objective, throttled
 from lastmile.routing.problem import (
-    PRIORITY_HIGH,
-    PRIORITY_URGENT,
+    PRIORITY_WEIGHT,
     Job,
     JobKind,
     Load,
@@ -42,7 +41,6 @@ logger = logging.getLogger(__name__)
 # Objective money unit: a thousandth of a minor unit, so per-km and per-hour rates stay exact
 # enough once divided down to metres and seconds.
 COST_SCALE = 1000
-PRIORITY_WEIGHT = {1: 1, PRIORITY_HIGH: 10, PRIORITY_URGENT: 100}
 # Fixed jobs are already on the vehicle: their windows become soft, at this cost per unit late.
 FIXED_LATENESS_COST = 1_000_000
 
@@ -69,14 +67,6 @@ class _Model:
     starts: list[int] = field(default_factory=list)
     ends: list[int] = field(default_factory=list)
     left_out: list[Unassigned] = field(default_factory=list)
-
-
-def _objective(problem: Problem, params: SolverParams) -> Objective:
-    if params.objective != Objective.AUTO:
-        return params.objective
-    if any(not v.costs.is_zero for v in problem.vehicles):
-        return Objective.COST
-    return Objective.DISTANCE
 
 
 def _layout(problem: Problem, params: SolverParams) -> _Model:
@@ -182,7 +172,7 @@ def solve_ortools(problem: Problem, params: SolverParams) -> Solution:
     routing = pywrapcp.RoutingModel(manager)
     solver = routing.solver()
     ds, ts = params.distance_scale, params.time_scale
-    objective = _objective(problem, params)
+    objective = resolve_objective(problem, params)
 
     # --- Matrices, once per profile --------------------------------------------------------
     profiles = sorted({v.profile for v in vehicles})

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from lastmile.routing.problem import Problem
 from lastmile.routing.solution import ProgressCallback
 
 
@@ -43,6 +44,15 @@ class SolverParams:
     # (a dispatcher cancelling a planning run). Cheap calls only: see ``throttled``.
     should_stop: Callable[[], bool] | None = None
     log_search: bool = False
+
+
+def resolve_objective(problem: Problem, params: SolverParams) -> Objective:
+    """``AUTO`` means money where any vehicle carries costs, distance otherwise."""
+    if params.objective != Objective.AUTO:
+        return params.objective
+    if any(not v.costs.is_zero for v in problem.vehicles):
+        return Objective.COST
+    return Objective.DISTANCE
 
 
 def throttled(check: Callable[[], bool], every_s: float = 0.5) -> Callable[[], bool]:

@@ -84,6 +84,8 @@ class JobKind(StrEnum):
 PRIORITY_NORMAL = 1
 PRIORITY_HIGH = 2
 PRIORITY_URGENT = 3
+# How much more dropping a job costs by priority, in both backends' drop penalties.
+PRIORITY_WEIGHT = {PRIORITY_NORMAL: 1, PRIORITY_HIGH: 10, PRIORITY_URGENT: 100}
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,11 +34,9 @@ from pyvrp import (
 from pyvrp.stop import MaxRuntime
 
 from lastmile.routing.explain import blocker_of, explain_unassigned
-from lastmile.routing.params import Objective, SolverParams, throttled
+from lastmile.routing.params import Objective, SolverParams, resolve_objective, throttled
 from lastmile.routing.problem import (
-    PRIORITY_HIGH,
-    PRIORITY_NORMAL,
-    PRIORITY_URGENT,
+    PRIORITY_WEIGHT,
     Job,
     JobKind,
     Load,
@@ -58,7 +56,6 @@ from lastmile.routing.solution import (
 
 logger = logging.getLogger(__name__)
 
-PRIORITY_WEIGHT = {PRIORITY_NORMAL: 1, PRIORITY_HIGH: 10, PRIORITY_URGENT: 100}
 # Keep the sum of all prizes, costs and penalties well inside PyVRP's signed 64-bit costs.
 MAX_TOTAL_COST = 2**60
 # PyVRP money units per unit of the largest per-metre or per-second rate (see below).
@@ -118,14 +115,6 @@ class _Model:
     stats: dict[str, float | int | str] = field(default_factory=dict)
 
 
-def _objective(problem: Problem, params: SolverParams) -> Objective:
-    if params.objective != Objective.AUTO:
-        return params.objective
-    if any(not v.costs.is_zero for v in problem.vehicles):
-        return Objective.COST
-    return Objective.DISTANCE
-
-
 def _cost_coefficients(
     vehicle_types: list[Vehicle], objective: Objective, params: SolverParams
 ) -> tuple[list[tuple[int, int, int]], float]:
@@ -171,7 +160,7 @@ def _build(
 ) -> _Model:
     """The PyVRP ProblemData for the jobs and shipments left in the model."""
     ds, ts = params.distance_scale, params.time_scale
-    objective = _objective(problem, params)
+    objective = resolve_objective(problem, params)
 
     # Identical vehicles (all but the id) share one vehicle type.
     groups: dict[Vehicle, list[Vehicle]] = {}
