@@ -356,6 +356,8 @@ DISPATCH_DEFAULT_SHIFT = env.str("DISPATCH_DEFAULT_SHIFT", default="08:00-18:00"
 DISPATCH_MULTI_TRIP_PROFILES = env.list("DISPATCH_MULTI_TRIP_PROFILES", default=["cargo_bike"])
 DISPATCH_MAX_TRIPS = env.int("DISPATCH_MAX_TRIPS", default=3)
 DISPATCH_RELOAD_S = env.int("DISPATCH_RELOAD_S", default=600)
+# The arrival window promised to each customer when a plan is published, seconds.
+DISPATCH_ETA_WINDOW_S = env.int("DISPATCH_ETA_WINDOW_S", default=3600)
 
 # --- Logging -----------------------------------------------------------------------------------
 

@@ -337,6 +337,8 @@ class PlanEvent(models.Model):
         JOINED = "joined", "Joined a run already going"
         STATUS_CHANGED = "status_changed", "Status changed"
         SUPERSEDED = "superseded", "Replaced by a newer plan"
+        ROUTE_DISPATCHED = "route_dispatched", "Route handed to a courier"
+        STOP_MOVED = "stop_moved", "Stop moved to another route"
 
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=24, choices=Kind.choices)

@@ -8,6 +8,7 @@ from lastmile.dispatch.services.plans import (
     plan_transition,
     plans_request_tomorrow,
 )
+from lastmile.dispatch.services.publishing import plan_publish, route_dispatch
 from lastmile.dispatch.services.running import InfeasiblePlan, plan_run
 
 __all__ = [
@@ -15,9 +16,11 @@ __all__ = [
     "PlanningError",
     "PlanningInput",
     "plan_cancel",
+    "plan_publish",
     "plan_request",
     "plan_run",
     "plan_transition",
     "planning_input_build",
     "plans_request_tomorrow",
+    "route_dispatch",
 ]

@@ -73,11 +73,24 @@ def _transition(
 
 @transaction.atomic
 def order_plan(
-    *, order: Order, source: str = "system", actor: User | None = None, route_ref: str = ""
+    *,
+    order: Order,
+    source: str = "system",
+    actor: User | None = None,
+    route_ref: str = "",
+    eta_start: dt.datetime | None = None,
+    eta_end: dt.datetime | None = None,
 ) -> Order:
-    """A published plan took the order (created or rescheduled → planned)."""
+    """A published plan took the order (created or rescheduled → planned).
+
+    The ETA window promised to the customer goes into the event, where tracking and
+    notifications read it.
+    """
+    payload: dict[str, Any] = {"route": route_ref}
+    if eta_start is not None and eta_end is not None:
+        payload |= {"eta_start": eta_start.isoformat(), "eta_end": eta_end.isoformat()}
     return _transition(
-        order, target=OrderStatus.PLANNED, source=source, actor=actor, payload={"route": route_ref}
+        order, target=OrderStatus.PLANNED, source=source, actor=actor, payload=payload
     )
 
 
