@@ -269,6 +269,11 @@ CELERY_BEAT_SCHEDULE["dispatch-plan-tomorrow"] = {
     "task": "dispatch.plan_tomorrow",
     "schedule": crontab(hour=22, minute=0),
 }
+CELERY_BEAT_SCHEDULE["dispatch-expire-offers"] = {
+    "task": "dispatch.expire_offers",
+    "schedule": 60.0,
+    "options": {"expires": 55},
+}
 
 # --- API ---------------------------------------------------------------------------------------
 
@@ -358,6 +363,8 @@ DISPATCH_MAX_TRIPS = env.int("DISPATCH_MAX_TRIPS", default=3)
 DISPATCH_RELOAD_S = env.int("DISPATCH_RELOAD_S", default=600)
 # The arrival window promised to each customer when a plan is published, seconds.
 DISPATCH_ETA_WINDOW_S = env.int("DISPATCH_ETA_WINDOW_S", default=3600)
+# How long a crowd courier has to accept a route offer before it goes to the next, seconds.
+DISPATCH_OFFER_TTL_S = env.int("DISPATCH_OFFER_TTL_S", default=15 * 60)
 
 # --- Logging -----------------------------------------------------------------------------------
 

@@ -202,6 +202,60 @@ class Route(TimeStampedModel):
         return f"{self.vehicle} · {self.planned_start:%Y-%m-%d %H:%M}"
 
 
+# --- Route offers (crowd couriers) -----------------------------------------------------------
+
+
+class OfferStatus(models.TextChoices):
+    OPEN = "open", "Open"  # sent to the courier, waiting for an answer until it expires
+    ACCEPTED = "accepted", "Accepted"  # the courier took the route (final)
+    DECLINED = "declined", "Declined"  # the courier said no; the next courier is asked (final)
+    EXPIRED = "expired", "Expired"  # no answer in time; the next courier is asked (final)
+
+
+OFFER_TRANSITIONS: dict[str, frozenset[str]] = {
+    OfferStatus.OPEN: frozenset({OfferStatus.ACCEPTED, OfferStatus.DECLINED, OfferStatus.EXPIRED}),
+    OfferStatus.ACCEPTED: frozenset(),
+    OfferStatus.DECLINED: frozenset(),
+    OfferStatus.EXPIRED: frozenset(),
+}
+validate_table(OFFER_TRANSITIONS, set(OfferStatus.values))
+
+
+class RouteOffer(TimeStampedModel):
+    """A published route without a driver, offered to one crowd courier at a time."""
+
+    route = models.ForeignKey(Route, on_delete=models.CASCADE, related_name="offers")
+    courier = models.ForeignKey(
+        "workforce.Courier", on_delete=models.CASCADE, related_name="route_offers"
+    )
+    status = models.CharField(max_length=16, choices=OfferStatus.choices, default=OfferStatus.OPEN)
+    expires_at = models.DateTimeField()
+    responded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["route", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=OfferStatus.values), name="dispatch_offer_status_valid"
+            ),
+            # Each courier is asked about a route once.
+            models.UniqueConstraint(fields=["route", "courier"], name="dispatch_offer_once"),
+            # One live offer per route: two couriers can never both hold (or take) it.
+            models.UniqueConstraint(
+                fields=["route"],
+                condition=Q(status__in=["open", "accepted"]),
+                name="dispatch_offer_one_live_per_route",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["courier", "status"], name="dispatch_offer_courier"),
+            models.Index(fields=["status", "expires_at"], name="dispatch_offer_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"offer of route {self.route_id} to courier {self.courier_id} ({self.status})"
+
+
 # --- Stop -----------------------------------------------------------------------------------
 
 
@@ -339,6 +393,9 @@ class PlanEvent(models.Model):
         SUPERSEDED = "superseded", "Replaced by a newer plan"
         ROUTE_DISPATCHED = "route_dispatched", "Route handed to a courier"
         STOP_MOVED = "stop_moved", "Stop moved to another route"
+        OFFER_SENT = "offer_sent", "Route offered to a courier"
+        OFFER_ANSWERED = "offer_answered", "Courier answered or offer expired"
+        NO_COURIER = "no_courier", "No courier left to offer a route to"
 
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=24, choices=Kind.choices)

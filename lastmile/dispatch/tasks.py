@@ -5,7 +5,8 @@ import logging
 from celery import group, shared_task
 from django.db import transaction
 
-from lastmile.dispatch.services import plan_run, plans_request_tomorrow
+from lastmile.dispatch.services import plan_run, plans_request_tomorrow, route_offers_expire
+from lastmile.dispatch.services.offers import EXPIRE_BATCH
 
 logger = logging.getLogger(__name__)
 
@@ -29,3 +30,13 @@ def plan_tomorrow_task() -> list[int]:
         transaction.on_commit(runs.apply_async)
     logger.info("nightly planning requested", extra={"plans": [p.pk for p in plans]})
     return [plan.pk for plan in plans]
+
+
+@shared_task(name="dispatch.expire_offers")
+def expire_offers_task() -> int:
+    """Every minute: unanswered route offers expire and go to the next courier. A full batch
+    re-queues the sweep, so a backlog drains without one long task."""
+    expired = route_offers_expire()
+    if expired >= EXPIRE_BATCH:
+        expire_offers_task.apply_async()
+    return expired

@@ -2,13 +2,20 @@
 built from the database lives in ``building.py``."""
 
 from lastmile.dispatch.services.building import PlanningError, PlanningInput, planning_input_build
+from lastmile.dispatch.services.offers import (
+    route_offer_accept,
+    route_offer_decline,
+    route_offer_next,
+    route_offers_expire,
+)
 from lastmile.dispatch.services.plans import (
     plan_cancel,
     plan_request,
     plan_transition,
     plans_request_tomorrow,
 )
-from lastmile.dispatch.services.publishing import plan_publish, route_dispatch
+from lastmile.dispatch.services.publishing import plan_publish
+from lastmile.dispatch.services.routes import route_dispatch
 from lastmile.dispatch.services.running import InfeasiblePlan, plan_run
 
 __all__ = [
@@ -23,4 +30,8 @@ __all__ = [
     "planning_input_build",
     "plans_request_tomorrow",
     "route_dispatch",
+    "route_offer_accept",
+    "route_offer_decline",
+    "route_offer_next",
+    "route_offers_expire",
 ]

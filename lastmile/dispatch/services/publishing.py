@@ -2,8 +2,8 @@
 
 Dedicated (employee) drivers available at the hub that day are assigned directly, earliest
 route first, each to one route whose whole day falls inside their availability and whose
-orders' skills they have; such a route is dispatched. Routes left without a driver stay
-planned and wait for crowd couriers' offers (the next step of dispatch). Everything happens
+orders' skills they have; such a route is dispatched. Routes left without a driver are
+offered to crowd couriers one at a time (``offers.py``). Everything happens
 in one transaction: a plan is published with all its orders planned, or not at all.
 """
 
@@ -15,22 +15,20 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from lastmile.accounts.models import User
 from lastmile.core.state import check_transition
 from lastmile.dispatch.models import (
     PLAN_TRANSITIONS,
-    ROUTE_TRANSITIONS,
     Plan,
-    PlanEvent,
     PlanStatus,
     Route,
-    RouteStatus,
     Stop,
     StopKind,
 )
+from lastmile.dispatch.services.offers import route_offer_next
 from lastmile.dispatch.services.plans import plan_transition
+from lastmile.dispatch.services.routes import route_dispatch
 from lastmile.orders.services import order_plan
 from workforce.models import CourierKind
 from workforce.selectors import CourierAvailability, courier_availability_for
@@ -73,32 +71,6 @@ def _drivers_for(
                 taken.add(driver.courier_id)
                 break
     return chosen
-
-
-def route_dispatch(*, route: Route, courier_id: int, actor: User | None) -> Route:
-    """Hand ``route`` to a courier (planned → dispatched); the caller holds the transaction."""
-    locked = Route.objects.select_for_update().get(pk=route.pk)
-    if not check_transition(
-        ROUTE_TRANSITIONS, entity="Route", current=locked.status, target=RouteStatus.DISPATCHED
-    ):
-        return locked
-    now = timezone.now()
-    locked.status, locked.courier_id, locked.dispatched_at = (
-        RouteStatus.DISPATCHED,
-        courier_id,
-        now,
-    )
-    locked.save(update_fields=["status", "courier", "dispatched_at", "updated_at"])
-    PlanEvent.objects.create(
-        plan_id=locked.plan_id,
-        kind=PlanEvent.Kind.ROUTE_DISPATCHED,
-        from_status=RouteStatus.PLANNED,
-        to_status=RouteStatus.DISPATCHED,
-        actor=actor,
-        payload={"route": locked.pk, "vehicle": locked.vehicle_id, "courier": courier_id},
-        occurred_at=now,
-    )
-    return locked
 
 
 @transaction.atomic
@@ -151,6 +123,10 @@ def plan_publish(*, plan: Plan, actor: User | None) -> Plan:
             "routes_waiting_for_courier": len(routes) - len(drivers),
         },
     )
+    # Routes still without a driver go to crowd couriers, one offer at a time.
+    for route in routes:
+        if route.pk not in drivers and route.stops.exists():
+            route_offer_next(route=route, actor=actor)
     logger.info(
         "plan published",
         extra={"plan": locked.pk, "orders": len(stops), "drivers": len(drivers)},

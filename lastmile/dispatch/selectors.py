@@ -1,0 +1,280 @@
+"""Dispatch reads: the dispatch board's data for a hub and day, and scoped lookups by id.
+
+The board's payload is built from plain ``values_list`` rows with a fixed number of queries
+(plans, routes, stops, unassigned orders, vehicle positions), whatever the number of stops,
+and kept compact (stops and markers as arrays) so a thousand stops stay a small download.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from fleet.models import VehicleState
+from lastmile.core.errors import NotFound
+from lastmile.dispatch.models import (
+    ACTIVE_PLAN_STATUSES,
+    ORDER_STOP_KINDS,
+    PLAN_TRANSITIONS,
+    OfferStatus,
+    Plan,
+    PlanStatus,
+    Route,
+    RouteOffer,
+    Stop,
+    UnassignedOrder,
+)
+from lastmile.hubs.models import Hub
+from workforce.models import Courier
+
+# Route colours by ``Route.colour_index`` (mod the length): distinct on a light map and for
+# the common colour-vision deficiencies first (Okabe-Ito order, then Tableau).
+ROUTE_PALETTE = (
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#CC79A7",
+    "#D55E00",
+    "#56B4E9",
+    "#8C564B",
+    "#7F7F7F",
+    "#BCBD22",
+    "#17BECF",
+    "#1F3A93",
+    "#B8860B",
+)
+
+# The plans a board may show: ready or published win, else the newest run of the day.
+SHOWN_STATUSES = (PlanStatus.READY, PlanStatus.PUBLISHED)
+# How many of a day's runs the board reads to pick one (a day rarely has more than a few).
+PLANS_READ = 20
+
+# Column order of the compact arrays, sent along so the client never guesses.
+STOP_FIELDS = ("id", "sequence", "lat", "lng", "kind", "order_ref", "arrival", "window")
+UNASSIGNED_FIELDS = ("order_id", "order_ref", "lat", "lng", "reason", "detail", "fix")
+VEHICLE_FIELDS = ("code", "lat", "lng", "recorded_at", "soc_pct")
+
+
+def board_hubs() -> QuerySet[Hub]:
+    """The hubs a dispatcher may open on the board (every active hub; no per-user scope yet)."""
+    return Hub.objects.filter(is_active=True).order_by("code")
+
+
+def board_hub_get(*, code: str | None) -> Hub:
+    """The active hub with ``code``, or the first one when no code is given."""
+    hubs = board_hubs()
+    hub = hubs.filter(code=code).first() if code else hubs.first()
+    if hub is None:
+        raise NotFound(f"No active hub with code '{code}'." if code else "No active hub.")
+    return hub
+
+
+def plan_get_for_board(*, plan_id: int) -> Plan:
+    try:
+        return Plan.objects.select_related("hub").get(pk=plan_id)
+    except Plan.DoesNotExist:
+        raise NotFound(f"No plan {plan_id}.") from None
+
+
+def stop_get_for_board(*, stop_id: int) -> Stop:
+    try:
+        return Stop.objects.select_related("route__plan__hub", "order").get(pk=stop_id)
+    except Stop.DoesNotExist:
+        raise NotFound(f"No stop {stop_id}.") from None
+
+
+def route_get_for_board(*, route_id: int) -> Route:
+    try:
+        return Route.objects.select_related("plan", "vehicle").get(pk=route_id)
+    except Route.DoesNotExist:
+        raise NotFound(f"No route {route_id}.") from None
+
+
+def plan_progress(plan: Plan) -> dict[str, Any]:
+    """What the progress bar needs, straight from the row the run writes."""
+    return {
+        "id": plan.pk,
+        "status": plan.status,
+        "status_label": plan.get_status_display(),
+        "phase": plan.progress_phase,
+        "phase_label": plan.get_progress_phase_display(),
+        "pct": plan.progress_pct,
+        "error": plan.error,
+        "active": plan.status in ACTIVE_PLAN_STATUSES,
+    }
+
+
+def _plan_summary(plan: Plan) -> dict[str, Any]:
+    may = PLAN_TRANSITIONS[plan.status]
+    return {
+        **plan_progress(plan),
+        "backend": plan.backend,
+        "solve_time_s": plan.solve_time_s,
+        "time_limit_s": plan.time_limit_s,
+        "distance_m": plan.distance_m,
+        "duration_s": plan.duration_s,
+        "energy_wh": plan.energy_wh,
+        "vehicles_used": plan.vehicles_used,
+        "vehicles_available": plan.vehicles_available,
+        "routed_count": plan.routed_count,
+        "unassigned_count": plan.unassigned_count,
+        "feasible": plan.feasible,
+        "ready_at": plan.ready_at.isoformat() if plan.ready_at else None,
+        "published_at": plan.published_at.isoformat() if plan.published_at else None,
+        # What the state machine allows next; the page adds the user's permissions.
+        "can_cancel": PlanStatus.CANCELLED in may,
+        "can_publish": PlanStatus.PUBLISHED in may,
+        "can_move": plan.status == PlanStatus.READY,
+    }
+
+
+def _pick(plans: list[Plan]) -> tuple[Plan | None, Plan | None]:
+    """(the plan to draw, the run in flight) from the day's plans, newest first."""
+    shown = next((p for p in plans if p.status in SHOWN_STATUSES), None)
+    if shown is None and plans:
+        shown = plans[0]
+    running = next((p for p in plans if p.status in ACTIVE_PLAN_STATUSES), None)
+    return shown, running
+
+
+def _hhmm(moment: dt.datetime | None, zone: dt.tzinfo) -> str:
+    return moment.astimezone(zone).strftime("%H:%M") if moment else ""
+
+
+def board_data(*, hub: Hub, service_date: dt.date) -> dict[str, Any]:
+    """Everything the board draws for ``hub`` on ``service_date``, as plain JSON-ready data.
+
+    Five queries whatever the plan's size: the day's plans, the shown plan's routes (with
+    vehicle and courier), its stops, its unassigned orders, and the hub's vehicle positions.
+    """
+    zone = hub.zone
+    plans = list(
+        Plan.objects.filter(hub=hub, service_date=service_date).order_by("-created_at", "-pk")[
+            :PLANS_READ
+        ]
+    )
+    shown, running = _pick(plans)
+    routes: list[dict[str, Any]] = []
+    unassigned: list[list[Any]] = []
+    if shown is not None and shown.status in SHOWN_STATUSES:
+        by_id: dict[int, dict[str, Any]] = {}
+        for route in shown.routes.select_related("vehicle", "courier__user").order_by(
+            "colour_index", "pk"
+        ):
+            row = {
+                "id": route.pk,
+                "colour": ROUTE_PALETTE[route.colour_index % len(ROUTE_PALETTE)],
+                "vehicle": route.vehicle.code,
+                "courier": str(route.courier) if route.courier_id else None,
+                "status": route.get_status_display(),
+                "start": _hhmm(route.planned_start, zone),
+                "end": _hhmm(route.planned_end, zone),
+                "distance_m": route.distance_m,
+                "duration_s": route.duration_s,
+                "energy_wh": route.energy_wh,
+                "load_parcels": route.load_parcels,
+                "load_weight_g": route.load_weight_g,
+                "load_volume_cm3": route.load_volume_cm3,
+                "trips": route.trips,
+                "order_stops": 0,
+                "stops": [],
+            }
+            routes.append(row)
+            by_id[route.pk] = row
+        stops = (
+            Stop.objects.filter(route__plan=shown)
+            .order_by("route_id", "sequence")
+            .values_list(
+                "route_id",
+                "pk",
+                "sequence",
+                "latitude",
+                "longitude",
+                "kind",
+                "order__external_reference",
+                "planned_arrival",
+                "window_start",
+                "window_end",
+            )
+        )
+        for route_id, pk, seq, lat, lng, kind, ref, arrival, w_start, w_end in stops.iterator(
+            chunk_size=2000
+        ):
+            row = by_id[route_id]
+            window = f"{_hhmm(w_start, zone)}–{_hhmm(w_end, zone)}" if w_start else ""
+            row["stops"].append(
+                [pk, seq, float(lat), float(lng), kind, ref or "", _hhmm(arrival, zone), window]
+            )
+            if kind in ORDER_STOP_KINDS:
+                row["order_stops"] += 1
+        unassigned = [
+            [order_id, ref, float(lat), float(lng), reason, detail, fix]
+            for order_id, ref, lat, lng, reason, detail, fix in UnassignedOrder.objects.filter(
+                plan=shown
+            )
+            .order_by("reason", "order_id")
+            .values_list(
+                "order_id",
+                "order__external_reference",
+                "order__latitude",
+                "order__longitude",
+                "reason",
+                "detail",
+                "fix",
+            )
+        ]
+    reasons = dict(UnassignedOrder.Reason.choices)
+    by_reason = Counter(row[4] for row in unassigned)
+    vehicles = [
+        [
+            code,
+            float(lat),
+            float(lng),
+            recorded.isoformat() if recorded else None,
+            None if soc is None else float(soc),
+        ]
+        for code, lat, lng, recorded, soc in VehicleState.objects.filter(
+            vehicle__home_hub=hub, latitude__isnull=False, longitude__isnull=False
+        )
+        .order_by("vehicle__code")
+        .values_list("vehicle__code", "latitude", "longitude", "recorded_at", "soc_pct")
+    ]
+    return {
+        "hub": {
+            "code": hub.code,
+            "name": hub.name,
+            "lat": float(hub.latitude),
+            "lng": float(hub.longitude),
+        },
+        "date": service_date.isoformat(),
+        "plan": _plan_summary(shown) if shown else None,
+        "run": plan_progress(running) if running else None,
+        "routes": routes,
+        "unassigned": unassigned,
+        "unassigned_by_reason": [
+            [code, reasons.get(code, code), count] for code, count in sorted(by_reason.items())
+        ],
+        "reasons": reasons,
+        "vehicles": vehicles,
+        "fields": {
+            "stop": STOP_FIELDS,
+            "unassigned": UNASSIGNED_FIELDS,
+            "vehicle": VEHICLE_FIELDS,
+        },
+    }
+
+
+def offers_open_for(*, courier: Courier) -> list[RouteOffer]:
+    """The courier's open, unexpired route offers with what they need to decide (two queries)."""
+    return list(
+        RouteOffer.objects.filter(
+            courier=courier, status=OfferStatus.OPEN, expires_at__gt=timezone.now()
+        )
+        .select_related("route__plan__hub", "route__vehicle__vehicle_type")
+        .annotate(stop_count=Count("route__stops", filter=Q(route__stops__order__isnull=False)))
+        .order_by("expires_at", "pk")
+    )

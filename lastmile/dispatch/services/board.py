@@ -1,0 +1,368 @@
+"""Dispatcher edits of a ready plan from the dispatch board: moving a stop to another route.
+
+Each affected route is rebuilt by the routing engine as a small problem of its own (that
+vehicle, only that route's orders), checked by the independent checker, and stored with new
+sequences, planned times and totals. The solve runs outside any transaction; the write
+re-reads and locks the plan and both routes and refuses if either changed meanwhile.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from fleet.models import Vehicle as FleetVehicle
+from lastmile.accounts.models import User
+from lastmile.core.errors import Conflict, ValidationFailed
+from lastmile.dispatch.models import (
+    ORDER_STOP_KINDS,
+    Plan,
+    PlanEvent,
+    PlanStatus,
+    Route,
+    Stop,
+    StopKind,
+    StopStatus,
+)
+from lastmile.dispatch.services.building import (
+    PlanningInput,
+    job_id_for,
+    local_midnight,
+    matrix_provider,
+    order_demands,
+    order_job,
+    routing_vehicles,
+    vehicle_shift,
+)
+from lastmile.hubs.models import Hub
+from lastmile.orders.models import Order
+from lastmile.routing.checker import RouteFigures, check
+from lastmile.routing.matrix import build_matrices
+from lastmile.routing.params import SolverParams
+from lastmile.routing.problem import Load, Location, Problem
+from lastmile.routing.solution import Route as SolvedRoute
+from lastmile.routing.solution import VisitKind
+from lastmile.routing.solver import solve
+
+logger = logging.getLogger(__name__)
+
+# A route is a few dozen stops: the engine settles it well within this, and a dispatcher
+# waits for two of them per move.
+MOVE_TIME_LIMIT_S = 2.0
+_TOTALS = ("distance_m", "duration_s", "energy_wh")
+
+
+class StopMoveRefused(Conflict):
+    """The target route cannot take the stop (capacity, window, skill, range or shift)."""
+
+    code = "stop_move_refused"
+    title = "The stop cannot move to that route"
+
+
+@dataclass(frozen=True)
+class RebuiltRoute:
+    """A route as the engine re-sequenced it: new totals, and its stops (not saved yet)."""
+
+    route_id: int
+    order_ids: tuple[int, ...]
+    figures: RouteFigures
+    load: Load
+    planned_start: dt.datetime
+    planned_end: dt.datetime
+    stops: list[Stop]
+
+
+def route_planning_input(
+    *, hub: Hub, service_date: dt.date, vehicle: FleetVehicle, orders: list[Order]
+) -> PlanningInput:
+    """One vehicle and only ``orders``: the routing problem of a single route.
+
+    Built from the same pieces as a whole plan (shift, vehicle spec, demands, jobs, matrix
+    provider), so a rebuilt route obeys the rules the planning run obeyed.
+    """
+    midnight = local_midnight(hub=hub, day=service_date)
+    shift, shift_source = vehicle_shift(hub=hub, day=service_date, midnight=midnight)
+    vehicles, vehicles_by_id = routing_vehicles([vehicle], shift=shift)
+    demands = order_demands(orders)
+    locations = [Location(float(hub.latitude), float(hub.longitude))]
+    jobs = []
+    for index, order in enumerate(orders, start=1):
+        locations.append(Location(float(order.latitude), float(order.longitude)))
+        jobs.append(order_job(order, demand=demands[order.pk], location=index, midnight=midnight))
+    problem = Problem(
+        locations=tuple(locations),
+        jobs=tuple(jobs),
+        vehicles=tuple(vehicles),
+        matrices=build_matrices(locations, matrix_provider(), [v.profile for v in vehicles]),
+    )
+    return PlanningInput(
+        problem=problem,
+        hub=hub,
+        service_date=service_date,
+        midnight=midnight,
+        orders={job_id_for(order): order for order in orders},
+        vehicles=vehicles_by_id,
+        shift=shift,
+        shift_source=shift_source,
+    )
+
+
+def _stops_of(solved: SolvedRoute, data: PlanningInput) -> list[Stop]:
+    stops: list[Stop] = []
+    trip = 1
+    for visit in solved.visits:
+        if visit.kind in (VisitKind.START, VisitKind.END):
+            continue
+        order = data.orders[visit.job_id] if visit.kind == VisitKind.JOB else None
+        if order is not None:
+            kind, lat, lng = StopKind.DELIVERY, order.latitude, order.longitude
+        else:
+            where = data.problem.locations[visit.location]
+            kind = StopKind.RELOAD if visit.kind == VisitKind.RELOAD else StopKind.BREAK
+            lat, lng = round(where.lat, 6), round(where.lng, 6)
+        arrival = data.at(visit.arrival_s)
+        stops.append(
+            Stop(
+                sequence=len(stops) + 1,
+                trip=trip,
+                kind=kind,
+                order=order,
+                latitude=lat,
+                longitude=lng,
+                planned_arrival=arrival,
+                planned_start=data.at(visit.start_s),
+                planned_departure=data.at(visit.departure_s),
+                window_start=order.window_start if order else None,
+                window_end=order.window_end if order else None,
+                eta=arrival,
+            )
+        )
+        if visit.kind == VisitKind.RELOAD:
+            trip += 1
+    return stops
+
+
+def route_rebuild(
+    *, route: Route, orders: list[Order], hub: Hub, service_date: dt.date
+) -> RebuiltRoute:
+    """Sequence ``orders`` on ``route``'s vehicle with the engine and check the result.
+
+    Raises ``StopMoveRefused`` naming the order and the reason when the vehicle cannot serve
+    every one of them, or when the checker finds a broken rule.
+    """
+    data = route_planning_input(
+        hub=hub, service_date=service_date, vehicle=route.vehicle, orders=orders
+    )
+    limit = min(float(settings.DISPATCH_TIME_LIMIT_S), MOVE_TIME_LIMIT_S)
+    solution = solve(data.problem, SolverParams(time_limit_s=limit))
+    code = route.vehicle.code
+    if solution.unassigned:
+        left = solution.unassigned[0]
+        ref = data.orders[left.job_id].external_reference
+        raise StopMoveRefused(
+            f"Route {code} cannot take order {ref}: {left.detail}",
+            extra={"vehicle": code, "order": ref, "reason": left.reason.value},
+        )
+    report = check(data.problem, solution)
+    if not report.feasible:
+        raise StopMoveRefused(
+            f"Route {code} would break a rule: {report.violations[0]}",
+            extra={"vehicle": code, "violations": report.violations[:10]},
+        )
+    solved = solution.route_of(code)
+    if solved is None or not solved.job_ids:
+        raise StopMoveRefused(f"The engine found no route for {code}.")
+    total = Load()
+    for job in data.problem.jobs:
+        total = total + job.demand
+    return RebuiltRoute(
+        route_id=route.pk,
+        order_ids=tuple(sorted(o.pk for o in orders)),
+        figures=report.routes[0],
+        load=total,
+        planned_start=data.at(solved.visits[0].departure_s),
+        planned_end=data.at(solved.visits[-1].arrival_s),
+        stops=_stops_of(solved, data),
+    )
+
+
+def _route_orders(route: Route) -> list[Order]:
+    """The orders ``route`` serves, in its current order."""
+    return [
+        stop.order
+        for stop in route.stops.filter(kind__in=ORDER_STOP_KINDS, order__isnull=False)
+        .select_related("order")
+        .order_by("sequence")
+    ]
+
+
+def _order_ids_now(route_id: int) -> tuple[int, ...]:
+    return tuple(
+        sorted(
+            Stop.objects.filter(
+                route_id=route_id, kind__in=ORDER_STOP_KINDS, order__isnull=False
+            ).values_list("order_id", flat=True)
+        )
+    )
+
+
+def _store(route: Route, rebuilt: RebuiltRoute) -> dict[str, int]:
+    """Replace the route's stops and totals with the rebuilt ones; returns the old totals."""
+    before = {name: getattr(route, name) for name in _TOTALS}
+    Stop.objects.filter(route=route).delete()
+    for stop in rebuilt.stops:
+        stop.route = route
+    Stop.objects.bulk_create(rebuilt.stops)
+    figures = rebuilt.figures
+    route.distance_m = round(figures.distance_m)
+    route.duration_s = round(figures.duration_s)
+    route.energy_wh = round(figures.energy_wh)
+    route.trips = figures.trips
+    route.load_weight_g = rebuilt.load.weight_g
+    route.load_volume_cm3 = rebuilt.load.volume_cm3
+    route.load_parcels = rebuilt.load.parcels
+    route.planned_start = rebuilt.planned_start
+    route.planned_end = rebuilt.planned_end
+    route.save(
+        update_fields=[
+            *_TOTALS,
+            "trips",
+            "load_weight_g",
+            "load_volume_cm3",
+            "load_parcels",
+            "planned_start",
+            "planned_end",
+            "updated_at",
+        ]
+    )
+    return before
+
+
+def _check_movable(*, stop: Stop, target: Route) -> None:
+    source = stop.route
+    plan = source.plan
+    if stop.kind not in ORDER_STOP_KINDS or stop.order_id is None:
+        raise ValidationFailed(
+            f"Only a stop that serves an order can move; this one is a {stop.get_kind_display()}.",
+            errors={"stop": ["Not an order stop."]},
+        )
+    if target.plan_id != source.plan_id:
+        raise ValidationFailed(
+            "The target route belongs to another plan.", errors={"target": ["Another plan."]}
+        )
+    if target.pk == source.pk:
+        raise ValidationFailed(
+            "The stop is already on that route.", errors={"target": ["Same route."]}
+        )
+    if plan.status != PlanStatus.READY:
+        raise Conflict(
+            f"Stops move only while the plan is ready; this plan is {plan.get_status_display()}.",
+            code="plan_not_ready",
+        )
+    if stop.status != StopStatus.PENDING:
+        raise Conflict("Only a pending stop can move.", code="stop_not_pending")
+
+
+def stop_move(*, stop: Stop, target: Route, actor: User | None) -> tuple[Route, Route]:
+    """Move ``stop``'s order to ``target`` in a ready plan; returns (source, target) rebuilt.
+
+    Both routes are re-sequenced by the engine on their own vehicles, with new planned times
+    and totals (distance, duration, energy, load); the plan's totals follow and a
+    ``stop_moved`` event records the before and after, all in one transaction. Refused with
+    ``StopMoveRefused`` when the target cannot take the order (capacity, window, skill,
+    range) or when the move would leave the source route empty, with ``plan_not_ready`` once
+    the plan is published, and with a conflict when either route changed while solving.
+    Stop rows of both routes are replaced (new ids); nothing refers to them before publishing.
+    """
+    source = Route.objects.select_related("plan__hub", "vehicle").get(pk=stop.route_id)
+    target = Route.objects.select_related("vehicle").get(pk=target.pk)
+    stop.route = source
+    _check_movable(stop=stop, target=target)
+    plan = source.plan
+    source_orders = _route_orders(source)
+    moved = next(o for o in source_orders if o.pk == stop.order_id)
+    remaining = [o for o in source_orders if o.pk != moved.pk]
+    if not remaining:
+        raise StopMoveRefused(
+            f"Order {moved.external_reference} is the last stop of {source.vehicle.code}; "
+            "a route cannot be left empty.",
+            code="last_stop",
+        )
+    target_orders = [*_route_orders(target), moved]
+
+    # The slow part, outside any transaction: no row is locked while the engine works.
+    new_target = route_rebuild(
+        route=target, orders=target_orders, hub=plan.hub, service_date=plan.service_date
+    )
+    new_source = route_rebuild(
+        route=source, orders=remaining, hub=plan.hub, service_date=plan.service_date
+    )
+
+    with transaction.atomic(durable=True):
+        locked_plan = Plan.objects.select_for_update().get(pk=plan.pk)
+        if locked_plan.status != PlanStatus.READY:
+            raise Conflict(
+                "Stops move only while the plan is ready; this plan is "
+                f"{locked_plan.get_status_display()}.",
+                code="plan_not_ready",
+            )
+        locked = {
+            r.pk: r
+            for r in Route.objects.select_for_update()
+            .filter(pk__in=[source.pk, target.pk])
+            .order_by("pk")
+        }
+        expected = {
+            source.pk: tuple(sorted(o.pk for o in source_orders)),
+            target.pk: tuple(sorted(o.pk for o in target_orders if o.pk != moved.pk)),
+        }
+        if any(_order_ids_now(pk) != ids for pk, ids in expected.items()):
+            raise Conflict(
+                "One of the routes changed while the move was computed; reload and try again.",
+                code="route_changed",
+            )
+        before_source = _store(locked[source.pk], new_source)
+        before_target = _store(locked[target.pk], new_target)
+        changed = []
+        for name in _TOTALS:
+            old = before_source[name] + before_target[name]
+            new = getattr(locked[source.pk], name) + getattr(locked[target.pk], name)
+            if getattr(locked_plan, name) is not None:
+                setattr(locked_plan, name, max(0, getattr(locked_plan, name) - old + new))
+                changed.append(name)
+        if changed:
+            locked_plan.save(update_fields=[*changed, "updated_at"])
+        PlanEvent.objects.create(
+            plan=locked_plan,
+            kind=PlanEvent.Kind.STOP_MOVED,
+            actor=actor,
+            payload={
+                "order": moved.pk,
+                "order_ref": moved.external_reference,
+                "from_route": source.pk,
+                "to_route": target.pk,
+                "from_vehicle": source.vehicle.code,
+                "to_vehicle": target.vehicle.code,
+                "before": {"from": before_source, "to": before_target},
+                "after": {
+                    "from": {n: getattr(locked[source.pk], n) for n in _TOTALS},
+                    "to": {n: getattr(locked[target.pk], n) for n in _TOTALS},
+                },
+            },
+            occurred_at=timezone.now(),
+        )
+    logger.info(
+        "stop moved",
+        extra={
+            "plan": plan.pk,
+            "order": moved.pk,
+            "from_route": source.pk,
+            "to_route": target.pk,
+        },
+    )
+    return locked[source.pk], locked[target.pk]
