@@ -11,6 +11,7 @@ then deletes what it created. Targets: <= 30 s for 500 orders / 20 vehicles and 
 
 import argparse
 import datetime as dt
+import json
 import random
 import time
 import uuid
@@ -84,7 +85,12 @@ def main() -> None:
     vendor = setup()
 
     from django.conf import settings
+    from django.core.serializers.json import DjangoJSONEncoder
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
 
+    from lastmile.dispatch.models import Stop
+    from lastmile.dispatch.selectors import board_data
     from lastmile.dispatch.services import plan_request, plan_run
 
     for size in args.sizes.split(","):
@@ -113,6 +119,17 @@ def main() -> None:
             )
             reasons = Counter(plan.unassigned.values_list("reason", flat=True))
             print(f"DISPATCH unassigned_by_reason={dict(reasons)}", flush=True)
+            # The board's data for this day: a fixed number of queries whatever the stop count.
+            with CaptureQueriesContext(connection) as queries:
+                started = time.perf_counter()
+                data = board_data(hub=hub, service_date=day)
+                board_s = time.perf_counter() - started
+            payload_kb = len(json.dumps(data, cls=DjangoJSONEncoder)) / 1024
+            print(
+                f"BOARD stops={Stop.objects.filter(route__plan=plan).count()} "
+                f"queries={len(queries)} seconds={board_s:.2f} payload_kb={payload_kb:.0f}",
+                flush=True,
+            )
         finally:
             _clean(hub, partner, type_ids, vt_model)
 
