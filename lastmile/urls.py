@@ -14,6 +14,7 @@ api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("fleet/", include("fleet.api.urls")),
+    path("driver/", include("lastmile.dispatch.api_urls")),
 ]
 
 urlpatterns = [

@@ -1,4 +1,5 @@
-"""Courier-facing pages of dispatch: the route offers a crowd courier may accept or decline.
+"""Courier-facing pages of dispatch: the route offers a crowd courier may accept or decline,
+and "My route": the stops in order, with Arrive / Delivered / Failed buttons.
 
 They live in the courier portal (``/courier/offers/``) and reuse its sign-in and layout;
 every lookup is scoped to the signed-in courier, so another courier's offer is a 404.
@@ -6,21 +7,42 @@ every lookup is scoped to the signed-in courier, so another courier's offer is a
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from lastmile.core.errors import ApplicationError, NotFound
-from lastmile.dispatch.selectors import offers_open_for
-from lastmile.dispatch.services import route_offer_accept, route_offer_decline
+from lastmile.dispatch.models import ORDER_STOP_KINDS, RouteStatus, Stop, StopStatus
+from lastmile.dispatch.selectors import (
+    offers_open_for,
+    route_get_for_courier,
+    route_stops,
+    routes_for_courier,
+    stop_get_for_courier,
+)
+from lastmile.dispatch.services import (
+    route_offer_accept,
+    route_offer_decline,
+    route_start,
+    stop_arrive,
+    stop_deliver,
+    stop_fail,
+)
+from lastmile.orders.models import FailureReason
 from workforce.models import Courier
 from workforce.views import courier_view
 
 
 @courier_view
 def offers(request: HttpRequest, courier: Courier) -> HttpResponse:
-    context = {"courier": courier, "offers": offers_open_for(courier=courier)}
+    context = {
+        "courier": courier,
+        "offers": offers_open_for(courier=courier),
+        "my_routes": routes_for_courier(courier=courier),
+    }
     return render(request, "dispatch/portal/offers.html", context)
 
 
@@ -49,3 +71,128 @@ def offer_accept(request: HttpRequest, courier: Courier, offer_id: int) -> HttpR
 @courier_view
 def offer_decline(request: HttpRequest, courier: Courier, offer_id: int) -> HttpResponse:
     return _answer(request, courier, offer_id, accept=False)
+
+
+# --- My route ------------------------------------------------------------------------------
+
+
+class DeliverForm(forms.Form):
+    recipient_name = forms.CharField(label="Received by", max_length=120)
+
+
+class FailForm(forms.Form):
+    reason = forms.ChoiceField(label="Reason", choices=FailureReason.choices)
+    note = forms.CharField(label="Note", required=False, max_length=500)
+
+
+def _prefix(stop_id: int) -> str:
+    return f"stop{stop_id}"
+
+
+def _route_page(
+    request: HttpRequest,
+    courier: Courier,
+    route_id: int,
+    *,
+    bound: dict[int, dict[str, forms.Form]] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    try:
+        route = route_get_for_courier(courier=courier, route_id=route_id)
+    except NotFound:
+        raise Http404("No such route.") from None
+    bound = bound or {}
+    rows = []
+    for stop in route_stops(route=route):
+        forms_of = bound.get(stop.pk, {})
+        rows.append(
+            {
+                "stop": stop,
+                "serves_order": stop.kind in ORDER_STOP_KINDS,
+                "open": stop.status in (StopStatus.PENDING, StopStatus.ARRIVED),
+                "deliver": forms_of.get("deliver") or DeliverForm(prefix=_prefix(stop.pk)),
+                "fail": forms_of.get("fail") or FailForm(prefix=_prefix(stop.pk)),
+            }
+        )
+    context = {
+        "courier": courier,
+        "route": route,
+        "rows": rows,
+        "can_start": route.status == RouteStatus.DISPATCHED,
+        "in_progress": route.status == RouteStatus.IN_PROGRESS,
+    }
+    return render(request, "dispatch/portal/route.html", context, status=status)
+
+
+@courier_view
+def route_detail(request: HttpRequest, courier: Courier, route_id: int) -> HttpResponse:
+    return _route_page(request, courier, route_id)
+
+
+@require_POST
+@courier_view
+def route_start_view(request: HttpRequest, courier: Courier, route_id: int) -> HttpResponse:
+    try:
+        route = route_get_for_courier(courier=courier, route_id=route_id)
+        route_start(route=route, courier=courier)
+        messages.success(request, "Route started. Drive safely.")
+    except NotFound:
+        raise Http404("No such route.") from None
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect("dispatch_portal:route", route_id=route_id)
+
+
+def _stop(courier: Courier, stop_id: int) -> Stop:
+    try:
+        return stop_get_for_courier(courier=courier, stop_id=stop_id)
+    except NotFound:
+        raise Http404("No such stop.") from None
+
+
+@require_POST
+@courier_view
+def stop_arrive_view(request: HttpRequest, courier: Courier, stop_id: int) -> HttpResponse:
+    stop = _stop(courier, stop_id)
+    try:
+        stop_arrive(stop=stop, courier=courier)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect("dispatch_portal:route", route_id=stop.route_id)
+
+
+def _stop_form_post(
+    request: HttpRequest, courier: Courier, stop_id: int, *, kind: str
+) -> HttpResponse:
+    stop = _stop(courier, stop_id)
+    form_class = DeliverForm if kind == "deliver" else FailForm
+    form = form_class(request.POST, prefix=_prefix(stop.pk))
+    if form.is_valid():
+        try:
+            if kind == "deliver":
+                stop_deliver(stop=stop, courier=courier, **form.cleaned_data)
+                messages.success(request, f"Stop {stop.sequence} delivered.")
+            else:
+                stop_fail(stop=stop, courier=courier, **form.cleaned_data)
+                messages.info(request, f"Stop {stop.sequence} recorded as failed.")
+            return redirect("dispatch_portal:route", route_id=stop.route_id)
+        except ValidationError as exc:
+            # The services' field errors (the proof, the note) shown next to the fields.
+            for field, errors in exc.message_dict.items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+    return _route_page(request, courier, stop.route_id, bound={stop.pk: {kind: form}}, status=400)
+
+
+@require_POST
+@courier_view
+def stop_deliver_view(request: HttpRequest, courier: Courier, stop_id: int) -> HttpResponse:
+    return _stop_form_post(request, courier, stop_id, kind="deliver")
+
+
+@require_POST
+@courier_view
+def stop_fail_view(request: HttpRequest, courier: Courier, stop_id: int) -> HttpResponse:
+    return _stop_form_post(request, courier, stop_id, kind="fail")

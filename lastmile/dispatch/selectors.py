@@ -25,6 +25,7 @@ from lastmile.dispatch.models import (
     PlanStatus,
     Route,
     RouteOffer,
+    RouteStatus,
     Stop,
     UnassignedOrder,
 )
@@ -278,3 +279,39 @@ def offers_open_for(*, courier: Courier) -> list[RouteOffer]:
         .annotate(stop_count=Count("route__stops", filter=Q(route__stops__order__isnull=False)))
         .order_by("expires_at", "pk")
     )
+
+
+# --- The courier's own routes (driver API and portal) ------------------------------------
+
+
+def routes_for_courier(*, courier: Courier, days: list[dt.date] | None = None) -> QuerySet[Route]:
+    """The courier's handed-over routes for ``days`` (default: today and tomorrow)."""
+    if days is None:
+        today = timezone.localdate()
+        days = [today, today + dt.timedelta(days=1)]
+    return (
+        Route.objects.filter(courier=courier, plan__service_date__in=days)
+        .exclude(status=RouteStatus.PLANNED)
+        .select_related("plan__hub", "vehicle")
+        .order_by("planned_start", "pk")
+    )
+
+
+def route_get_for_courier(*, courier: Courier, route_id: int) -> Route:
+    try:
+        return Route.objects.select_related("plan__hub", "vehicle").get(
+            pk=route_id, courier=courier
+        )
+    except Route.DoesNotExist:
+        raise NotFound(f"No route {route_id}.") from None
+
+
+def route_stops(*, route: Route) -> QuerySet[Stop]:
+    return Stop.objects.filter(route=route).select_related("order").order_by("sequence")
+
+
+def stop_get_for_courier(*, courier: Courier, stop_id: int) -> Stop:
+    try:
+        return Stop.objects.select_related("route", "order").get(pk=stop_id, route__courier=courier)
+    except Stop.DoesNotExist:
+        raise NotFound(f"No stop {stop_id}.") from None

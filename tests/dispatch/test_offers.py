@@ -136,3 +136,14 @@ def test_the_portal_hides_other_couriers_offers_and_anonymous_visitors_sign_in(c
     assert "/courier/login/" in anonymous["Location"]
     assert other.status_code == 404
     assert Route.objects.get(pk=offer.route_id).courier_id is None
+
+
+def test_the_offers_page_links_the_courier_to_the_routes_they_took(client, published):
+    plan, first, _ = published
+    offer = RouteOffer.objects.get(route__plan=plan, courier=first)
+    route_offer_accept(offer_id=offer.pk, courier=first)
+    client.force_login(first.user)
+
+    page = client.get(reverse("dispatch_portal:offers"))
+
+    assert reverse("dispatch_portal:route", args=[offer.route_id]).encode() in page.content

@@ -1,5 +1,5 @@
 """Dispatch writes: request, cancel and run plans (``plans.py``, ``running.py``); the problem
-built from the database lives in ``building.py``."""
+built from the database lives in ``building.py``; courier stop updates in ``stops.py``."""
 
 from lastmile.dispatch.services.building import PlanningError, PlanningInput, planning_input_build
 from lastmile.dispatch.services.offers import (
@@ -17,6 +17,13 @@ from lastmile.dispatch.services.plans import (
 from lastmile.dispatch.services.publishing import plan_publish
 from lastmile.dispatch.services.routes import route_dispatch
 from lastmile.dispatch.services.running import InfeasiblePlan, plan_run
+from lastmile.dispatch.services.stops import (
+    route_etas_recompute,
+    route_start,
+    stop_arrive,
+    stop_deliver,
+    stop_fail,
+)
 
 __all__ = [
     "InfeasiblePlan",
@@ -30,8 +37,13 @@ __all__ = [
     "planning_input_build",
     "plans_request_tomorrow",
     "route_dispatch",
+    "route_etas_recompute",
     "route_offer_accept",
     "route_offer_decline",
     "route_offer_next",
     "route_offers_expire",
+    "route_start",
+    "stop_arrive",
+    "stop_deliver",
+    "stop_fail",
 ]

@@ -1,0 +1,260 @@
+"""Driver API: a signed-in courier's routes and the stop updates a driver app sends.
+
+One view per operation; views parse, look the route or stop up scoped to the courier
+(another courier's is a 404), call one service and render. Errors go through the project's
+exception handler (400 field errors, 404, 409 for a move the state machines refuse).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from lastmile.core.uploads import validate_image_upload
+from lastmile.dispatch.models import Route, Stop
+from lastmile.dispatch.selectors import (
+    route_get_for_courier,
+    route_stops,
+    routes_for_courier,
+    stop_get_for_courier,
+)
+from lastmile.dispatch.services import route_start, stop_arrive, stop_deliver, stop_fail
+from lastmile.orders.models import FailureReason
+from workforce.models import Courier
+from workforce.selectors import courier_get_for_user
+
+
+class DriverProblemSerializer(serializers.Serializer):
+    """Every error body (see ``lastmile.core.api``); named apart from fleet's identical one."""
+
+    type = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    errors = serializers.DictField()
+
+
+PROBLEMS = dict.fromkeys((400, 401, 403, 404, 409), DriverProblemSerializer)
+
+
+class RouteSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    service_date = serializers.DateField(source="plan.service_date")
+    hub = serializers.CharField(source="plan.hub.code")
+    vehicle = serializers.CharField(source="vehicle.code")
+    status = serializers.CharField()
+    planned_start = serializers.DateTimeField()
+    planned_end = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    completed_at = serializers.DateTimeField(allow_null=True)
+    distance_m = serializers.IntegerField()
+
+
+class StopSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    sequence = serializers.IntegerField()
+    kind = serializers.CharField()
+    status = serializers.CharField()
+    order_reference = serializers.CharField(source="order.external_reference", default=None)
+    recipient_name = serializers.CharField(source="order.recipient_name", default=None)
+    address = serializers.CharField(source="order.address", default=None)
+    latitude = serializers.DecimalField(max_digits=9, decimal_places=6)
+    longitude = serializers.DecimalField(max_digits=9, decimal_places=6)
+    window_start = serializers.DateTimeField(allow_null=True)
+    window_end = serializers.DateTimeField(allow_null=True)
+    planned_arrival = serializers.DateTimeField()
+    eta = serializers.DateTimeField(allow_null=True)
+    actual_arrival = serializers.DateTimeField(allow_null=True)
+    actual_departure = serializers.DateTimeField(allow_null=True)
+
+
+def _courier(request: Request) -> Courier:
+    # Staff and partners have no courier profile: NotFound, a 404 like any other's route.
+    return courier_get_for_user(user=request.user)
+
+
+def _stop_body(stop: Stop) -> dict[str, Any]:
+    route = Route.objects.only("status").get(pk=stop.route_id)
+    fresh = Stop.objects.select_related("order").get(pk=stop.pk)
+    return {"route_status": route.status, "stop": StopSerializer(fresh).data}
+
+
+class StopUpdateOutputSerializer(serializers.Serializer):
+    route_status = serializers.CharField()
+    stop = StopSerializer()
+
+
+class PositionInputSerializer(serializers.Serializer):
+    """Where the courier is, optional (both or neither); the ETAs ahead start from there."""
+
+    latitude = serializers.DecimalField(
+        max_digits=9, decimal_places=6, min_value=-90, max_value=90, required=False
+    )
+    longitude = serializers.DecimalField(
+        max_digits=9, decimal_places=6, min_value=-180, max_value=180, required=False
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("latitude" in attrs) != ("longitude" in attrs):
+            raise serializers.ValidationError(
+                {"latitude": ["Give both latitude and longitude, or neither."]}
+            )
+        return attrs
+
+
+class DriverRouteListApi(APIView):
+    class RouteListOutputSerializer(RouteSummarySerializer):
+        pass
+
+    @extend_schema(
+        operation_id="driver_routes_list",
+        summary="The signed-in courier's routes for today and tomorrow",
+        responses={200: RouteListOutputSerializer(many=True), **PROBLEMS},
+    )
+    def get(self, request: Request) -> Response:
+        # At most a few routes (two days, one courier): no pagination needed.
+        routes = routes_for_courier(courier=_courier(request))
+        return Response(self.RouteListOutputSerializer(routes, many=True).data)
+
+
+class DriverRouteDetailApi(APIView):
+    class RouteDetailOutputSerializer(RouteSummarySerializer):
+        stops = StopSerializer(many=True, source="stops_list")
+
+    @extend_schema(
+        operation_id="driver_routes_retrieve",
+        summary="One of the courier's routes with its stops in order",
+        responses={200: RouteDetailOutputSerializer, **PROBLEMS},
+    )
+    def get(self, request: Request, route_id: int) -> Response:
+        route = route_get_for_courier(courier=_courier(request), route_id=route_id)
+        route.stops_list = list(route_stops(route=route))
+        return Response(self.RouteDetailOutputSerializer(route).data)
+
+
+class DriverRouteStartApi(APIView):
+    class RouteStartOutputSerializer(RouteSummarySerializer):
+        pass
+
+    @extend_schema(
+        operation_id="driver_routes_start",
+        summary="Start the route: its orders go out for delivery (a retry is a no-op)",
+        request=None,
+        responses={200: RouteStartOutputSerializer, **PROBLEMS},
+    )
+    def post(self, request: Request, route_id: int) -> Response:
+        courier = _courier(request)
+        route = route_get_for_courier(courier=courier, route_id=route_id)
+        started = route_start(route=route, courier=courier)
+        return Response(self.RouteStartOutputSerializer(started).data)
+
+
+class DriverStopArriveApi(APIView):
+    class StopArriveInputSerializer(PositionInputSerializer):
+        pass
+
+    @extend_schema(
+        operation_id="driver_stops_arrive",
+        summary="The courier is at the stop (a retry is a no-op)",
+        request=StopArriveInputSerializer,
+        responses={200: StopUpdateOutputSerializer, **PROBLEMS},
+    )
+    def post(self, request: Request, stop_id: int) -> Response:
+        courier = _courier(request)
+        stop = stop_get_for_courier(courier=courier, stop_id=stop_id)
+        data = self.StopArriveInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        stop_arrive(
+            stop=stop,
+            courier=courier,
+            lat=data.validated_data.get("latitude"),
+            lng=data.validated_data.get("longitude"),
+        )
+        return Response(_stop_body(stop))
+
+
+def _image(value: Any) -> Any:
+    try:
+        validate_image_upload(value)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.messages) from None
+    return value
+
+
+class DriverStopDeliverApi(APIView):
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    class StopDeliverInputSerializer(PositionInputSerializer):
+        recipient_name = serializers.CharField(
+            max_length=120, required=False, allow_blank=True, default=""
+        )
+        photo = serializers.FileField(required=False)
+        signature = serializers.FileField(required=False)
+
+        def validate_photo(self, value: Any) -> Any:
+            return _image(value)
+
+        def validate_signature(self, value: Any) -> Any:
+            return _image(value)
+
+    @extend_schema(
+        operation_id="driver_stops_deliver",
+        summary="Delivered with proof (recipient name, photo or signature; a retry is a no-op)",
+        request={
+            "multipart/form-data": StopDeliverInputSerializer,
+            "application/json": StopDeliverInputSerializer,
+        },
+        responses={200: StopUpdateOutputSerializer, **PROBLEMS},
+    )
+    def post(self, request: Request, stop_id: int) -> Response:
+        courier = _courier(request)
+        stop = stop_get_for_courier(courier=courier, stop_id=stop_id)
+        data = self.StopDeliverInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        stop_deliver(
+            stop=stop,
+            courier=courier,
+            recipient_name=values["recipient_name"],
+            photo=values.get("photo"),
+            signature=values.get("signature"),
+            lat=values.get("latitude"),
+            lng=values.get("longitude"),
+        )
+        return Response(_stop_body(stop))
+
+
+class DriverStopFailApi(APIView):
+    class StopFailInputSerializer(PositionInputSerializer):
+        reason = serializers.ChoiceField(choices=FailureReason.choices)
+        note = serializers.CharField(required=False, allow_blank=True, default="")
+
+    @extend_schema(
+        operation_id="driver_stops_fail",
+        summary="The stop could not be served, with a reason (a retry is a no-op)",
+        request=StopFailInputSerializer,
+        responses={200: StopUpdateOutputSerializer, **PROBLEMS},
+    )
+    def post(self, request: Request, stop_id: int) -> Response:
+        courier = _courier(request)
+        stop = stop_get_for_courier(courier=courier, stop_id=stop_id)
+        data = self.StopFailInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        stop_fail(
+            stop=stop,
+            courier=courier,
+            reason=values["reason"],
+            note=values["note"],
+            lat=values.get("latitude"),
+            lng=values.get("longitude"),
+        )
+        return Response(_stop_body(stop))

@@ -1,0 +1,16 @@
+"""Driver API routes, under ``/api/v1/driver/``."""
+
+from django.urls import path
+
+from lastmile.dispatch import api
+
+app_name = "driver"
+
+urlpatterns = [
+    path("routes/", api.DriverRouteListApi.as_view(), name="route-list"),
+    path("routes/<int:route_id>/", api.DriverRouteDetailApi.as_view(), name="route-detail"),
+    path("routes/<int:route_id>/start/", api.DriverRouteStartApi.as_view(), name="route-start"),
+    path("stops/<int:stop_id>/arrive/", api.DriverStopArriveApi.as_view(), name="stop-arrive"),
+    path("stops/<int:stop_id>/deliver/", api.DriverStopDeliverApi.as_view(), name="stop-deliver"),
+    path("stops/<int:stop_id>/fail/", api.DriverStopFailApi.as_view(), name="stop-fail"),
+]

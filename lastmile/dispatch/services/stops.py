@@ -1,0 +1,369 @@
+"""Courier updates on a dispatched route: start it, arrive at a stop, deliver or fail there.
+
+Each update moves the stop (and route) state machines through one transition function, moves
+the order through the orders services (which record the attempt and its proof), recomputes
+the ETAs of the stops still ahead from where and when the courier is, and completes the route
+once every stop is settled. Every service is scoped to the courier driving the route (another
+courier's route or stop is "not found") and is idempotent: a retried request that asks for
+the state the stop is already in changes nothing and returns the current row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from fleet.selectors import vehicle_routing_spec
+from lastmile.core.errors import Conflict, NotFound
+from lastmile.core.state import check_transition
+from lastmile.dispatch.models import (
+    ORDER_STOP_KINDS,
+    ROUTE_TRANSITIONS,
+    STOP_TRANSITIONS,
+    PlanEvent,
+    Route,
+    RouteStatus,
+    Stop,
+    StopStatus,
+)
+from lastmile.dispatch.services.building import matrix_provider
+from lastmile.orders.models import FailureReason, OrderStatus
+from lastmile.orders.services.attempts import order_deliver, order_fail
+from lastmile.orders.services.transitions import order_start_delivery
+from lastmile.routing.problem import Location
+from workforce.models import Courier
+
+logger = logging.getLogger(__name__)
+
+SOURCE = "courier"
+# A stop in one of these states needs nothing more from the courier.
+SETTLED_STOP_STATUSES = (StopStatus.COMPLETED, StopStatus.FAILED, StopStatus.SKIPPED)
+# The timestamp a stop's state sets when it is entered.
+_STOP_TIMESTAMPS = {
+    StopStatus.ARRIVED: "actual_arrival",
+    StopStatus.COMPLETED: "actual_departure",
+    StopStatus.FAILED: "actual_departure",
+}
+
+
+# --- Scoped reads (the courier's own routes and stops only) --------------------------------
+
+
+# --- Transitions ---------------------------------------------------------------------------
+
+
+def _lock_route(route_id: int, courier: Courier) -> Route:
+    try:
+        return (
+            # Only the route row: its plan and hub are shared by every courier of the day.
+            Route.objects.select_for_update(of=("self",))
+            .select_related("plan__hub", "vehicle__vehicle_type")
+            .get(pk=route_id, courier=courier)
+        )
+    except Route.DoesNotExist:
+        raise NotFound(f"No route {route_id}.") from None
+
+
+def _lock_stop(stop_id: int, courier: Courier) -> tuple[Route, Stop]:
+    """Lock the stop's route, then the stop (always in that order), scoped to the courier."""
+    try:
+        route_id = Stop.objects.values_list("route_id", flat=True).get(
+            pk=stop_id, route__courier=courier
+        )
+    except Stop.DoesNotExist:
+        raise NotFound(f"No stop {stop_id}.") from None
+    route = _lock_route(route_id, courier)
+    stop = Stop.objects.select_for_update(of=("self",)).select_related("order").get(pk=stop_id)
+    return route, stop
+
+
+def _event(route: Route, courier: Courier, at: dt.datetime, payload: dict[str, object]) -> None:
+    # No stop/route kind of PlanEvent exists yet; a status change with the entity in the
+    # payload keeps the timeline complete without touching the plan's own from/to columns.
+    PlanEvent.objects.create(
+        plan_id=route.plan_id,
+        kind=PlanEvent.Kind.STATUS_CHANGED,
+        actor_id=courier.user_id,
+        payload=payload,
+        occurred_at=at,
+    )
+
+
+def _route_transition(route: Route, *, target: str, courier: Courier, at: dt.datetime) -> bool:
+    """Move the locked ``route`` to ``target``; ``False`` when it is already there."""
+    if not check_transition(ROUTE_TRANSITIONS, entity="Route", current=route.status, target=target):
+        return False
+    previous = route.status
+    route.status = target
+    changed = ["status", "updated_at"]
+    stamp = {RouteStatus.IN_PROGRESS: "started_at", RouteStatus.COMPLETED: "completed_at"}.get(
+        target
+    )
+    if stamp:
+        setattr(route, stamp, at)
+        changed.append(stamp)
+    route.save(update_fields=changed)
+    _event(route, courier, at, {"route": route.pk, "from": previous, "to": target})
+    logger.info("route moved", extra={"route": route.pk, "from": previous, "to": target})
+    return True
+
+
+def _stop_transition(
+    route: Route, stop: Stop, *, target: str, courier: Courier, at: dt.datetime
+) -> bool:
+    """Move the locked ``stop`` to ``target``; ``False`` when it is already there."""
+    if not check_transition(STOP_TRANSITIONS, entity="Stop", current=stop.status, target=target):
+        return False
+    previous = stop.status
+    stop.status = target
+    changed = ["status"]
+    if target in _STOP_TIMESTAMPS:
+        setattr(stop, _STOP_TIMESTAMPS[target], at)
+        changed.append(_STOP_TIMESTAMPS[target])
+    stop.save(update_fields=changed)
+    _event(route, courier, at, {"stop": stop.pk, "route": route.pk, "from": previous, "to": target})
+    return True
+
+
+def _require_started(route: Route) -> None:
+    if route.status != RouteStatus.IN_PROGRESS:
+        raise Conflict(
+            "Start the route before updating its stops."
+            if route.status == RouteStatus.DISPATCHED
+            else f"The route is {route.get_status_display().lower()}; its stops cannot change.",
+            code="route_not_in_progress",
+            extra={"route": route.pk, "status": route.status},
+        )
+
+
+def _settle_route(route: Route, *, courier: Courier, at: dt.datetime) -> None:
+    open_stops = Stop.objects.filter(route=route).exclude(status__in=SETTLED_STOP_STATUSES)
+    if not open_stops.exists():
+        _route_transition(route, target=RouteStatus.COMPLETED, courier=courier, at=at)
+
+
+# --- ETAs ----------------------------------------------------------------------------------
+
+
+def _service(stop: Stop) -> dt.timedelta:
+    # The planner's service time at the stop (its departure minus the start of service).
+    return stop.planned_departure - stop.planned_start
+
+
+def route_etas_recompute(
+    *,
+    route: Route,
+    after_sequence: int,
+    origin: Location,
+    depart_at: dt.datetime,
+) -> list[Stop]:
+    """Re-estimate the arrival of every pending stop after ``after_sequence``.
+
+    The courier leaves ``origin`` at ``depart_at``; each leg takes the travel time of the
+    vehicle's profile from the provider planning uses, a stop early for its window waits for
+    it, and each stop keeps its planned service time. One query reads, one bulk update writes.
+    """
+    ahead = list(
+        Stop.objects.filter(
+            route=route, sequence__gt=after_sequence, status=StopStatus.PENDING
+        ).order_by("sequence")
+    )
+    if not ahead:
+        return []
+    locations = [origin, *(Location(float(s.latitude), float(s.longitude)) for s in ahead)]
+    profile = vehicle_routing_spec(vehicle=route.vehicle).profile
+    durations = matrix_provider().matrix(locations, profile=profile).durations_s
+    clock = depart_at
+    for index, stop in enumerate(ahead):
+        # Whole seconds: an ETA finer than that is noise, and it keeps retries stable.
+        clock += dt.timedelta(seconds=round(durations[index][index + 1]))
+        stop.eta = clock
+        if stop.window_start is not None and clock < stop.window_start:
+            clock = stop.window_start
+        clock += _service(stop)
+    Stop.objects.bulk_update(ahead, ["eta"])
+    return ahead
+
+
+def _here(
+    route: Route, stop: Stop | None, lat: Decimal | float | None, lng: Decimal | float | None
+) -> Location:
+    if lat is not None and lng is not None:
+        return Location(float(lat), float(lng))
+    if stop is not None:
+        return Location(float(stop.latitude), float(stop.longitude))
+    hub = route.plan.hub
+    return Location(float(hub.latitude), float(hub.longitude))
+
+
+# --- Services ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def route_start(*, route: Route, courier: Courier, at: dt.datetime | None = None) -> Route:
+    """The courier leaves the hub: dispatched → in_progress.
+
+    Every order on the route's delivery stops goes out for delivery (the van is loaded for the
+    whole route), and every stop's ETA is estimated from the hub at ``at``. Only the route's
+    own courier may start it; starting a route already in progress returns it unchanged.
+    """
+    at = at or timezone.now()
+    locked = _lock_route(route.pk, courier)
+    if not _route_transition(locked, target=RouteStatus.IN_PROGRESS, courier=courier, at=at):
+        return locked
+    stops = (
+        Stop.objects.filter(
+            route=locked, kind__in=ORDER_STOP_KINDS, order__status=OrderStatus.PLANNED
+        )
+        .select_related("order")
+        .order_by("order_id")  # orders locked in pk order
+    )
+    for stop in stops:
+        order_start_delivery(order=stop.order, source=SOURCE, actor=courier.user)
+    route_etas_recompute(
+        route=locked, after_sequence=0, origin=_here(locked, None, None, None), depart_at=at
+    )
+    return locked
+
+
+@transaction.atomic
+def stop_arrive(
+    *,
+    stop: Stop,
+    courier: Courier,
+    at: dt.datetime | None = None,
+    lat: Decimal | None = None,
+    lng: Decimal | None = None,
+) -> Stop:
+    """The courier is at the stop: pending → arrived, with ``actual_arrival``.
+
+    The stops ahead are re-estimated as if the courier leaves once the window opens and the
+    planned service time has passed. A retry (already arrived) changes nothing.
+    """
+    at = at or timezone.now()
+    route, locked = _lock_stop(stop.pk, courier)
+    if locked.status == StopStatus.ARRIVED:
+        return locked
+    _require_started(route)
+    _stop_transition(route, locked, target=StopStatus.ARRIVED, courier=courier, at=at)
+    leave = max(at, locked.window_start) if locked.window_start else at
+    route_etas_recompute(
+        route=route,
+        after_sequence=locked.sequence,
+        origin=_here(route, locked, lat, lng),
+        depart_at=leave + _service(locked),
+    )
+    return locked
+
+
+@transaction.atomic
+def stop_deliver(
+    *,
+    stop: Stop,
+    courier: Courier,
+    recipient_name: str = "",
+    photo: UploadedFile | None = None,
+    signature: UploadedFile | None = None,
+    at: dt.datetime | None = None,
+    lat: Decimal | None = None,
+    lng: Decimal | None = None,
+) -> Stop:
+    """The courier handed the parcels over: (pending →) arrived → completed.
+
+    The order is delivered through ``order_deliver`` with the proof (recipient name, photo or
+    signature) and an attempt naming the courier; the stop gets ``actual_departure``, the
+    stops ahead new ETAs, and the route completes if this was its last open stop. A retry of a
+    completed stop writes nothing and returns it.
+    """
+    at = at or timezone.now()
+    route, locked = _lock_stop(stop.pk, courier)
+    if locked.status == StopStatus.COMPLETED:
+        return locked
+    _require_started(route)
+    if locked.status == StopStatus.PENDING:
+        # Delivered without tapping "arrived" first: the arrival is the delivery time.
+        _stop_transition(route, locked, target=StopStatus.ARRIVED, courier=courier, at=at)
+    else:
+        check_transition(
+            STOP_TRANSITIONS, entity="Stop", current=locked.status, target=StopStatus.COMPLETED
+        )
+    if locked.order_id is not None:
+        order_deliver(
+            order=locked.order,
+            recipient_name=recipient_name,
+            photo=photo,
+            signature=signature,
+            attempted_at=at,
+            latitude=lat,
+            longitude=lng,
+            source=SOURCE,
+            actor=courier.user,
+        )
+    _stop_transition(route, locked, target=StopStatus.COMPLETED, courier=courier, at=at)
+    route_etas_recompute(
+        route=route,
+        after_sequence=locked.sequence,
+        origin=_here(route, locked, lat, lng),
+        depart_at=at,
+    )
+    _settle_route(route, courier=courier, at=at)
+    return locked
+
+
+@transaction.atomic
+def stop_fail(
+    *,
+    stop: Stop,
+    courier: Courier,
+    reason: str,
+    note: str = "",
+    at: dt.datetime | None = None,
+    lat: Decimal | None = None,
+    lng: Decimal | None = None,
+) -> Stop:
+    """The courier could not serve the stop: (pending →) arrived → failed.
+
+    The order fails through ``order_fail`` with ``reason`` (a ``FailureReason``; ``other``
+    needs a note) and an attempt naming the courier; the stops ahead get new ETAs and the
+    route completes if this was its last open stop. A retry of a failed stop returns it.
+    """
+    if reason not in FailureReason.values:
+        # Checked before anything else so a bad request is a 400 even for a non-order stop.
+        raise ValidationError({"reason": [f"Choose one of: {', '.join(FailureReason.values)}."]})
+    at = at or timezone.now()
+    route, locked = _lock_stop(stop.pk, courier)
+    if locked.status == StopStatus.FAILED:
+        return locked
+    _require_started(route)
+    if locked.status == StopStatus.PENDING:
+        _stop_transition(route, locked, target=StopStatus.ARRIVED, courier=courier, at=at)
+    else:
+        check_transition(
+            STOP_TRANSITIONS, entity="Stop", current=locked.status, target=StopStatus.FAILED
+        )
+    if locked.order_id is not None:
+        order_fail(
+            order=locked.order,
+            reason=reason,
+            note=note,
+            attempted_at=at,
+            latitude=lat,
+            longitude=lng,
+            source=SOURCE,
+            actor=courier.user,
+        )
+    _stop_transition(route, locked, target=StopStatus.FAILED, courier=courier, at=at)
+    route_etas_recompute(
+        route=route,
+        after_sequence=locked.sequence,
+        origin=_here(route, locked, lat, lng),
+        depart_at=at,
+    )
+    _settle_route(route, courier=courier, at=at)
+    return locked
