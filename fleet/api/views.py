@@ -33,30 +33,11 @@ from fleet.models import (
 from fleet.selectors import charging_plan_get, vehicle_list
 from fleet.services.plans import MAX_ENERGY_NEED_WH
 from fleet.services.telematics import MAX_BATCH
+from lastmile.core.api import PROBLEMS
 from lastmile.core.errors import ValidationFailed
 from lastmile.hubs.models import Hub
 
 # --- Shared serializer pieces ---------------------------------------------------------------
-
-
-class ProblemSerializer(serializers.Serializer):
-    """Every error body (see ``lastmile.core.api``)."""
-
-    type = serializers.CharField()
-    title = serializers.CharField()
-    status = serializers.IntegerField()
-    detail = serializers.CharField()
-    code = serializers.CharField()
-    errors = serializers.DictField()
-
-
-PROBLEMS = {
-    400: ProblemSerializer,
-    401: ProblemSerializer,
-    403: ProblemSerializer,
-    404: ProblemSerializer,
-    409: ProblemSerializer,
-}
 
 
 class AwareDateTimeField(serializers.DateTimeField):

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -91,3 +91,18 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         if header in response:
             problem[header] = response[header]
     return problem
+
+
+class ProblemSerializer(serializers.Serializer):
+    """The error body every endpoint answers with (``exception_handler``), for OpenAPI."""
+
+    type = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    errors = serializers.DictField()
+
+
+# ``extend_schema(responses={**PROBLEMS, 200: …})``: the error answers an endpoint may give.
+PROBLEMS = dict.fromkeys((400, 401, 403, 404, 409), ProblemSerializer)

@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from lastmile.core.api import PROBLEMS
 from lastmile.core.uploads import validate_image_upload
 from lastmile.dispatch.models import Route, Stop
 from lastmile.dispatch.selectors import (
@@ -29,20 +30,6 @@ from lastmile.dispatch.services import route_start, stop_arrive, stop_deliver, s
 from lastmile.orders.models import FailureReason
 from workforce.models import Courier
 from workforce.selectors import courier_get_for_user
-
-
-class DriverProblemSerializer(serializers.Serializer):
-    """Every error body (see ``lastmile.core.api``); named apart from fleet's identical one."""
-
-    type = serializers.CharField()
-    title = serializers.CharField()
-    status = serializers.IntegerField()
-    detail = serializers.CharField()
-    code = serializers.CharField()
-    errors = serializers.DictField()
-
-
-PROBLEMS = dict.fromkeys((400, 401, 403, 404, 409), DriverProblemSerializer)
 
 
 class RouteSummarySerializer(serializers.Serializer):
