@@ -26,27 +26,18 @@ from lastmile.dispatch.models import (
     PlanStatus,
     Route,
     Stop,
-    StopKind,
     StopStatus,
 )
 from lastmile.dispatch.services.building import (
     PlanningInput,
-    job_id_for,
-    local_midnight,
-    matrix_provider,
-    order_demands,
-    order_job,
-    routing_vehicles,
-    vehicle_shift,
+    planning_input_for,
 )
+from lastmile.dispatch.services.running import planned_stops
 from lastmile.hubs.models import Hub
 from lastmile.orders.models import Order
 from lastmile.routing.checker import RouteFigures, check
-from lastmile.routing.matrix import build_matrices
 from lastmile.routing.params import SolverParams
-from lastmile.routing.problem import Load, Location, Problem
-from lastmile.routing.solution import Route as SolvedRoute
-from lastmile.routing.solution import VisitKind
+from lastmile.routing.problem import Load
 from lastmile.routing.solver import solve
 
 logger = logging.getLogger(__name__)
@@ -80,71 +71,9 @@ class RebuiltRoute:
 def route_planning_input(
     *, hub: Hub, service_date: dt.date, vehicle: FleetVehicle, orders: list[Order]
 ) -> PlanningInput:
-    """One vehicle and only ``orders``: the routing problem of a single route.
-
-    Built from the same pieces as a whole plan (shift, vehicle spec, demands, jobs, matrix
-    provider), so a rebuilt route obeys the rules the planning run obeyed.
-    """
-    midnight = local_midnight(hub=hub, day=service_date)
-    shift, shift_source = vehicle_shift(hub=hub, day=service_date, midnight=midnight)
-    vehicles, vehicles_by_id = routing_vehicles([vehicle], shift=shift)
-    demands = order_demands(orders)
-    locations = [Location(float(hub.latitude), float(hub.longitude))]
-    jobs = []
-    for index, order in enumerate(orders, start=1):
-        locations.append(Location(float(order.latitude), float(order.longitude)))
-        jobs.append(order_job(order, demand=demands[order.pk], location=index, midnight=midnight))
-    problem = Problem(
-        locations=tuple(locations),
-        jobs=tuple(jobs),
-        vehicles=tuple(vehicles),
-        matrices=build_matrices(locations, matrix_provider(), [v.profile for v in vehicles]),
-    )
-    return PlanningInput(
-        problem=problem,
-        hub=hub,
-        service_date=service_date,
-        midnight=midnight,
-        orders={job_id_for(order): order for order in orders},
-        vehicles=vehicles_by_id,
-        shift=shift,
-        shift_source=shift_source,
-    )
-
-
-def _stops_of(solved: SolvedRoute, data: PlanningInput) -> list[Stop]:
-    stops: list[Stop] = []
-    trip = 1
-    for visit in solved.visits:
-        if visit.kind in (VisitKind.START, VisitKind.END):
-            continue
-        order = data.orders[visit.job_id] if visit.kind == VisitKind.JOB else None
-        if order is not None:
-            kind, lat, lng = StopKind.DELIVERY, order.latitude, order.longitude
-        else:
-            where = data.problem.locations[visit.location]
-            kind = StopKind.RELOAD if visit.kind == VisitKind.RELOAD else StopKind.BREAK
-            lat, lng = round(where.lat, 6), round(where.lng, 6)
-        arrival = data.at(visit.arrival_s)
-        stops.append(
-            Stop(
-                sequence=len(stops) + 1,
-                trip=trip,
-                kind=kind,
-                order=order,
-                latitude=lat,
-                longitude=lng,
-                planned_arrival=arrival,
-                planned_start=data.at(visit.start_s),
-                planned_departure=data.at(visit.departure_s),
-                window_start=order.window_start if order else None,
-                window_end=order.window_end if order else None,
-                eta=arrival,
-            )
-        )
-        if visit.kind == VisitKind.RELOAD:
-            trip += 1
-    return stops
+    """One vehicle and only ``orders``: the routing problem of a single route, built by the
+    same function as a whole day's, so a rebuilt route obeys the rules the run obeyed."""
+    return planning_input_for(hub=hub, service_date=service_date, orders=orders, fleet=[vehicle])
 
 
 def route_rebuild(
@@ -187,7 +116,7 @@ def route_rebuild(
         load=total,
         planned_start=data.at(solved.visits[0].departure_s),
         planned_end=data.at(solved.visits[-1].arrival_s),
-        stops=_stops_of(solved, data),
+        stops=planned_stops(solved, data),
     )
 
 

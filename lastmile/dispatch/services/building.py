@@ -250,43 +250,59 @@ def planning_input_build(
 ) -> PlanningInput:
     """Read the hub's orders and vehicles for the day and build the routing problem.
 
-    Location 0 is the hub (every route starts and ends there), then one location per order.
     Raises ``PlanningError`` when there are orders but no active vehicle to carry them.
     """
-    midnight = local_midnight(hub=hub, day=service_date)
     orders = eligible_orders(hub=hub, service_date=service_date)
-    demands = order_demands(orders)
-    shift, shift_source = vehicle_shift(hub=hub, day=service_date, midnight=midnight)
-    vehicles, vehicles_by_id = routing_vehicles(active_vehicles(hub=hub), shift=shift)
-    if orders and not vehicles:
+    fleet = active_vehicles(hub=hub)
+    if orders and not fleet:
         raise PlanningError(
             f"Hub {hub.code} has no active vehicle to plan {len(orders)} orders with.",
             code="no_vehicles",
         )
-
-    locations = [Location(float(hub.latitude), float(hub.longitude))]
-    jobs = []
-    for index, order in enumerate(orders, start=1):
-        locations.append(Location(float(order.latitude), float(order.longitude)))
-        jobs.append(order_job(order, demand=demands[order.pk], location=index, midnight=midnight))
-    matrices = build_matrices(
-        locations, provider or matrix_provider(), [v.profile for v in vehicles]
-    )
-    problem = Problem(
-        locations=tuple(locations),
-        jobs=tuple(jobs),
-        vehicles=tuple(vehicles),
-        matrices=matrices,
+    data = planning_input_for(
+        hub=hub, service_date=service_date, orders=orders, fleet=fleet, provider=provider
     )
     logger.info(
         "dispatch problem built",
         extra={
             "hub": hub.code,
             "service_date": service_date.isoformat(),
-            "orders": len(jobs),
-            "vehicles": len(vehicles),
-            "shift_source": shift_source,
+            "orders": len(orders),
+            "vehicles": len(fleet),
+            "shift_source": data.shift_source,
         },
+    )
+    return data
+
+
+def planning_input_for(
+    *,
+    hub: Hub,
+    service_date: dt.date,
+    orders: list[Order],
+    fleet: list[FleetVehicle],
+    provider: MatrixProvider | None = None,
+) -> PlanningInput:
+    """The routing problem of these orders on these vehicles (a whole day, or one route).
+
+    Location 0 is the hub (every route starts and ends there), then one location per order.
+    """
+    midnight = local_midnight(hub=hub, day=service_date)
+    demands = order_demands(orders)
+    shift, shift_source = vehicle_shift(hub=hub, day=service_date, midnight=midnight)
+    vehicles, vehicles_by_id = routing_vehicles(fleet, shift=shift)
+    locations = [Location(float(hub.latitude), float(hub.longitude))]
+    jobs = []
+    for index, order in enumerate(orders, start=1):
+        locations.append(Location(float(order.latitude), float(order.longitude)))
+        jobs.append(order_job(order, demand=demands[order.pk], location=index, midnight=midnight))
+    problem = Problem(
+        locations=tuple(locations),
+        jobs=tuple(jobs),
+        vehicles=tuple(vehicles),
+        matrices=build_matrices(
+            locations, provider or matrix_provider(), [v.profile for v in vehicles]
+        ),
     )
     return PlanningInput(
         problem=problem,

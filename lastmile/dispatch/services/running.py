@@ -33,6 +33,7 @@ from lastmile.routing.matrix import MatrixError
 from lastmile.routing.params import SolverParams, throttled
 from lastmile.routing.problem import Load, ProblemError
 from lastmile.routing.solution import Progress, Solution, VisitKind
+from lastmile.routing.solution import Route as SolvedRoute
 from lastmile.routing.solver import solve
 
 logger = logging.getLogger(__name__)
@@ -197,6 +198,43 @@ def plan_run(*, plan_id: int) -> Plan | None:
         return _fail(plan.pk, error=f"Unexpected error ({exc.__class__.__name__}: {exc}).")
 
 
+def planned_stops(route: SolvedRoute, data: PlanningInput) -> list[Stop]:
+    """The stop rows (not saved) of a solved route: deliveries, reloads and breaks in order,
+    numbered, each with its trip, planned times and window."""
+    stops: list[Stop] = []
+    trip = 1
+    for visit in route.visits:
+        if visit.kind in (VisitKind.START, VisitKind.END):
+            continue
+        order = data.orders[visit.job_id] if visit.kind == VisitKind.JOB else None
+        if order is not None:
+            kind, lat, lng = StopKind.DELIVERY, order.latitude, order.longitude
+        else:
+            where = data.problem.locations[visit.location]
+            kind = StopKind.RELOAD if visit.kind == VisitKind.RELOAD else StopKind.BREAK
+            lat, lng = round(where.lat, 6), round(where.lng, 6)
+        arrival = data.at(visit.arrival_s)
+        stops.append(
+            Stop(
+                sequence=len(stops) + 1,
+                trip=trip,
+                kind=kind,
+                order=order,
+                latitude=lat,
+                longitude=lng,
+                planned_arrival=arrival,
+                planned_start=data.at(visit.start_s),
+                planned_departure=data.at(visit.departure_s),
+                window_start=order.window_start if order else None,
+                window_end=order.window_end if order else None,
+                eta=arrival,
+            )
+        )
+        if visit.kind == VisitKind.RELOAD:
+            trip += 1
+    return stops
+
+
 def _route_load(job_ids: list[str], data: PlanningInput) -> Load:
     jobs = data.problem.jobs_by_id()
     total = Load()
@@ -229,36 +267,7 @@ def _route_rows(
             load_parcels=load.parcels,
             trips=checked.trips,
         )
-        stops, trip = [], 1
-        for visit in route.visits:
-            if visit.kind in (VisitKind.START, VisitKind.END):
-                continue
-            order = data.orders[visit.job_id] if visit.kind == VisitKind.JOB else None
-            if order is not None:
-                kind, lat, lng = StopKind.DELIVERY, order.latitude, order.longitude
-            else:
-                where = data.problem.locations[visit.location]
-                kind = StopKind.RELOAD if visit.kind == VisitKind.RELOAD else StopKind.BREAK
-                lat, lng = round(where.lat, 6), round(where.lng, 6)
-            arrival = data.at(visit.arrival_s)
-            stops.append(
-                Stop(
-                    sequence=len(stops) + 1,
-                    trip=trip,
-                    kind=kind,
-                    order=order,
-                    latitude=lat,
-                    longitude=lng,
-                    planned_arrival=arrival,
-                    planned_start=data.at(visit.start_s),
-                    planned_departure=data.at(visit.departure_s),
-                    window_start=order.window_start if order else None,
-                    window_end=order.window_end if order else None,
-                    eta=arrival,
-                )
-            )
-            if visit.kind == VisitKind.RELOAD:
-                trip += 1
+        stops = planned_stops(route, data)
         rows.append((row, stops))
     return rows
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -33,7 +34,7 @@ from lastmile.dispatch.models import (
     StopStatus,
 )
 from lastmile.dispatch.services.building import matrix_provider
-from lastmile.orders.models import FailureReason, OrderStatus
+from lastmile.orders.models import FailureReason, Order, OrderStatus
 from lastmile.orders.services.attempts import order_deliver, order_fail
 from lastmile.orders.services.transitions import order_start_delivery
 from lastmile.routing.problem import Location
@@ -262,6 +263,45 @@ def stop_arrive(
     return locked
 
 
+def _settle_stop(
+    stop: Stop,
+    courier: Courier,
+    target: str,
+    record: Callable[[Order, dt.datetime], None],
+    *,
+    at: dt.datetime | None,
+    lat: Decimal | None,
+    lng: Decimal | None,
+) -> Stop:
+    """Close a stop as ``target`` (completed or failed); the caller holds the transaction.
+
+    A stop already there is returned untouched (a retried request). A pending stop passes
+    through arrived at the same moment. ``record`` writes the order's attempt; then the stop
+    moves, the stops ahead get new ETAs and the route completes with its last open stop.
+    """
+    at = at or timezone.now()
+    route, locked = _lock_stop(stop.pk, courier)
+    if locked.status == target:
+        return locked
+    _require_started(route)
+    if locked.status == StopStatus.PENDING:
+        # Settled without tapping "arrived" first: the arrival is this moment.
+        _stop_transition(route, locked, target=StopStatus.ARRIVED, courier=courier, at=at)
+    else:
+        check_transition(STOP_TRANSITIONS, entity="Stop", current=locked.status, target=target)
+    if locked.order_id is not None:
+        record(locked.order, at)
+    _stop_transition(route, locked, target=target, courier=courier, at=at)
+    route_etas_recompute(
+        route=route,
+        after_sequence=locked.sequence,
+        origin=_here(route, locked, lat, lng),
+        depart_at=at,
+    )
+    _settle_route(route, courier=courier, at=at)
+    return locked
+
+
 @transaction.atomic
 def stop_deliver(
     *,
@@ -281,21 +321,10 @@ def stop_deliver(
     stops ahead new ETAs, and the route completes if this was its last open stop. A retry of a
     completed stop writes nothing and returns it.
     """
-    at = at or timezone.now()
-    route, locked = _lock_stop(stop.pk, courier)
-    if locked.status == StopStatus.COMPLETED:
-        return locked
-    _require_started(route)
-    if locked.status == StopStatus.PENDING:
-        # Delivered without tapping "arrived" first: the arrival is the delivery time.
-        _stop_transition(route, locked, target=StopStatus.ARRIVED, courier=courier, at=at)
-    else:
-        check_transition(
-            STOP_TRANSITIONS, entity="Stop", current=locked.status, target=StopStatus.COMPLETED
-        )
-    if locked.order_id is not None:
+
+    def record(order: Order, at: dt.datetime) -> None:
         order_deliver(
-            order=locked.order,
+            order=order,
             recipient_name=recipient_name,
             photo=photo,
             signature=signature,
@@ -305,15 +334,8 @@ def stop_deliver(
             source=SOURCE,
             actor=courier.user,
         )
-    _stop_transition(route, locked, target=StopStatus.COMPLETED, courier=courier, at=at)
-    route_etas_recompute(
-        route=route,
-        after_sequence=locked.sequence,
-        origin=_here(route, locked, lat, lng),
-        depart_at=at,
-    )
-    _settle_route(route, courier=courier, at=at)
-    return locked
+
+    return _settle_stop(stop, courier, StopStatus.COMPLETED, record, at=at, lat=lat, lng=lng)
 
 
 @transaction.atomic
@@ -336,20 +358,10 @@ def stop_fail(
     if reason not in FailureReason.values:
         # Checked before anything else so a bad request is a 400 even for a non-order stop.
         raise ValidationError({"reason": [f"Choose one of: {', '.join(FailureReason.values)}."]})
-    at = at or timezone.now()
-    route, locked = _lock_stop(stop.pk, courier)
-    if locked.status == StopStatus.FAILED:
-        return locked
-    _require_started(route)
-    if locked.status == StopStatus.PENDING:
-        _stop_transition(route, locked, target=StopStatus.ARRIVED, courier=courier, at=at)
-    else:
-        check_transition(
-            STOP_TRANSITIONS, entity="Stop", current=locked.status, target=StopStatus.FAILED
-        )
-    if locked.order_id is not None:
+
+    def record(order: Order, at: dt.datetime) -> None:
         order_fail(
-            order=locked.order,
+            order=order,
             reason=reason,
             note=note,
             attempted_at=at,
@@ -358,12 +370,5 @@ def stop_fail(
             source=SOURCE,
             actor=courier.user,
         )
-    _stop_transition(route, locked, target=StopStatus.FAILED, courier=courier, at=at)
-    route_etas_recompute(
-        route=route,
-        after_sequence=locked.sequence,
-        origin=_here(route, locked, lat, lng),
-        depart_at=at,
-    )
-    _settle_route(route, courier=courier, at=at)
-    return locked
+
+    return _settle_stop(stop, courier, StopStatus.FAILED, record, at=at, lat=lat, lng=lng)
