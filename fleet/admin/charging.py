@@ -20,7 +20,7 @@ from fleet.models import (
     TariffRate,
 )
 from fleet.selectors import charging_plan_get
-from lastmile.core.admin_actions import error_text
+from lastmile.core.admin_actions import ReadOnlyAdmin, error_text
 from lastmile.core.errors import ApplicationError
 
 
@@ -316,7 +316,9 @@ class ChargingSessionAdmin(admin.ModelAdmin):
 
 
 @admin.register(ChargingPlan)
-class ChargingPlanAdmin(admin.ModelAdmin):
+class ChargingPlanAdmin(ReadOnlyAdmin):
+    """Plans are requested from a charging site (action) or the API, never added here."""
+
     list_display = [
         "id",
         "hub",
@@ -379,15 +381,6 @@ class ChargingPlanAdmin(admin.ModelAdmin):
         "created_at",
         "solved_at",
     ]
-
-    def has_add_permission(self, request) -> bool:
-        return False  # plans are requested from a charging site (action) or the API
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="Night", ordering="horizon_start")
     def night(self, plan: ChargingPlan) -> str:

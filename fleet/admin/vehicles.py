@@ -22,7 +22,12 @@ from fleet.models import (
 )
 from fleet.selectors import vehicle_state_or_none
 from fleet.templatetags.fleet_admin import vehicle_markers
-from lastmile.core.admin_actions import ReadOnlyInline, action_per_row, action_with_form
+from lastmile.core.admin_actions import (
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    action_per_row,
+    action_with_form,
+)
 from lastmile.core.errors import ApplicationError
 from lastmile.core.skills import Skill
 
@@ -431,7 +436,9 @@ class DeviceAdmin(admin.ModelAdmin):
 
 
 @admin.register(TelematicsPing)
-class TelematicsPingAdmin(admin.ModelAdmin):
+class TelematicsPingAdmin(ReadOnlyAdmin):
+    """Raw pings, read-only; the retention sweep (``fleet.prune_pings``) deletes them."""
+
     list_display = [
         "vehicle",
         "recorded_at",
@@ -453,18 +460,9 @@ class TelematicsPingAdmin(admin.ModelAdmin):
     show_full_result_count = False
     list_per_page = 100
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False  # the retention sweep deletes them
-
 
 @admin.register(FleetEvent)
-class FleetEventAdmin(admin.ModelAdmin):
+class FleetEventAdmin(ReadOnlyAdmin):
     list_display = [
         "occurred_at",
         "kind",
@@ -480,12 +478,3 @@ class FleetEventAdmin(admin.ModelAdmin):
     list_select_related = ["vehicle", "charging_plan__hub", "actor"]
     date_hierarchy = "occurred_at"
     ordering = ["-occurred_at", "-pk"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

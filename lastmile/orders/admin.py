@@ -20,7 +20,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from lastmile.core.admin_actions import ReadOnlyInline, action_with_form
+from lastmile.core.admin_actions import ReadOnlyAdmin, ReadOnlyInline, action_with_form
 from lastmile.core.errors import ApplicationError
 from lastmile.core.widgets import MapPickerWidget
 from lastmile.hubs.models import Hub
@@ -465,7 +465,7 @@ class OrderImportForm(forms.Form):
 
 
 @admin.register(OrderImport)
-class OrderImportAdmin(admin.ModelAdmin):
+class OrderImportAdmin(ReadOnlyAdmin):
     list_display = [
         "file_name",
         "partner",
@@ -481,12 +481,3 @@ class OrderImportAdmin(admin.ModelAdmin):
     list_select_related = ["partner", "hub", "uploaded_by"]
     search_fields = ["file_name", "file_sha256"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -18,11 +18,17 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from lastmile.core.admin_actions import ReadOnlyInline, action_per_row, action_with_form, error_text
+from lastmile.core.admin_actions import (
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    action_per_row,
+    action_with_form,
+    error_text,
+)
 from lastmile.core.errors import ApplicationError
 from lastmile.hubs.models import Hub
 from workforce import selectors, services
-from workforce.admin.common import ReadOnlyAdmin, ReasonForm
+from workforce.admin.common import ReasonForm
 from workforce.models import (
     AvailabilitySlot,
     Courier,

@@ -19,10 +19,16 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from lastmile.core.admin_actions import ReadOnlyInline, action_per_row, action_with_form, error_text
+from lastmile.core.admin_actions import (
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    action_per_row,
+    action_with_form,
+    error_text,
+)
 from lastmile.core.errors import ApplicationError
 from workforce import services
-from workforce.admin.common import ReadOnlyAdmin, ReasonForm
+from workforce.admin.common import ReasonForm
 from workforce.exports import payout_csv
 from workforce.models import (
     EarningEntry,
