@@ -329,3 +329,45 @@ def charging_plan_timeline(*, plan: ChargingPlan) -> PlanTimeline:
         naive_load_w=tuple(plan.naive_load_w or [0] * slots),
         power_cap_w=plan.power_cap_w,
     )
+
+
+# --- Lookups by code (API input) ---------------------------------------------------------
+
+
+def session_parties_by_code(
+    *, vehicle_code: str, hub_code: str, charger_code: str
+) -> tuple[Vehicle, Charger]:
+    """The vehicle and the hub's charger a session names; unknown codes are field errors."""
+    vehicle = Vehicle.objects.select_related("vehicle_type").filter(code=vehicle_code).first()
+    charger = (
+        Charger.objects.filter(site__hub__code=hub_code, code=charger_code)
+        .select_related("site")
+        .first()
+    )
+    errors = {}
+    if vehicle is None:
+        errors["vehicle"] = ["No vehicle with this code."]
+    if charger is None:
+        errors["charger"] = ["No charger with this code at this hub."]
+    if errors:
+        raise ValidationFailed("Unknown vehicle or charger.", errors=errors)
+    return vehicle, charger
+
+
+def hub_by_code(*, code: str) -> Hub:
+    hub = Hub.objects.filter(code=code).first()
+    if hub is None:
+        raise ValidationFailed("Unknown hub.", errors={"hub": ["No hub with this code."]})
+    return hub
+
+
+def hub_vehicle_ids(*, hub: Hub, codes: list[str]) -> dict[str, int]:
+    """Vehicle code → id for the hub's own vehicles; any other code is a field error."""
+    ids = dict(Vehicle.objects.filter(home_hub=hub, code__in=codes).values_list("code", "pk"))
+    unknown = [code for code in codes if code not in ids]
+    if unknown:
+        raise ValidationFailed(
+            "Unknown vehicles.",
+            errors={"vehicles": [f"{code} is not a vehicle of {hub.code}." for code in unknown]},
+        )
+    return ids

@@ -17,12 +17,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from fleet import services
+from fleet import selectors, services
 from fleet.api.authentication import DeviceTokenAuthentication, IsDevice
 from fleet.api.permissions import require_perms
 from fleet.models import (
     ODOMETER_M_MAX,
-    Charger,
     ChargingPlan,
     ChargingPlanVehicle,
     ShortfallReason,
@@ -34,7 +33,6 @@ from fleet.selectors import charging_plan_get, vehicle_list
 from fleet.services.plans import MAX_ENERGY_NEED_WH
 from fleet.services.telematics import MAX_BATCH
 from lastmile.core.api import PROBLEMS
-from lastmile.core.errors import ValidationFailed
 from lastmile.hubs.models import Hub
 
 # --- Shared serializer pieces ---------------------------------------------------------------
@@ -299,21 +297,9 @@ class ChargingSessionCreateApi(APIView):
         serializer = self.SessionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        vehicle = (
-            Vehicle.objects.select_related("vehicle_type").filter(code=data["vehicle"]).first()
+        vehicle, charger = selectors.session_parties_by_code(
+            vehicle_code=data["vehicle"], hub_code=data["hub"], charger_code=data["charger"]
         )
-        charger = (
-            Charger.objects.filter(site__hub__code=data["hub"], code=data["charger"])
-            .select_related("site")
-            .first()
-        )
-        errors = {}
-        if vehicle is None:
-            errors["vehicle"] = ["No vehicle with this code."]
-        if charger is None:
-            errors["charger"] = ["No charger with this code at this hub."]
-        if errors:
-            raise ValidationFailed("Unknown vehicle or charger.", errors=errors)
         session, created = services.charging_session_record(
             vehicle=vehicle,
             charger=charger,
@@ -405,9 +391,7 @@ class ChargingPlanCreateApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = self.PlanRequestInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        hub = Hub.objects.filter(code=serializer.validated_data["hub"]).first()
-        if hub is None:
-            raise ValidationFailed("Unknown hub.", errors={"hub": ["No hub with this code."]})
+        hub = selectors.hub_by_code(code=serializer.validated_data["hub"])
         requests = None
         if "vehicles" in serializer.validated_data:
             requests = self._charge_requests(hub, serializer.validated_data["vehicles"])
@@ -426,15 +410,7 @@ class ChargingPlanCreateApi(APIView):
         if not rows.is_valid():
             raise serializers.ValidationError({"vehicles": rows.errors})
         codes = [row["vehicle"] for row in rows.validated_data]
-        ids = dict(Vehicle.objects.filter(home_hub=hub, code__in=codes).values_list("code", "pk"))
-        unknown = [code for code in codes if code not in ids]
-        if unknown:
-            raise ValidationFailed(
-                "Unknown vehicles.",
-                errors={
-                    "vehicles": [f"{code} is not a vehicle of {hub.code}." for code in unknown]
-                },
-            )
+        ids = selectors.hub_vehicle_ids(hub=hub, codes=codes)
         return [
             services.ChargeRequest(
                 vehicle_id=ids[row["vehicle"]],
