@@ -29,7 +29,6 @@ from fleet.models.vehicles import (
     ELECTRIC_KINDS,
     KIND_PROFILES,
     VEHICLE_TRANSITIONS,
-    AppendOnlyError,
     Connector,
     Current,
     FleetEvent,
@@ -40,6 +39,7 @@ from fleet.models.vehicles import (
     VehicleStatus,
     VehicleType,
 )
+from lastmile.core.models import AppendOnlyError
 
 __all__ = [
     "CHARGING_PLAN_TRANSITIONS",

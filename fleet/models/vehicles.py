@@ -10,15 +10,10 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import F, Q
 
-from lastmile.core.errors import ApplicationError
 from lastmile.core.geo import coordinate_constraints, latitude_field, longitude_field
-from lastmile.core.models import TimeStampedModel
+from lastmile.core.models import AppendOnlyModel, TimeStampedModel
 from lastmile.core.skills import validate_skills
 from lastmile.core.state import validate_table
-
-
-class AppendOnlyError(ApplicationError):
-    code = "append_only"
 
 
 class VehicleKind(models.TextChoices):
@@ -351,7 +346,7 @@ class VehicleState(models.Model):
         return f"State of {self.vehicle_id}"
 
 
-class FleetEvent(models.Model):
+class FleetEvent(AppendOnlyModel):
     """The fleet's audit trail: one row per change, never edited or deleted.
 
     Vehicle status moves, device tokens issued or revoked and charging-plan status moves each
@@ -405,11 +400,3 @@ class FleetEvent(models.Model):
     def __str__(self) -> str:
         change = f" {self.from_status}→{self.to_status}" if self.to_status else ""
         return f"{self.get_kind_display()}{change}"
-
-    def save(self, *args, **kwargs) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError("Fleet events are append-only; record a new event instead.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError("Fleet events are append-only and cannot be deleted.")

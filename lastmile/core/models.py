@@ -2,6 +2,8 @@
 
 from django.db import models
 
+from lastmile.core.errors import ApplicationError
+
 
 class TimeStampedModel(models.Model):
     """Every table of ours records when a row was created and last changed."""
@@ -11,6 +13,32 @@ class TimeStampedModel(models.Model):
 
     class Meta:
         abstract = True
+
+
+class AppendOnlyError(ApplicationError):
+    """A record (an event, a ledger line) was about to be edited or deleted."""
+
+    code = "append_only"
+
+
+class AppendOnlyModel(models.Model):
+    """Rows that are records: written once, never edited or deleted through the ORM.
+
+    Timelines, KPIs, payouts and webhooks are built from them, so a correction is a new row.
+    """
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError(
+                f"{self._meta.verbose_name} rows are append-only; record a new one instead."
+            )
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError(f"{self._meta.verbose_name} rows are append-only.")
 
 
 class QueueHeartbeat(models.Model):

@@ -11,9 +11,8 @@ from django.db import models
 from django.db.models import F, Q
 
 from lastmile.core.geo import coordinate_constraints, latitude_field, longitude_field
-from lastmile.core.models import TimeStampedModel
+from lastmile.core.models import AppendOnlyModel, TimeStampedModel
 from lastmile.core.state import validate_table
-from lastmile.orders.models import AppendOnlyError
 from lastmile.routing.solution import UnassignedReason
 
 # --- Plan -----------------------------------------------------------------------------------
@@ -383,7 +382,7 @@ class UnassignedOrder(models.Model):
 # --- Events ---------------------------------------------------------------------------------
 
 
-class PlanEvent(models.Model):
+class PlanEvent(AppendOnlyModel):
     """The plan's timeline: one row per request, join and status change; never edited."""
 
     class Kind(models.TextChoices):
@@ -414,11 +413,3 @@ class PlanEvent(models.Model):
     def __str__(self) -> str:
         change = f" {self.from_status}→{self.to_status}" if self.to_status else ""
         return f"{self.get_kind_display()}{change}"
-
-    def save(self, *args, **kwargs) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError("Plan events are append-only; record a new event instead.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError("Plan events are append-only and cannot be deleted.")

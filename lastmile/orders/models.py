@@ -11,9 +11,8 @@ from django.db import models
 from django.db.models import F, Q
 from phonenumber_field.modelfields import PhoneNumberField
 
-from lastmile.core.errors import ApplicationError
 from lastmile.core.geo import coordinate_constraints, latitude_field, longitude_field
-from lastmile.core.models import TimeStampedModel
+from lastmile.core.models import AppendOnlyModel, TimeStampedModel
 from lastmile.core.skills import validate_skills
 from lastmile.core.state import validate_table
 
@@ -169,11 +168,7 @@ class Parcel(TimeStampedModel):
         return self.barcode
 
 
-class AppendOnlyError(ApplicationError):
-    code = "append_only"
-
-
-class OrderEvent(models.Model):
+class OrderEvent(AppendOnlyModel):
     """The order's timeline: one row per change, never edited or deleted.
 
     Webhooks, the tracking page and KPIs read these rows, so nothing is recorded twice.
@@ -207,14 +202,6 @@ class OrderEvent(models.Model):
     def __str__(self) -> str:
         change = f" {self.from_status}→{self.to_status}" if self.to_status else ""
         return f"{self.get_kind_display()}{change}"
-
-    def save(self, *args, **kwargs) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError("Order events are append-only; record a new event instead.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError("Order events are append-only and cannot be deleted.")
 
 
 class FailureReason(models.TextChoices):

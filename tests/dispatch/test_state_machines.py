@@ -113,7 +113,7 @@ def test_plan_transition_service_follows_the_table(current, target):
 
 @pytest.mark.django_db
 def test_plan_events_are_append_only():
-    from lastmile.orders.models import AppendOnlyError
+    from lastmile.core.models import AppendOnlyError
 
     plan = Plan.objects.create(hub=HubFactory(), service_date="2026-06-10")
     plan_transition(plan, target=PlanStatus.RUNNING)

@@ -9,8 +9,9 @@ from django.utils import timezone
 from PIL import Image
 
 from lastmile.core.errors import Conflict, ValidationFailed
+from lastmile.core.models import AppendOnlyError
 from lastmile.orders import services
-from lastmile.orders.models import AppendOnlyError, DeliveryAttempt, Order, OrderEvent, OrderStatus
+from lastmile.orders.models import DeliveryAttempt, Order, OrderEvent, OrderStatus
 from tests.hubs.factories import HubFactory
 from tests.orders.factories import OrderFactory, PartnerFactory
 

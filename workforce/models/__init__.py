@@ -1,5 +1,6 @@
 """The workforce's tables, one module per concern; import them from here."""
 
+from lastmile.core.models import AppendOnlyError
 from workforce.models.availability import (
     SHIFT_TRANSITIONS,
     AvailabilitySlot,
@@ -13,7 +14,6 @@ from workforce.models.couriers import (
     APPLICATION_TRANSITIONS,
     COURIER_TRANSITIONS,
     EDITABLE_APPLICATION_STATUSES,
-    AppendOnlyError,
     ApplicationStatus,
     Courier,
     CourierApplication,

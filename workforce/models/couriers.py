@@ -4,31 +4,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from lastmile.core.errors import ApplicationError
-from lastmile.core.models import TimeStampedModel
+from lastmile.core.models import AppendOnlyModel, TimeStampedModel
 from lastmile.core.skills import validate_skills
 from lastmile.core.state import validate_table
-
-
-class AppendOnlyError(ApplicationError):
-    code = "append_only"
-
-
-class AppendOnlyModel(models.Model):
-    """Rows that are records: written once, never edited or deleted through the ORM."""
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args, **kwargs) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError(
-                f"{self._meta.verbose_name} rows are append-only; record a new one instead."
-            )
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError(f"{self._meta.verbose_name} rows are append-only.")
 
 
 class CourierKind(models.TextChoices):
