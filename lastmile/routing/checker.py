@@ -24,12 +24,16 @@ class RouteFigures:
     end_s: float
     max_load: Load
     trips: int
+    late_s: float = 0.0  # lateness of soft-end jobs on the route, added up (allowed, not free)
 
 
 @dataclass
 class CheckReport:
     violations: list[str] = field(default_factory=list)
     routes: list[RouteFigures] = field(default_factory=list)
+    # Soft-end jobs served after their last window closed: allowed, but the dispatcher wants
+    # to know (the customer is told the parcel comes late).
+    late_jobs: list[str] = field(default_factory=list)
 
     @property
     def feasible(self) -> bool:
@@ -69,7 +73,9 @@ def check(problem: Problem, solution: Solution) -> CheckReport:
                 report.violations.append(f"job {job_id} is served twice")
             else:
                 position[job_id] = (vehicle.id, i)
-        report.routes.append(_check_route(problem, vehicle, route, jobs, report.violations))
+        report.routes.append(
+            _check_route(problem, vehicle, route, jobs, report.violations, report.late_jobs)
+        )
 
     unassigned = {u.job_id for u in solution.unassigned}
     for job_id in jobs:
@@ -101,7 +107,12 @@ def check(problem: Problem, solution: Solution) -> CheckReport:
 
 
 def _check_route(
-    problem: Problem, vehicle: Vehicle, route: Route, jobs: dict[str, Job], out: list[str]
+    problem: Problem,
+    vehicle: Vehicle,
+    route: Route,
+    jobs: dict[str, Job],
+    out: list[str],
+    late_jobs: list[str],
 ) -> RouteFigures:
     matrix = problem.matrices[vehicle.profile]
     shipment_legs = {j.id for s in problem.shipments for j in (s.pickup, s.delivery)}
@@ -116,6 +127,7 @@ def _check_route(
     max_delay_s = float("inf")
     breaks = list(vehicle.breaks)
     trips: list[list[Job]] = [[]]
+    late_s = 0.0
     for visit in route.visits:
         if visit.kind in (VisitKind.START, VisitKind.END):
             continue
@@ -153,7 +165,13 @@ def _check_route(
                 )
             if job.time_windows:
                 window = next((w for w in job.time_windows if w.end_s + EPS >= arrival), None)
-                if window is None:
+                if window is None and job.soft_end:
+                    # Late is allowed here, and served on arrival; leaving any later would
+                    # only make it later, so it also caps how late the vehicle may leave.
+                    late_s += arrival - job.time_windows[-1].end_s
+                    late_jobs.append(job.id)
+                    max_delay_s = min(max_delay_s, waited_s)
+                elif window is None:
                     out.append(
                         f"{name}: {job.id} reached at {arrival:.2f}, after its window "
                         f"closed at {job.time_windows[-1].end_s}"
@@ -197,7 +215,7 @@ def _check_route(
         max_load = Load(
             *(max(a, b) for a, b in zip(max_load.as_tuple(), peak.as_tuple(), strict=True))
         )
-    return RouteFigures(name, distance, duration, energy, t, max_load, len(trips))
+    return RouteFigures(name, distance, duration, energy, t, max_load, len(trips), late_s)
 
 
 def _trip_peak_load(trip: list[Job], shipment_legs: set[str]) -> Load:

@@ -2,7 +2,8 @@
 
 Each job is tried alone on each vehicle (start → job → end, or pickup → delivery for a
 shipment), constraint by constraint, so the reason given is the one that really blocks it:
-skills, then capacity, then range, then the window, then the shift. A job that fits some
+skills, then capacity, then range, then the window, then the shift. A soft-end job may be
+served late, so its window never blocks it (the shift still may). A job that fits some
 vehicle alone was dropped for cost: the plan had no room for it worth its price.
 """
 
@@ -24,7 +25,7 @@ class _Trial:
 
     distance_m: float
     start_s: list[float]  # earliest service start at each job, in order
-    late_by_s: float  # how far the tightest window is missed (0 when all are met)
+    late_by_s: float  # how far the tightest hard window is missed (0 when all are met)
     back_s: float  # earliest arrival at the end
     window_job: Job | None  # the job whose window is missed
 
@@ -49,7 +50,8 @@ def _try_alone(problem: Problem, vehicle: Vehicle, jobs: Sequence[Job]) -> _Tria
         arrival = t + matrix.durations_s[here][job.location]
         open_windows = [w for w in job.time_windows if w.end_s + EPS >= arrival]
         if job.time_windows and not open_windows:
-            miss = arrival - job.time_windows[-1].end_s
+            # A soft-end job is served late, on arrival: that is allowed, not a blocker.
+            miss = 0.0 if job.soft_end else arrival - job.time_windows[-1].end_s
             if miss > late_by:
                 late_by, window_job = miss, job
             start = arrival

@@ -41,7 +41,8 @@ logger = logging.getLogger(__name__)
 # Objective money unit: a thousandth of a minor unit, so per-km and per-hour rates stay exact
 # enough once divided down to metres and seconds.
 COST_SCALE = 1000
-# Fixed jobs are already on the vehicle: their windows become soft, at this cost per unit late.
+# Fixed jobs and soft-end jobs are already on the vehicle: their windows' ends become soft, at
+# this cost per unit late.
 FIXED_LATENESS_COST = 1_000_000
 
 
@@ -239,7 +240,12 @@ def solve_ortools(problem: Problem, params: SolverParams) -> Solution:
             cumul.SetMin(first.start_s * ts)
             time_dim.SetCumulVarSoftUpperBound(index, last.end_s * ts, FIXED_LATENESS_COST)
             continue
-        cumul.SetRange(first.start_s * ts, last.end_s * ts)
+        if job.soft_end:
+            # Late beats never: only the last end gives way; the gaps between windows hold.
+            cumul.SetMin(first.start_s * ts)
+            time_dim.SetCumulVarSoftUpperBound(index, last.end_s * ts, FIXED_LATENESS_COST)
+        else:
+            cumul.SetRange(first.start_s * ts, last.end_s * ts)
         for a, b in zip(job.time_windows, job.time_windows[1:], strict=False):
             cumul.RemoveInterval(a.end_s * ts + 1, b.start_s * ts - 1)
 
@@ -281,6 +287,9 @@ def solve_ortools(problem: Problem, params: SolverParams) -> Solution:
     # --- Loads ----------------------------------------------------------------------------
     _add_loads(model, routing, manager)
 
+    # --- Minimal changes: a job off its preferred vehicle costs move_cost -------------------
+    move_coef = _add_moves(model, routing, objective)
+
     # --- Skills, pins, fixed sequences, reload owners ---------------------------------------
     for job_id, node in model.job_node.items():
         job = jobs[job_id]
@@ -316,12 +325,19 @@ def solve_ortools(problem: Problem, params: SolverParams) -> Solution:
         solver.Add(time_dim.CumulVar(p) <= time_dim.CumulVar(d))
 
     # --- Dropping: what a job is worth ------------------------------------------------------
-    penalty_base = 4 * (max_arc_cost + max_fixed) + max_time_coef * horizon + 1
+    # Above any detour, fixed cost, time cost and move the job brings, so a servable job is
+    # never dropped to save cost or to stay on its preferred vehicle.
+    penalty_base = 4 * (max_arc_cost + max_fixed) + max_time_coef * horizon + move_coef + 1
     for job_id, node in model.job_node.items():
         if job_id in fixed_jobs:
             continue
         job = jobs[job_id]
         penalty = penalty_base * PRIORITY_WEIGHT[job.priority]
+        if job.soft_end and job.time_windows:
+            # Above the most lateness it can run up (its time is capped at the horizon), or
+            # dropping would beat delivering late.
+            late_max = max(0, horizon - job.time_windows[-1].end_s * ts)
+            penalty += FIXED_LATENESS_COST * late_max
         routing.AddDisjunction([manager.NodeToIndex(node)], penalty)
 
     # --- Search ---------------------------------------------------------------------------
@@ -428,22 +444,67 @@ def _tune(search, params: SolverParams) -> None:
     search.use_full_propagation = False
 
 
+def _add_moves(model: _Model, routing, objective: Objective) -> int:
+    """A "moves" dimension counting jobs served off their preferred vehicle; its span costs.
+
+    Each vehicle gets a unary transit vector: 1 at nodes whose job prefers another vehicle.
+    A route leaves each of its nodes once, so its span is exactly its number of moved jobs,
+    and a span cost of ``move_cost`` (in objective units) charges each once. Vectors are
+    nodes x vehicles ints, never per-vehicle matrices. Dropped jobs are not on any route, so
+    they are not moves. Returns the per-move coefficient (0 when preferences are off).
+    """
+    problem, params = model.problem, model.params
+    if params.move_cost <= 0 or not problem.has_preferences:
+        return 0
+    coef = max(1, round(params.move_cost * _cost_unit(objective, params.distance_scale)))
+    vehicles = problem.vehicles
+    preferred = {n.job.preferred_vehicle_id for n in model.nodes if n.job is not None} - {None}
+    # Vehicles no job prefers share one vector: every node with a preference is a move.
+    callbacks: dict[str | None, int] = {}
+    evaluators = []
+    for vehicle in vehicles:
+        key = vehicle.id if vehicle.id in preferred else None
+        if key not in callbacks:
+            moves = [
+                int(
+                    n.job is not None
+                    and n.job.preferred_vehicle_id is not None
+                    and n.job.preferred_vehicle_id != key
+                )
+                for n in model.nodes
+            ]
+            callbacks[key] = routing.RegisterUnaryTransitVector(moves)
+        evaluators.append(callbacks[key])
+    routing.AddDimensionWithVehicleTransitAndCapacity(
+        evaluators, 0, [len(model.nodes)] * len(vehicles), True, "moves"
+    )
+    moves_dim = routing.GetDimensionOrDie("moves")
+    for v_index in range(len(vehicles)):
+        moves_dim.SetSpanCostCoefficientForVehicle(coef, v_index)
+    return coef
+
+
 def _add_loads(model: _Model, routing, manager) -> None:
     """One dimension per load kind any job uses.
 
-    Deliveries leave the hub on board; pickups come back to it. When a route may hold both,
-    the start load is free but tied to the sum of its deliveries (a second, counting
-    dimension), so the load is exact at every stop. Otherwise the dimension simply counts
-    what has been handed over (or collected) so far, which is the same constraint, cheaper;
-    multi-trip reload stops reset that count (their slack may absorb up to a full vehicle).
+    Single deliveries leave the hub on board; single pickups come back to it; a shipment is
+    on board from its pickup to its delivery. When single deliveries share a route with
+    anything that boards on the way (single pickups or shipments), the start load is free but
+    tied to the sum of its single deliveries (a second, counting dimension), so the load is
+    the real on-board load at every stop. Otherwise the dimension simply counts what has been
+    handed over (or collected) so far, which is the same constraint, cheaper; multi-trip
+    reload stops reset that count (their slack may absorb up to a full vehicle).
     """
     problem = model.problem
     vehicles = problem.vehicles
     shipment_legs = {j.id for s in problem.shipments for j in (s.pickup, s.delivery)}
     single = [n.job for n in model.nodes if n.job is not None and n.job.id not in shipment_legs]
-    mixed = any(j.kind == JobKind.DELIVERY for j in single) and any(
-        j.kind == JobKind.PICKUP for j in single
+    boards = any(j.kind == JobKind.PICKUP for j in single) or any(
+        n.job is not None and n.job.id in shipment_legs for n in model.nodes
     )
+    # Counting hand-overs would miss that single deliveries are still on board when
+    # something else boards: with 8 to deliver, a 5-parcel pickup first makes 13, not 5.
+    mixed = any(j.kind == JobKind.DELIVERY for j in single) and boards
     has_reloads = any(n.kind == VisitKind.RELOAD for n in model.nodes)
     solver = routing.solver()
     for dim_index, name in enumerate(Load.DIMENSIONS):
@@ -558,16 +619,20 @@ def _read_solution(model, routing, manager, assignment, time_dim, break_vars, ob
     unassigned = list(model.left_out) + explain_unassigned(
         problem, [j for j in missing if j not in already]
     )
+    stats: dict[str, float | int | str] = {
+        "status": int(routing.status()),
+        "nodes": len(model.nodes),
+    }
+    if problem.has_preferences:
+        served_by = {job_id: r.vehicle_id for r in routes for job_id in r.job_ids}
+        stats["moved_from_preferred"] = len(problem.moved_from_preferred(served_by))
     return Solution(
         routes=tuple(routes),
         unassigned=tuple(unassigned),
         objective=sum(r.cost for r in routes),
         backend="ortools",
         solve_s=time.monotonic() - started,
-        stats={
-            "status": int(routing.status()),
-            "nodes": len(model.nodes),
-        },
+        stats=stats,
     )
 
 
@@ -607,4 +672,6 @@ def _empty_solution(model: _Model, started: float) -> Solution:
         objective=0.0,
         backend="ortools",
         solve_s=time.monotonic() - started,
+        # Nothing is served, so nothing is moved.
+        stats={"moved_from_preferred": 0} if problem.has_preferences else {},
     )

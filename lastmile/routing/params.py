@@ -39,6 +39,11 @@ class SolverParams:
     distance_scale: int = 1
     time_scale: int = 1
     seed: int = 1
+    # Re-planning with "minimal changes": what serving a job on a vehicle other than its
+    # ``preferred_vehicle_id`` costs, once per such job, in objective units (metres under the
+    # distance objective, minor currency units under the cost objective). 0 ignores
+    # preferences. Never worth dropping a job over: the drop penalty stays above it.
+    move_cost: float = 0.0
     progress: ProgressCallback | None = None
     # Asked now and then during the search; True ends it early with the best plan so far
     # (a dispatcher cancelling a planning run). Cheap calls only: see ``throttled``.

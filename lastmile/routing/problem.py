@@ -94,6 +94,12 @@ class Job:
 
     ``vehicle_id`` pins the job to a vehicle anywhere in its route (parcels already loaded on
     it); a vehicle's ``fixed_sequence`` pins jobs to the head of its route in order.
+
+    Re-planning a live day adds two softer wishes. ``preferred_vehicle_id`` names the vehicle
+    that holds the job in the current plan: serving it elsewhere costs
+    ``SolverParams.move_cost``, so a re-plan changes only what is worth changing.
+    ``soft_end`` lets the last window's end be missed (a parcel already on the vehicle is
+    delivered late rather than not at all); the start of every window still holds.
     """
 
     id: str
@@ -105,6 +111,8 @@ class Job:
     skills: frozenset[str] = frozenset()
     priority: int = PRIORITY_NORMAL
     vehicle_id: str | None = None
+    preferred_vehicle_id: str | None = None
+    soft_end: bool = False
 
     def __post_init__(self) -> None:
         if self.service_s < 0:
@@ -271,6 +279,9 @@ class Problem:
                 raise ProblemError(f"job {job.id}: location index {job.location} out of range")
             if job.vehicle_id is not None and job.vehicle_id not in vehicle_ids:
                 raise ProblemError(f"job {job.id}: pinned to unknown vehicle {job.vehicle_id}")
+            preferred = job.preferred_vehicle_id
+            if preferred is not None and preferred not in vehicle_ids:
+                raise ProblemError(f"job {job.id}: prefers unknown vehicle {preferred}")
         for v in self.vehicles:
             if v.profile not in self.matrices:
                 raise ProblemError(f"vehicle {v.id}: no travel matrix for profile {v.profile!r}")
@@ -296,3 +307,19 @@ class Problem:
     def shipment_of(self) -> dict[str, Shipment]:
         """Each shipment leg's id mapped to its shipment."""
         return {j.id: s for s in self.shipments for j in (s.pickup, s.delivery)}
+
+    @property
+    def has_preferences(self) -> bool:
+        """Whether any job names the vehicle it would rather stay on."""
+        return any(j.preferred_vehicle_id is not None for j in self.all_jobs)
+
+    def moved_from_preferred(self, served_by: Mapping[str, str]) -> list[str]:
+        """Ids of served jobs whose vehicle (``served_by``: job id -> vehicle id) is not the
+        one they prefer. Unassigned jobs are not moved: they are absent from ``served_by``."""
+        return [
+            j.id
+            for j in self.all_jobs
+            if j.preferred_vehicle_id is not None
+            and j.id in served_by
+            and served_by[j.id] != j.preferred_vehicle_id
+        ]

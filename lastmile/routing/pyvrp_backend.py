@@ -71,7 +71,8 @@ class BackendFailed(RuntimeError):
 def unsupported_reason(problem: Problem, params: SolverParams) -> str | None:
     """Why PyVRP cannot solve ``problem`` exactly under our model, or None if it can.
 
-    PyVRP 0.14 has no breaks, pinned jobs or fixed sequences. Skills are modelled through
+    PyVRP 0.14 has no breaks, pinned jobs or fixed sequences, no per-client cost of serving a
+    job off its preferred vehicle and no soft window ends. Skills are modelled through
     profiles (see ``_build``); a job whose skills no vehicle offers is left out and explained.
     Several windows on a job become a mutually exclusive client group. A PyVRP shipment must
     be served within one trip, narrower than our model once a vehicle reloads.
@@ -84,6 +85,10 @@ def unsupported_reason(problem: Problem, params: SolverParams) -> str | None:
     jobs = problem.all_jobs
     if any(j.vehicle_id is not None for j in jobs):
         return "jobs pinned to a vehicle"
+    if params.move_cost > 0 and problem.has_preferences:
+        return "jobs with a preferred vehicle"
+    if any(j.soft_end and j.time_windows for j in jobs):
+        return "jobs with a soft window end"
     if problem.shipments:
         if any(v.max_trips > 1 for v in vehicles):
             return "shipments with multi-trip vehicles (PyVRP keeps a shipment within one trip)"
@@ -486,6 +491,8 @@ def solve_pyvrp(problem: Problem, params: SolverParams) -> Solution:
             objective=0.0,
             backend="pyvrp",
             solve_s=time.monotonic() - started,
+            # Nothing is served, so nothing is moved.
+            stats={"moved_from_preferred": 0} if problem.has_preferences else {},
         )
         if progress is not None:
             progress(Progress(fraction=1.0, best_cost=0.0, phase="done"))
@@ -541,6 +548,11 @@ def solve_pyvrp(problem: Problem, params: SolverParams) -> Solution:
             ),
         },
     )
+    if problem.has_preferences:
+        # Preferences reach PyVRP only when moves are free (see ``unsupported_reason``), but
+        # how many jobs changed vehicle still tells the dispatcher what the re-plan disturbs.
+        served_by = {job_id: r.vehicle_id for r in routes for job_id in r.job_ids}
+        solution.stats["moved_from_preferred"] = len(problem.moved_from_preferred(served_by))
     if progress is not None:
         progress(Progress(fraction=1.0, best_cost=solution.objective, phase="done"))
     return solution
