@@ -269,6 +269,11 @@ CELERY_BEAT_SCHEDULE["dispatch-plan-tomorrow"] = {
     "task": "dispatch.plan_tomorrow",
     "schedule": crontab(hour=22, minute=0),
 }
+# Published days of today are watched for new and cancelled orders each minute (debounced).
+CELERY_BEAT_SCHEDULE["dispatch-replan-watch"] = {
+    "task": "dispatch.watch_live_days",
+    "schedule": 60.0,
+}
 CELERY_BEAT_SCHEDULE["dispatch-expire-offers"] = {
     "task": "dispatch.expire_offers",
     "schedule": 60.0,
@@ -365,6 +370,25 @@ DISPATCH_RELOAD_S = env.int("DISPATCH_RELOAD_S", default=600)
 DISPATCH_ETA_WINDOW_S = env.int("DISPATCH_ETA_WINDOW_S", default=3600)
 # How long a crowd courier has to accept a route offer before it goes to the next, seconds.
 DISPATCH_OFFER_TTL_S = env.int("DISPATCH_OFFER_TTL_S", default=15 * 60)
+# Re-planning a published day: triggers within the debounce join one run; the engine gets
+# this long; a stop changes route only when that saves more than the move cost (objective
+# units: metres under the distance objective, minor currency units under the cost one).
+DISPATCH_REPLAN_DEBOUNCE_S = env.int("DISPATCH_REPLAN_DEBOUNCE_S", default=60)
+DISPATCH_REPLAN_TIME_LIMIT_S = env.float("DISPATCH_REPLAN_TIME_LIMIT_S", default=10.0)
+DISPATCH_REPLAN_MOVE_COST = env.int("DISPATCH_REPLAN_MOVE_COST", default=2000)
+# A stop whose ETA passes its window's end by more than this triggers a re-plan, seconds.
+DISPATCH_LATE_REPLAN_S = env.int("DISPATCH_LATE_REPLAN_S", default=15 * 60)
+# A telematics fix (position, state of charge) older than this is not used to re-plan.
+DISPATCH_POSITION_MAX_AGE_S = env.int("DISPATCH_POSITION_MAX_AGE_S", default=10 * 60)
+# Failures worth another try the same day (the parcel stays on the vehicle), how long after
+# the failed attempt, and how many attempts a day an order gets at most.
+DISPATCH_RETRY_SAME_DAY_REASONS = env.list(
+    "DISPATCH_RETRY_SAME_DAY_REASONS", default=["recipient_absent", "access_denied"]
+)
+DISPATCH_RETRY_AFTER_S = env.int("DISPATCH_RETRY_AFTER_S", default=3600)
+DISPATCH_MAX_ATTEMPTS_PER_DAY = env.int("DISPATCH_MAX_ATTEMPTS_PER_DAY", default=2)
+# A customer hears of a new ETA window after a re-plan only if it shifted at least this much.
+DISPATCH_ETA_CHANGE_MIN_S = env.int("DISPATCH_ETA_CHANGE_MIN_S", default=10 * 60)
 
 # --- Logging -----------------------------------------------------------------------------------
 

@@ -23,10 +23,13 @@ from lastmile.dispatch.models import (
     OfferStatus,
     Plan,
     PlanStatus,
+    Replan,
+    ReplanTrigger,
     Route,
     RouteOffer,
     RouteStatus,
     Stop,
+    StopStatus,
     UnassignedOrder,
 )
 from lastmile.hubs.models import Hub
@@ -130,6 +133,37 @@ def _plan_summary(plan: Plan) -> dict[str, Any]:
         "can_cancel": PlanStatus.CANCELLED in may,
         "can_publish": PlanStatus.PUBLISHED in may,
         "can_move": plan.status == PlanStatus.READY,
+        "can_replan": plan.status == PlanStatus.PUBLISHED,
+    }
+
+
+REPLANS_SHOWN = 5
+TRIGGER_LABELS = dict(ReplanTrigger.choices)
+
+
+def replan_summary(replan: Replan, zone: Any) -> dict[str, Any]:
+    """A re-plan as the board lists it: when, why, and what it changed (counts and refs)."""
+    diff = replan.diff or {}
+    return {
+        "id": replan.pk,
+        "status": replan.status,
+        "status_label": replan.get_status_display(),
+        "requested": _hhmm(replan.created_at, zone),
+        "finished": _hhmm(replan.finished_at, zone) if replan.finished_at else None,
+        "triggers": [
+            {"kind": t.get("kind"), "label": TRIGGER_LABELS.get(t.get("kind"), t.get("kind"))}
+            for t in replan.triggers
+        ],
+        "added": [row["ref"] for row in diff.get("added", [])],
+        "moved": [
+            f"{row['ref']} {row['from_vehicle']}→{row['to_vehicle']}"
+            for row in diff.get("moved", [])
+        ],
+        "dropped": [f"{row['ref']} ({row['reason']})" for row in diff.get("dropped", [])],
+        "unassigned": [f"{row['ref']} ({row['reason']})" for row in diff.get("unassigned", [])],
+        "kept_settled": diff.get("kept_settled"),
+        "solve_time_s": replan.solve_time_s,
+        "error": replan.error,
     }
 
 
@@ -149,8 +183,9 @@ def _hhmm(moment: dt.datetime | None, zone: dt.tzinfo) -> str:
 def board_data(*, hub: Hub, service_date: dt.date) -> dict[str, Any]:
     """Everything the board draws for ``hub`` on ``service_date``, as plain JSON-ready data.
 
-    Five queries whatever the plan's size: the day's plans, the shown plan's routes (with
-    vehicle and courier), its stops, its unassigned orders, and the hub's vehicle positions.
+    Six queries whatever the plan's size: the day's plans, the shown plan's routes (with
+    vehicle and courier), its stops, its unassigned orders, its latest re-plans, and the
+    hub's vehicle positions.
     """
     zone = hub.zone
     plans = list(
@@ -188,6 +223,7 @@ def board_data(*, hub: Hub, service_date: dt.date) -> dict[str, Any]:
             by_id[route.pk] = row
         stops = (
             Stop.objects.filter(route__plan=shown)
+            .exclude(status=StopStatus.SKIPPED)  # taken off by a re-plan: history, not the route
             .order_by("route_id", "sequence")
             .values_list(
                 "route_id",
@@ -244,7 +280,16 @@ def board_data(*, hub: Hub, service_date: dt.date) -> dict[str, Any]:
         .order_by("vehicle__code")
         .values_list("vehicle__code", "latitude", "longitude", "recorded_at", "soc_pct")
     ]
+    replans = []
+    if shown is not None:
+        replans = [
+            replan_summary(r, zone)
+            for r in Replan.objects.filter(plan=shown).order_by("-created_at", "-pk")[
+                :REPLANS_SHOWN
+            ]
+        ]
     return {
+        "replans": replans,
         "hub": {
             "code": hub.code,
             "name": hub.name,

@@ -3,10 +3,13 @@
 import logging
 
 from celery import group, shared_task
+from django.conf import settings
 from django.db import transaction
 
+from lastmile.dispatch.models import ReplanStatus
 from lastmile.dispatch.services import plan_run, plans_request_tomorrow, route_offers_expire
 from lastmile.dispatch.services.offers import EXPIRE_BATCH
+from lastmile.dispatch.services.replanning import live_days_watch, replan_run
 
 logger = logging.getLogger(__name__)
 
@@ -40,3 +43,21 @@ def expire_offers_task() -> int:
     if expired >= EXPIRE_BATCH:
         expire_offers_task.apply_async()
     return expired
+
+
+@shared_task(name="dispatch.replan_hub_day", bind=True)
+def replan_hub_day_task(self, replan_id: int) -> str | None:
+    """Run one queued re-plan. While another re-plan of the same day runs, try again after
+    the debounce; running it again once it has run does nothing."""
+    replan = replan_run(replan_id=replan_id)
+    if replan is None:
+        return None
+    if replan.status == ReplanStatus.QUEUED:
+        self.apply_async(args=(replan_id,), countdown=settings.DISPATCH_REPLAN_DEBOUNCE_S)
+    return replan.status
+
+
+@shared_task(name="dispatch.watch_live_days")
+def watch_live_days_task() -> list[int]:
+    """Every minute: today's published days with new or cancelled orders get a re-plan."""
+    return [replan.pk for replan in live_days_watch()]

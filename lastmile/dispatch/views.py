@@ -24,19 +24,21 @@ from django.views.decorators.http import require_GET
 
 from lastmile.core.api import PROBLEM_BASE
 from lastmile.core.errors import ApplicationError, ValidationFailed
-from lastmile.dispatch.models import Route
+from lastmile.dispatch.models import Replan, ReplanTrigger, Route
 from lastmile.dispatch.selectors import (
     board_data,
     board_hub_get,
     board_hubs,
     plan_get_for_board,
     plan_progress,
+    replan_summary,
     route_get_for_board,
     stop_get_for_board,
 )
 from lastmile.dispatch.services import plan_cancel, plan_request
 from lastmile.dispatch.services.board import stop_move
 from lastmile.dispatch.services.publishing import plan_publish
+from lastmile.dispatch.services.replanning import replan_request
 from lastmile.hubs.models import Hub
 
 VIEW_PERMISSION = "dispatch.view_plan"
@@ -46,6 +48,7 @@ CANCEL_PERMISSION = "dispatch.cancel_plan"
 # run may publish and rearrange it.
 PUBLISH_PERMISSION = "dispatch.request_plan"
 MOVE_PERMISSION = "dispatch.request_plan"
+REPLAN_PERMISSION = "dispatch.request_plan"
 
 JsonView = Callable[..., JsonResponse]
 
@@ -149,12 +152,14 @@ def board(request: HttpRequest) -> HttpResponse:
             "cancel": reverse("dispatch:board_cancel", args=[0]),
             "publish": reverse("dispatch:board_publish", args=[0]),
             "move": reverse("dispatch:board_move", args=[0]),
+            "replan": reverse("dispatch:board_replan", args=[0]),
         },
         "perms": {
             "plan": user.has_perm(PLAN_PERMISSION),
             "cancel": user.has_perm(CANCEL_PERMISSION),
             "publish": user.has_perm(PUBLISH_PERMISSION),
             "move": user.has_perm(MOVE_PERMISSION),
+            "replan": user.has_perm(REPLAN_PERMISSION),
         },
     }
     context = {
@@ -228,3 +233,16 @@ def board_move(request: HttpRequest, stop_id: int) -> JsonResponse:
     target = route_get_for_board(route_id=int(raw))
     source, target = stop_move(stop=stop, target=target, actor=request.user)
     return JsonResponse({"from_route": _route_totals(source), "to_route": _route_totals(target)})
+
+
+@board_api(permission=REPLAN_PERMISSION, method="POST")
+def board_replan(request: HttpRequest, plan_id: int) -> JsonResponse:
+    """Re-plan a published day now (no debounce); with in-process tasks it has run already."""
+    plan = plan_get_for_board(plan_id=plan_id)
+    replan = replan_request(
+        plan=plan, trigger=ReplanTrigger.MANUAL, actor=request.user, debounce=False
+    )
+    fresh = Replan.objects.get(pk=replan.pk)
+    return JsonResponse(
+        {"replan": replan_summary(fresh, plan.hub.zone), "joined": replan.joined}, status=202
+    )

@@ -180,6 +180,7 @@ class OrderEvent(AppendOnlyModel):
         UPDATED = "updated", "Details updated"
         WINDOW_CHANGED = "window_changed", "Delivery window changed"
         ATTEMPT_RECORDED = "attempt_recorded", "Delivery attempt recorded"
+        ETA_CHANGED = "eta_changed", "Estimated arrival changed"
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=24, choices=Kind.choices)

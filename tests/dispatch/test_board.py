@@ -184,13 +184,13 @@ def test_board_data_costs_a_fixed_number_of_queries(
     plan = stored_plan(day=tomorrow, routes=10, stops=stops, unassigned=20)
     params = {"hub": plan.hub.code, "date": tomorrow.isoformat()}
 
-    # when / then: the selector reads plans, routes, stops, unassigned and positions
-    with django_assert_num_queries(5):
+    # when / then: the selector reads plans, routes, stops, unassigned, re-plans and positions
+    with django_assert_num_queries(6):
         data = board_data(hub=plan.hub, service_date=tomorrow)
     assert sum(len(r["stops"]) for r in data["routes"]) == stops
 
     # and the endpoint adds session, user, two permission reads and the hub
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         response = client.get(DATA, params)
     assert response.status_code == 200
     assert len(response.content) < 120 * stops + 20_000

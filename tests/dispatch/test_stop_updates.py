@@ -140,8 +140,7 @@ def test_a_published_route_is_started_served_and_completed_through_the_api(
         url("stop-deliver", first.pk), {"recipient_name": "Anna", "photo": _png()}
     )
     failed = [
-        client.post(url("stop-fail", stop.pk), {"reason": FailureReason.RECIPIENT_ABSENT})
-        for stop in rest
+        client.post(url("stop-fail", stop.pk), {"reason": FailureReason.REFUSED}) for stop in rest
     ]
     # then
     assert listed.status_code == 200
@@ -166,7 +165,7 @@ def test_a_published_route_is_started_served_and_completed_through_the_api(
     for stop in rest:
         stop.order.refresh_from_db()
         assert stop.order.status == OrderStatus.FAILED
-        assert stop.order.attempts.get().failure_reason == FailureReason.RECIPIENT_ABSENT
+        assert stop.order.attempts.get().failure_reason == FailureReason.REFUSED
     route.refresh_from_db()
     assert route.status == RouteStatus.COMPLETED
     assert failed[-1].json()["route_status"] == RouteStatus.COMPLETED

@@ -94,3 +94,37 @@ def test_an_error_from_the_server_is_shown_not_swallowed(page, live_server, plan
     message.wait_for()
     assert "has passed" in message.inner_text()
     assert not Plan.objects.exists()
+
+
+def test_dispatcher_replans_a_published_day_and_reads_what_changed(
+    page, live_server, planning_in_process, settings
+):
+    # given: tomorrow is planned and published; then one more order comes in
+    settings.DISPATCH_REPLAN_TIME_LIMIT_S = 1
+    from lastmile.dispatch.services import plan_publish, plan_request, plan_run
+    from tests.dispatch.factories import at
+    from tests.orders.factories import OrderFactory
+
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    day = multi_route_day(day=tomorrow, vans=2, orders=10, van_parcels=8, code="BER-REPLAN")
+    plan = plan_run(plan_id=plan_request(hub=day.hub, service_date=tomorrow, actor=None).pk)
+    plan_publish(plan=plan, actor=None)
+    routed = plan.routed_count
+    extra = OrderFactory(
+        hub=day.hub, window_start=at(day.hub, tomorrow, 12), window_end=at(day.hub, tomorrow, 16)
+    )
+    StaffFactory(username="dora", password="s3cret-pass", role=Role.DISPATCHER)
+    admin_login(page, live_server, username="dora", password="s3cret-pass")
+    page.goto(f"{live_server.url}/dispatch/board/?hub={day.hub.code}&date={tomorrow:%Y-%m-%d}")
+    page.wait_for_selector(f"#board-map[data-stop-count='{routed}']", state="attached")
+    assert not page.locator("#btn-publish").is_visible()
+
+    # when: she presses "Re-plan now"
+    page.click("#btn-replan")
+
+    # then: the new order is drawn and the re-plan lists it as added
+    page.wait_for_selector(f"#board-map[data-stop-count='{routed + 1}']", state="attached")
+    entry = page.locator("#board-replan-list li").first
+    assert "Requested by a dispatcher" in entry.inner_text()
+    assert f"Added (1): {extra.external_reference}" in entry.inner_text()
+    assert "Re-planned: 1 added" in page.inner_text("#board-message")

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -28,15 +29,23 @@ from lastmile.dispatch.models import (
     ROUTE_TRANSITIONS,
     STOP_TRANSITIONS,
     PlanEvent,
+    ReplanTrigger,
     Route,
     RouteStatus,
     Stop,
+    StopKind,
     StopStatus,
 )
-from lastmile.dispatch.services.building import matrix_provider
-from lastmile.orders.models import FailureReason, Order, OrderStatus
+from lastmile.dispatch.services.building import (
+    local_midnight,
+    matrix_provider,
+    moment_at,
+    vehicle_shift,
+)
+from lastmile.dispatch.services.replanning import replan_request
+from lastmile.orders.models import DeliveryAttempt, FailureReason, Order, OrderStatus
 from lastmile.orders.services.attempts import order_deliver, order_fail
-from lastmile.orders.services.transitions import order_start_delivery
+from lastmile.orders.services.transitions import order_reschedule, order_start_delivery
 from lastmile.routing.problem import Location
 from workforce.models import Courier
 
@@ -181,15 +190,31 @@ def route_etas_recompute(
     profile = vehicle_routing_spec(vehicle=route.vehicle).profile
     durations = matrix_provider().matrix(locations, profile=profile).durations_s
     clock = depart_at
+    late = dt.timedelta(seconds=settings.DISPATCH_LATE_REPLAN_S)
+    became_late = []
     for index, stop in enumerate(ahead):
         # Whole seconds: an ETA finer than that is noise, and it keeps retries stable.
         clock += dt.timedelta(seconds=round(durations[index][index + 1]))
+        was_late = stop.eta is not None and _late(stop.eta, stop, late)
         stop.eta = clock
+        if _late(clock, stop, late) and not was_late:
+            became_late.append(stop.pk)
         if stop.window_start is not None and clock < stop.window_start:
             clock = stop.window_start
         clock += _service(stop)
     Stop.objects.bulk_update(ahead, ["eta"])
+    if became_late and route.status == RouteStatus.IN_PROGRESS:
+        # Only when a stop newly runs late: a re-plan that cannot help is not asked again.
+        replan_request(
+            plan=route.plan,
+            trigger=ReplanTrigger.LATE,
+            detail={"route": route.pk, "stops": became_late[:20]},
+        )
     return ahead
+
+
+def _late(eta: dt.datetime, stop: Stop, allowance: dt.timedelta) -> bool:
+    return stop.window_end is not None and eta > stop.window_end + allowance
 
 
 def _here(
@@ -290,8 +315,13 @@ def _settle_stop(
     else:
         check_transition(STOP_TRANSITIONS, entity="Stop", current=locked.status, target=target)
     if locked.order_id is not None:
+        if locked.order.status == OrderStatus.PLANNED:
+            # Added by a re-plan and loaded at the hub without a reload stop being tapped.
+            order_start_delivery(order=locked.order, source=SOURCE, actor=courier.user)
         record(locked.order, at)
     _stop_transition(route, locked, target=target, courier=courier, at=at)
+    if locked.kind == StopKind.RELOAD and target == StopStatus.COMPLETED:
+        _load_next_trip(route, locked, courier)
     route_etas_recompute(
         route=route,
         after_sequence=locked.sequence,
@@ -300,6 +330,62 @@ def _settle_stop(
     )
     _settle_route(route, courier=courier, at=at)
     return locked
+
+
+def _load_next_trip(route: Route, reload: Stop, courier: Courier) -> None:
+    """Back at the hub: the parcels of the next trip (a re-plan may have added some) go out."""
+    stops = (
+        Stop.objects.filter(
+            route=route,
+            trip=reload.trip + 1,
+            status=StopStatus.PENDING,
+            kind__in=ORDER_STOP_KINDS,
+            order__status=OrderStatus.PLANNED,
+        )
+        .select_related("order")
+        .order_by("order_id")
+    )
+    for stop in stops:
+        order_start_delivery(order=stop.order, source=SOURCE, actor=courier.user)
+
+
+def _retry_today(route: Route, stop: Stop, reason: str, at: dt.datetime) -> bool:
+    """After a failed delivery: try again later today when the reason allows it, the order
+    has attempts left today and the hub's day leaves time. The order gets a window from
+    ``DISPATCH_RETRY_AFTER_S`` after the failure to the end of the shift, and a re-plan is
+    asked for. Returns whether it will be retried."""
+    order = stop.order
+    if order is None or reason not in settings.DISPATCH_RETRY_SAME_DAY_REASONS:
+        return False
+    plan = route.plan
+    midnight = local_midnight(hub=plan.hub, day=plan.service_date)
+    tries = DeliveryAttempt.objects.filter(
+        order=order, outcome=DeliveryAttempt.Outcome.FAILED, attempted_at__gte=midnight
+    ).count()
+    if tries >= settings.DISPATCH_MAX_ATTEMPTS_PER_DAY:
+        return False
+    shift, _ = vehicle_shift(hub=plan.hub, day=plan.service_date, midnight=midnight)
+    start = max(
+        at + dt.timedelta(seconds=settings.DISPATCH_RETRY_AFTER_S),
+        moment_at(shift.start_s, midnight=midnight),
+    )
+    end = moment_at(shift.end_s, midnight=midnight)
+    if end - start < dt.timedelta(minutes=30) or end <= timezone.now():
+        return False
+    order_reschedule(
+        order=order,
+        window_start=start,
+        window_end=end,
+        source=SOURCE,
+        reason=f"same-day retry after {reason}",
+    )
+    replan_request(
+        plan=plan,
+        trigger=ReplanTrigger.FAILED_DELIVERY,
+        detail={"order": order.pk, "route": route.pk, "reason": reason},
+        now=at,
+    )
+    return True
 
 
 @transaction.atomic
@@ -371,4 +457,9 @@ def stop_fail(
             actor=courier.user,
         )
 
-    return _settle_stop(stop, courier, StopStatus.FAILED, record, at=at, lat=lat, lng=lng)
+    failed = _settle_stop(stop, courier, StopStatus.FAILED, record, at=at, lat=lat, lng=lng)
+    # A retried request finds the order already rescheduled (or decided): nothing more to do.
+    if Order.objects.filter(pk=failed.order_id, status=OrderStatus.FAILED).exists():
+        route = Route.objects.select_related("plan__hub").get(pk=failed.route_id)
+        _retry_today(route, failed, reason, failed.actual_departure)
+    return failed

@@ -25,7 +25,7 @@ from lastmile.orders.services.transitions import (
     order_start_return,
     order_unplan,
 )
-from lastmile.orders.services.updates import EDITABLE_FIELDS, order_update
+from lastmile.orders.services.updates import EDITABLE_FIELDS, order_eta_changed, order_update
 
 __all__ = [
     "EDITABLE_FIELDS",
@@ -36,6 +36,7 @@ __all__ = [
     "order_cancel",
     "order_create",
     "order_deliver",
+    "order_eta_changed",
     "order_fail",
     "order_import_confirm",
     "order_import_discard",

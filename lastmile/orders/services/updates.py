@@ -1,5 +1,6 @@
 """Editing an order's details (not its state): what a dispatcher corrects on the phone."""
 
+import datetime as dt
 from typing import Any
 
 from django.db import transaction
@@ -67,3 +68,35 @@ def order_update(
         occurred_at=timezone.now(),
     )
     return locked
+
+
+def order_eta_changed(
+    *,
+    order: Order,
+    eta_start: dt.datetime,
+    eta_end: dt.datetime,
+    route_ref: str,
+    source: str = "system",
+    actor: User | None = None,
+) -> OrderEvent:
+    """Record a new arrival window promised for an order already on a route.
+
+    Re-planning during the day moves stops; the customer's window follows in the timeline,
+    where tracking and notifications read it. Nothing on the order row changes.
+    """
+    if eta_end <= eta_start:
+        raise ValidationFailed(
+            "An ETA window must end after it starts.", errors={"eta_end": ["Before the start."]}
+        )
+    return OrderEvent.objects.create(
+        order=order,
+        kind=OrderEvent.Kind.ETA_CHANGED,
+        actor=actor,
+        source=source,
+        payload={
+            "route": route_ref,
+            "eta_start": eta_start.isoformat(),
+            "eta_end": eta_end.isoformat(),
+        },
+        occurred_at=timezone.now(),
+    )

@@ -148,6 +148,20 @@
         .catch(function (error) { self.fail(error); })
         .then(function () { self.busy(false); self.load(); });
     });
+    $("btn-replan").addEventListener("click", function () {
+      var plan = self.data && self.data.plan;
+      if (!plan) { return; }
+      self.busy(true);
+      self.request("POST", self.url("replan", plan.id))
+        .then(function (body) {
+          var r = body.replan;
+          self.say(r.status === "applied"
+            ? "Re-planned: " + r.added.length + " added, " + r.moved.length + " moved, " + r.dropped.length + " dropped."
+            : "Re-plan " + r.status_label.toLowerCase() + "; the routes change when it is applied.", "ok");
+        })
+        .catch(function (error) { self.fail(error); })
+        .then(function () { self.busy(false); self.load(); });
+    });
     $("btn-move").addEventListener("click", function () { self.move(); });
     $("move-target").addEventListener("change", function () {
       $("btn-move").disabled = !(self.selected && this.value);
@@ -155,7 +169,7 @@
   };
 
   Board.prototype.busy = function (on) {
-    ["btn-plan", "btn-cancel", "btn-publish", "btn-move"].forEach(function (id) {
+    ["btn-plan", "btn-cancel", "btn-publish", "btn-replan", "btn-move"].forEach(function (id) {
       $(id).dataset.busy = on ? "1" : "";
       if (id !== "btn-move") { $(id).disabled = on; }
     });
@@ -296,6 +310,7 @@
     $("btn-plan").hidden = !perms.plan || Boolean(data.run);
     $("btn-cancel").hidden = !perms.cancel || !data.run;
     $("btn-publish").hidden = !(perms.publish && plan && plan.can_publish);
+    $("btn-replan").hidden = !(perms.replan && plan && plan.can_replan);
 
     var box = $("board-plan");
     box.textContent = "";
@@ -323,8 +338,38 @@
         box.appendChild(list);
       }
     }
+    this.replansList(data);
     this.routesList(data);
     this.moveBox();
+  };
+
+  // What each re-plan of the day changed, newest first.
+  Board.prototype.replansList = function (data) {
+    var box = $("board-replans");
+    box.textContent = "";
+    box.hidden = !data.replans.length;
+    if (!data.replans.length) { return; }
+    box.appendChild(el("h3", {}, "Re-plans today"));
+    var list = el("ol", { id: "board-replan-list", reversed: true });
+    data.replans.forEach(function (r) {
+      var item = el("li", { className: "lm-replan is-" + r.status, "data-replan-id": r.id });
+      var why = r.triggers.map(function (t) { return t.label; }).join(", ");
+      item.appendChild(el("div", { className: "lm-replan-head" },
+        r.requested + " · " + r.status_label + (why ? " · " + why : "")));
+      var parts = [["added", "Added"], ["moved", "Moved"], ["dropped", "Dropped"], ["unassigned", "Unassigned"]];
+      parts.forEach(function (part) {
+        var rows = r[part[0]];
+        if (rows.length) {
+          item.appendChild(el("div", { className: "lm-replan-" + part[0] }, part[1] + " (" + rows.length + "): " + rows.join(", ")));
+        }
+      });
+      if (r.status === "applied" && !r.added.length && !r.moved.length && !r.dropped.length && !r.unassigned.length) {
+        item.appendChild(el("div", {}, "No order changed route; times updated."));
+      }
+      if (r.error) { item.appendChild(el("div", { className: "lm-replan-error" }, r.error)); }
+      list.appendChild(item);
+    });
+    box.appendChild(list);
   };
 
   Board.prototype.routesList = function (data) {

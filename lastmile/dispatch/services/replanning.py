@@ -1,0 +1,1004 @@
+"""Re-planning a published day while it is being driven.
+
+A new order for today, a cancellation, a failed delivery to retry today or a vehicle running
+late asks for a re-plan (:func:`replan_request`); triggers that arrive while one waits out
+``DISPATCH_REPLAN_DEBOUNCE_S`` join it, so a burst of changes costs one solve. The run
+(:func:`replan_run`, on the planning queue) reads the live day, builds a routing problem of
+what is left, solves it, checks it independently and applies it:
+
+- settled stops (completed, failed, skipped) and a stop the courier is at stay as they are;
+- each vehicle on the road starts where it is (the stop it is at or left last, or a fresh
+  telematics fix) at the current time, with the battery it has left; a vehicle still at the
+  hub starts there when its shift or now allows;
+- parcels already on a vehicle stay on it (pinned; delivered late rather than not at all),
+  and so do the rest of a started route's parcels, which wait for it at the hub;
+- everything else (new orders, retries, orders of routes not started) is collected at the
+  hub: a started vehicle returns there to load it (a reload stop), one at the hub loads
+  before it leaves;
+- an order changes route only when that saves more than ``DISPATCH_REPLAN_MOVE_COST``.
+
+The result is written as a diff against the routes: stops kept (same rows, new sequence and
+ETA), added, moved (skipped on one route, added to another), dropped (skipped) and orders
+left unassigned with the engine's reason; the ``Replan`` row and a ``replanned`` plan event
+carry it for the dispatcher. The solve runs outside any transaction; the write locks the
+plan and its routes and gives up (and asks again) if a route started or finished meanwhile.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from fleet.selectors import vehicle_routing_spec, vehicle_state_or_none
+from lastmile.accounts.models import User
+from lastmile.core.errors import ApplicationError, Conflict, ValidationFailed
+from lastmile.core.state import check_transition
+from lastmile.dispatch.models import (
+    ORDER_STOP_KINDS,
+    REPLAN_TRANSITIONS,
+    Plan,
+    PlanEvent,
+    PlanStatus,
+    Replan,
+    ReplanStatus,
+    ReplanTrigger,
+    Route,
+    RouteStatus,
+    Stop,
+    StopKind,
+    StopStatus,
+    UnassignedOrder,
+)
+from lastmile.dispatch.services.building import (
+    ELIGIBLE_OPTIONS,
+    HUB_LOCATION,
+    PlanningError,
+    job_id_for,
+    local_midnight,
+    matrix_provider,
+    moment_at,
+    order_demands,
+    order_job,
+    seconds_since,
+    vehicle_shift,
+)
+from lastmile.dispatch.services.publishing import eta_window
+from lastmile.orders.models import PLANNABLE_STATUSES, Order, OrderStatus
+from lastmile.orders.services import (
+    order_eta_changed,
+    order_plan,
+    order_start_delivery,
+    order_unplan,
+)
+from lastmile.routing.checker import CheckReport, check
+from lastmile.routing.matrix import build_matrices
+from lastmile.routing.params import SolverParams
+from lastmile.routing.problem import (
+    Job,
+    JobKind,
+    Load,
+    Location,
+    Problem,
+    Shipment,
+    TimeWindow,
+    Vehicle,
+)
+from lastmile.routing.solution import Solution, VisitKind
+from lastmile.routing.solver import solve
+
+logger = logging.getLogger(__name__)
+
+LIVE_ROUTE_STATUSES = (RouteStatus.PLANNED, RouteStatus.DISPATCHED, RouteStatus.IN_PROGRESS)
+SETTLED = (StopStatus.COMPLETED, StopStatus.FAILED, StopStatus.SKIPPED)
+# Statuses an order on a pending stop may be in and still be served today.
+ON_ROUTE_STATUSES = (OrderStatus.PLANNED, OrderStatus.OUT_FOR_DELIVERY)
+# Pending stops are renumbered in two steps (unique route + sequence): first out of the way.
+SEQUENCE_PARK = 1_000_000
+SOURCE = "system"
+
+
+class ReplanFailed(ApplicationError):
+    code = "replan_failed"
+    status = 409
+    title = "The day could not be re-planned"
+
+
+# --- Requesting ----------------------------------------------------------------------------
+
+
+def _trigger(kind: str, at: dt.datetime, detail: dict | None) -> dict:
+    return {"kind": kind, "at": at.isoformat(), **(detail or {})}
+
+
+def _enqueue(replan: Replan, countdown: float) -> None:
+    from lastmile.dispatch.tasks import replan_hub_day_task
+
+    replan_hub_day_task.apply_async(
+        args=(replan.pk,), task_id=replan.celery_task_id, countdown=max(0.0, countdown)
+    )
+
+
+def replan_request(
+    *,
+    plan: Plan,
+    trigger: str,
+    detail: dict | None = None,
+    actor: User | None = None,
+    now: dt.datetime | None = None,
+    debounce: bool = True,
+) -> Replan:
+    """Ask for a re-plan of a published day; the run goes to the planning queue.
+
+    While a re-plan is queued, further triggers join it (``joined`` set on the returned row)
+    and no second run is sent. ``debounce=False`` (a dispatcher's button) runs it at once.
+    Refused for a plan that is not published or a day that has passed.
+    """
+    now = now or timezone.now()
+    if trigger not in ReplanTrigger.values:
+        raise ValidationFailed(
+            f"Unknown re-plan trigger {trigger!r}.", errors={"trigger": ["Unknown."]}
+        )
+    if plan.status != PlanStatus.PUBLISHED:
+        raise Conflict(
+            "Only a published plan is re-planned; plan the day again instead.",
+            code="plan_not_published",
+        )
+    if plan.service_date < timezone.localdate(timezone=plan.hub.zone):
+        raise ValidationFailed(
+            f"{plan.service_date:%Y-%m-%d} has passed; its routes cannot change.",
+            errors={"plan": ["This day has passed."]},
+        )
+    entry = _trigger(trigger, now, detail)
+    with transaction.atomic():
+        queued = (
+            Replan.objects.select_for_update().filter(plan=plan, status=ReplanStatus.QUEUED).first()
+        )
+        if queued is None:
+            delay = settings.DISPATCH_REPLAN_DEBOUNCE_S if debounce else 0
+            try:
+                with transaction.atomic():
+                    queued = Replan.objects.create(
+                        plan=plan,
+                        triggers=[entry],
+                        requested_by=actor,
+                        run_after=now + dt.timedelta(seconds=delay),
+                        celery_task_id=str(uuid.uuid4()),
+                    )
+            except IntegrityError:
+                # Another trigger created it a moment ago: join that one.
+                queued = Replan.objects.select_for_update().get(
+                    plan=plan, status=ReplanStatus.QUEUED
+                )
+            else:
+                PlanEvent.objects.create(
+                    plan=plan,
+                    kind=PlanEvent.Kind.REPLAN_REQUESTED,
+                    actor=actor,
+                    payload={"replan": queued.pk, "trigger": entry},
+                    occurred_at=now,
+                )
+                replan = queued
+                transaction.on_commit(lambda: _enqueue(replan, delay))
+                logger.info(
+                    "replan requested",
+                    extra={"plan": plan.pk, "replan": replan.pk, "trigger": trigger},
+                )
+                return replan
+        queued.triggers = [*queued.triggers, entry]
+        update = ["triggers", "updated_at"]
+        if not debounce and queued.run_after > now:
+            queued.run_after = now
+            update.append("run_after")
+            transaction.on_commit(lambda: _enqueue(queued, 0))
+        queued.save(update_fields=update)
+        queued.joined = True
+        return queued
+
+
+# --- Reading the live day ------------------------------------------------------------------
+
+
+@dataclass
+class LiveRoute:
+    """A route still being driven (or about to be), as the re-plan sees it."""
+
+    route: Route
+    started: bool
+    start: Location
+    start_at: dt.datetime
+    start_source: str  # "hub", "stop" (left it last), "at_stop" (serving it), "telematics"
+    trip: int  # the trip the vehicle is on (a reload starts the next)
+    energy_wh: int | None  # battery left for the rest of the day
+    driven_m: int  # estimated distance already driven today
+    pending: list[Stop] = field(default_factory=list)  # pending order stops, in sequence
+    loaded: set[int] = field(default_factory=set)  # orders on board
+
+
+@dataclass
+class LiveDay:
+    plan: Plan
+    now: dt.datetime
+    midnight: dt.datetime
+    shift: TimeWindow
+    routes: list[LiveRoute]
+    orders: dict[int, Order]  # every order the problem serves
+    current_route: dict[int, int]  # order → route id it is on now (pending stops)
+    retries: dict[int, int]  # order → route id whose vehicle carries it after a failure
+    gone: list[tuple[Stop, str]]  # pending stops whose order no longer needs them, and why
+    settled: int  # stops already settled (they stay as they are)
+
+
+def _fresh(moment: dt.datetime | None, now: dt.datetime) -> bool:
+    age = dt.timedelta(seconds=settings.DISPATCH_POSITION_MAX_AGE_S)
+    return moment is not None and now - age <= moment <= now + dt.timedelta(minutes=5)
+
+
+def _service(stop: Stop) -> dt.timedelta:
+    return stop.planned_departure - stop.planned_start
+
+
+def _driven_m(route: Route, path: list[Location], profile: str) -> int:
+    if len(path) < 2:
+        return 0
+    distances = matrix_provider().matrix(path, profile=profile).distances_m
+    return round(sum(distances[i][i + 1] for i in range(len(path) - 1)))
+
+
+def _live_route(
+    route: Route, stops: list[Stop], *, now: dt.datetime, hub_at: Location
+) -> LiveRoute:
+    vehicle = route.vehicle
+    spec = vehicle_routing_spec(vehicle=vehicle)
+    pending = [s for s in stops if s.status == StopStatus.PENDING and s.kind in ORDER_STOP_KINDS]
+    if route.status != RouteStatus.IN_PROGRESS:
+        return LiveRoute(
+            route=route,
+            started=False,
+            start=hub_at,
+            start_at=now,
+            start_source="hub",
+            trip=1,
+            energy_wh=spec.energy.usable_wh if spec.energy else None,
+            driven_m=0,
+            pending=pending,
+        )
+    # Where the vehicle is: the stop it is serving, else the last one it left (or a newer
+    # telematics fix), else the hub it left.
+    trip = 1
+    visited: list[Stop] = []
+    for stop in stops:
+        if stop.status == StopStatus.PENDING or stop.status == StopStatus.SKIPPED:
+            continue
+        visited.append(stop)
+        trip = max(trip, stop.trip)
+        if stop.kind == StopKind.RELOAD and stop.status == StopStatus.COMPLETED:
+            trip = stop.trip + 1
+    visited.sort(key=lambda s: (s.actual_arrival or s.planned_arrival, s.sequence))
+    arrived = next((s for s in stops if s.status == StopStatus.ARRIVED), None)
+    start, start_at, source = hub_at, route.started_at or now, "hub"
+    if arrived is not None:
+        start = Location(float(arrived.latitude), float(arrived.longitude))
+        begin = arrived.actual_arrival or now
+        if arrived.window_start is not None:
+            begin = max(begin, arrived.window_start)
+        start_at, source = begin + _service(arrived), "at_stop"
+    else:
+        left = [s for s in visited if s.actual_departure is not None]
+        if left:
+            last = max(left, key=lambda s: s.actual_departure)
+            start = Location(float(last.latitude), float(last.longitude))
+            start_at, source = last.actual_departure, "stop"
+        state = vehicle_state_or_none(vehicle)
+        if (
+            state is not None
+            and state.latitude is not None
+            and _fresh(state.recorded_at, now)
+            and state.recorded_at >= start_at
+        ):
+            start = Location(float(state.latitude), float(state.longitude))
+            start_at, source = state.recorded_at, "telematics"
+    path = [hub_at, *(Location(float(s.latitude), float(s.longitude)) for s in visited)]
+    if source == "telematics":
+        path.append(start)
+    driven = _driven_m(route, path, spec.profile)
+    if spec.energy is not None:
+        state = vehicle_state_or_none(vehicle)
+        if state is not None and state.soc_pct is not None and _fresh(state.soc_recorded_at, now):
+            live = vehicle_routing_spec(vehicle=vehicle, soc_pct=float(state.soc_pct)).energy
+            energy_wh = live.usable_wh if live else None
+        else:
+            energy_wh = max(1, round(spec.energy.usable_wh - spec.energy.energy_wh(driven)))
+    else:
+        energy_wh = None
+    loaded = {
+        s.order_id for s in pending if s.trip == trip and s.order_id is not None
+    }  # this trip's parcels are on board; later trips' wait at the hub
+    return LiveRoute(
+        route=route,
+        started=True,
+        start=start,
+        start_at=max(now, start_at),
+        start_source=source,
+        trip=trip,
+        energy_wh=energy_wh,
+        driven_m=driven,
+        pending=pending,
+        loaded=loaded,
+    )
+
+
+def live_day_read(*, plan: Plan, now: dt.datetime) -> LiveDay:
+    """Everything the re-plan needs from the database, read once (no locks)."""
+    hub = plan.hub
+    midnight = local_midnight(hub=hub, day=plan.service_date)
+    shift, _ = vehicle_shift(hub=hub, day=plan.service_date, midnight=midnight)
+    hub_at = Location(float(hub.latitude), float(hub.longitude))
+    routes = list(
+        Route.objects.filter(plan=plan, status__in=LIVE_ROUTE_STATUSES)
+        .select_related("vehicle__vehicle_type", "vehicle__state")
+        .order_by("pk")
+    )
+    stops_of: dict[int, list[Stop]] = {r.pk: [] for r in routes}
+    for stop in (
+        Stop.objects.filter(route__in=routes).select_related("order").order_by("route", "sequence")
+    ):
+        stops_of[stop.route_id].append(stop)
+    live, orders, current, retries, gone = [], {}, {}, {}, []
+    settled = 0
+    for route in routes:
+        entry = _live_route(route, stops_of[route.pk], now=now, hub_at=hub_at)
+        kept = []
+        for stop in entry.pending:
+            order = stop.order
+            if order.status in ON_ROUTE_STATUSES or (
+                order.status in PLANNABLE_STATUSES and order.service_date == plan.service_date
+            ):
+                kept.append(stop)
+                orders[order.pk] = order
+                current[order.pk] = route.pk
+            else:
+                reason = "cancelled" if order.status == OrderStatus.CANCELLED else order.status
+                gone.append((stop, reason))
+        entry.pending = kept
+        entry.loaded &= set(current)
+        for stop in stops_of[route.pk]:
+            settled += stop.status in SETTLED
+            order = stop.order
+            if (
+                stop.status == StopStatus.FAILED
+                and order is not None
+                and order.status in PLANNABLE_STATUSES
+                and order.service_date == plan.service_date
+                and order.pk not in current
+            ):
+                # A failed delivery to try again today: the parcel is on the vehicle if the
+                # failure was on the trip it is still driving.
+                orders[order.pk] = order
+                retries[order.pk] = route.pk
+                if entry.started and stop.trip == entry.trip:
+                    entry.loaded.add(order.pk)
+        live.append(entry)
+    new = Order.objects.filter(
+        hub=hub,
+        service_date=plan.service_date,
+        status__in=PLANNABLE_STATUSES,
+        delivery_option__in=ELIGIBLE_OPTIONS,
+    ).exclude(pk__in=list(orders))
+    for order in new.order_by("pk"):
+        orders[order.pk] = order
+    return LiveDay(
+        plan=plan,
+        now=now,
+        midnight=midnight,
+        shift=shift,
+        routes=live,
+        orders=orders,
+        current_route=current,
+        retries=retries,
+        gone=gone,
+        settled=settled,
+    )
+
+
+# --- The routing problem of the rest of the day --------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplanInput:
+    problem: Problem
+    day: LiveDay
+    by_vehicle: dict[str, LiveRoute]
+    stats: dict[str, object]
+
+    def at(self, seconds: float) -> dt.datetime:
+        return moment_at(seconds, midnight=self.day.midnight)
+
+
+def _pickup_id(order_id: int) -> str:
+    return f"p{order_id}"
+
+
+def replan_input_build(day: LiveDay) -> ReplanInput:
+    """The routing problem of what is left: see the module docstring for the rules."""
+    locations = [Location(float(day.plan.hub.latitude), float(day.plan.hub.longitude))]
+    vehicles, by_vehicle = [], {}
+    now_s = seconds_since(day.now, midnight=day.midnight)
+    for entry in day.routes:
+        spec = vehicle_routing_spec(vehicle=entry.route.vehicle)
+        start = HUB_LOCATION
+        if entry.start_source != "hub":
+            start = len(locations)
+            locations.append(entry.start)
+        begin = max(now_s, seconds_since(entry.start_at, midnight=day.midnight))
+        if not entry.started:
+            begin = max(begin, day.shift.start_s)
+        energy = spec.energy
+        if energy is not None and entry.energy_wh is not None:
+            energy = dataclasses.replace(energy, usable_wh=max(1, entry.energy_wh))
+        code = entry.route.vehicle.code
+        vehicles.append(
+            Vehicle(
+                id=code,
+                start=start,
+                end=HUB_LOCATION,
+                shift=TimeWindow(begin, max(begin, day.shift.end_s)),
+                capacity=spec.capacity,
+                profile=spec.profile,
+                skills=spec.skills,
+                energy=energy,
+                # The vehicle is out (or booked) today whatever happens: no fixed cost.
+                costs=dataclasses.replace(spec.costs, fixed=0),
+            )
+        )
+        by_vehicle[code] = entry
+    code_of = {e.route.pk: e.route.vehicle.code for e in day.routes}
+    started = {e.route.pk for e in day.routes if e.started}
+    loaded = {order_id: e.route.pk for e in day.routes for order_id in e.loaded}
+    demands = order_demands(list(day.orders.values()))
+    jobs, shipments = [], []
+    for order in day.orders.values():
+        location = len(locations)
+        locations.append(Location(float(order.latitude), float(order.longitude)))
+        job = order_job(order, demand=demands[order.pk], location=location, midnight=day.midnight)
+        route_id = day.current_route.get(order.pk, day.retries.get(order.pk))
+        on_started = route_id in started
+        if order.pk in loaded:
+            # On board: it stays on this vehicle, late if it must.
+            jobs.append(
+                dataclasses.replace(job, vehicle_id=code_of[loaded[order.pk]], soft_end=True)
+            )
+            continue
+        pin = code_of[route_id] if on_started else None
+        prefer = code_of[route_id] if route_id is not None and not on_started else None
+        delivery = dataclasses.replace(
+            job, vehicle_id=pin, preferred_vehicle_id=prefer, soft_end=on_started
+        )
+        pickup = Job(
+            id=_pickup_id(order.pk),
+            location=HUB_LOCATION,
+            kind=JobKind.PICKUP,
+            demand=delivery.demand,
+            skills=delivery.skills,
+            priority=delivery.priority,
+            vehicle_id=pin,
+            preferred_vehicle_id=prefer,
+        )
+        shipments.append(Shipment(id=f"s{order.pk}", pickup=pickup, delivery=delivery))
+    profiles = sorted({v.profile for v in vehicles}) or ["van"]
+    problem = Problem(
+        locations=tuple(locations),
+        jobs=tuple(jobs),
+        vehicles=tuple(vehicles),
+        matrices=build_matrices(locations, matrix_provider(), profiles),
+        shipments=tuple(shipments),
+    )
+    stats = {
+        "vehicles": len(vehicles),
+        "orders": len(day.orders),
+        "on_board": len(jobs),
+        "at_hub": len(shipments),
+        "starts": {
+            str(e.route.pk): {
+                "vehicle": e.route.vehicle.code,
+                "latitude": round(e.start.lat, 6),
+                "longitude": round(e.start.lng, 6),
+                "at": max(e.start_at, day.now).isoformat(),
+                "source": e.start_source,
+                "trip": e.trip,
+                "energy_wh": e.energy_wh,
+            }
+            for e in day.routes
+        },
+    }
+    return ReplanInput(problem=problem, day=day, by_vehicle=by_vehicle, stats=stats)
+
+
+# --- Running -------------------------------------------------------------------------------
+
+
+def _transition(replan: Replan, target: str, **fields: object) -> Replan:
+    check_transition(REPLAN_TRANSITIONS, entity="Replan", current=replan.status, target=target)
+    replan.status = target
+    for name, value in fields.items():
+        setattr(replan, name, value)
+    replan.save(update_fields=["status", "updated_at", *fields])
+    return replan
+
+
+@transaction.atomic
+def _start(replan_id: int, now: dt.datetime) -> Replan | bool | None:
+    """queued → running; ``None`` if there is nothing to run, ``False`` if another re-plan of
+    the same plan is running (the caller tries again later)."""
+    replan = (
+        Replan.objects.select_for_update().select_related("plan__hub").filter(pk=replan_id).first()
+    )
+    if replan is None or replan.status != ReplanStatus.QUEUED:
+        return None
+    if Replan.objects.filter(plan_id=replan.plan_id, status=ReplanStatus.RUNNING).exists():
+        return False
+    return _transition(replan, ReplanStatus.RUNNING, started_at=now)
+
+
+def _fail(replan_id: int, error: str, now: dt.datetime) -> Replan:
+    with transaction.atomic():
+        replan = Replan.objects.select_for_update().get(pk=replan_id)
+        if replan.status in (ReplanStatus.QUEUED, ReplanStatus.RUNNING):
+            _transition(replan, ReplanStatus.FAILED, error=error, finished_at=now)
+    logger.warning("replan failed", extra={"replan": replan_id, "error": error})
+    return replan
+
+
+class _RoutesChanged(Exception):
+    pass
+
+
+def replan_run(*, replan_id: int, now: dt.datetime | None = None) -> Replan | None:
+    """Run a queued re-plan: read the live day, solve, check and apply; see the module.
+
+    Returns ``None`` when it is not queued any more (a retried task). When another re-plan of
+    the plan is running, it is left queued and ``None`` returned: the task tries again. A
+    failure changes nothing on the routes and is recorded on the row.
+    """
+    now = now or timezone.now()
+    replan = _start(replan_id, now)
+    if not replan:
+        return None if replan is None else Replan.objects.get(pk=replan_id)
+    plan = replan.plan
+    timings: dict[str, float] = {}
+    try:
+        started = time.perf_counter()
+        day = live_day_read(plan=plan, now=now)
+        if not day.routes:
+            raise ReplanFailed("No route of this day is still running; nothing to re-plan.")
+        data = replan_input_build(day)
+        timings["build_s"] = round(time.perf_counter() - started, 3)
+        started = time.perf_counter()
+        solution = solve(
+            data.problem,
+            SolverParams(
+                time_limit_s=float(settings.DISPATCH_REPLAN_TIME_LIMIT_S),
+                move_cost=float(settings.DISPATCH_REPLAN_MOVE_COST),
+            ),
+        )
+        timings["solve_s"] = round(time.perf_counter() - started, 3)
+        report = check(data.problem, solution)
+        if not report.feasible:
+            raise ReplanFailed(
+                f"The re-plan breaks {len(report.violations)} rule(s); routes left as they "
+                f"were. First: {report.violations[0]}"
+            )
+        started = time.perf_counter()
+        applied = _apply(replan.pk, data, solution, report, timings, started)
+        return applied
+    except _RoutesChanged as exc:
+        failed = _fail(replan.pk, str(exc), now)
+        replan_request(plan=plan, trigger=ReplanTrigger.RETRY, detail={"after": replan.pk})
+        return failed
+    except (ApplicationError, PlanningError) as exc:
+        return _fail(replan.pk, str(exc), now)
+    except Exception as exc:
+        logger.exception("replan failed unexpectedly", extra={"replan": replan.pk})
+        return _fail(replan.pk, f"Unexpected error ({exc.__class__.__name__}: {exc}).", now)
+
+
+# --- Applying ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Visit:
+    kind: str  # StopKind.DELIVERY or StopKind.RELOAD
+    order_id: int | None
+    arrival: dt.datetime
+    start: dt.datetime
+    departure: dt.datetime
+    trip: int
+
+
+def _visits(data: ReplanInput, vehicle_code: str, solution: Solution) -> list[_Visit]:
+    """The solved route of a vehicle as stops: deliveries, and the hub visits that load
+    parcels (consecutive pickups are one reload; a vehicle at the hub loads before it leaves)."""
+    entry = data.by_vehicle[vehicle_code]
+    solved = solution.route_of(vehicle_code)
+    if solved is None:
+        return []
+    out: list[_Visit] = []
+    trip = entry.trip
+    delivered_yet = entry.started
+    for visit in solved.visits:
+        if visit.kind != VisitKind.JOB:
+            continue
+        arrival, start, leave = (
+            data.at(visit.arrival_s),
+            data.at(visit.start_s),
+            data.at(visit.departure_s),
+        )
+        if visit.job_id.startswith("p"):
+            if not delivered_yet:
+                continue  # loading at the hub before the first delivery
+            if out and out[-1].kind == StopKind.RELOAD:
+                out[-1].departure = leave
+                continue
+            # A reload ends the trip it closes; the next delivery is on the next trip.
+            out.append(_Visit(StopKind.RELOAD, None, arrival, start, leave, trip))
+            trip += 1
+            continue
+        delivered_yet = True
+        out.append(_Visit(StopKind.DELIVERY, int(visit.job_id[1:]), arrival, start, leave, trip))
+    return out
+
+
+def _ref(order: Order) -> str:
+    return order.external_reference
+
+
+def _route_ref(route: Route, sequence: int) -> str:
+    return f"{route.plan_id}/{route.pk}/{sequence}"
+
+
+@transaction.atomic(durable=True)
+def _apply(
+    replan_id: int,
+    data: ReplanInput,
+    solution: Solution,
+    report: CheckReport,
+    timings: dict[str, float],
+    started: float,
+) -> Replan:
+    day = data.day
+    now = day.now
+    replan = Replan.objects.select_for_update().get(pk=replan_id)
+    plan = Plan.objects.select_for_update().select_related("hub").get(pk=day.plan.pk)
+    if plan.status != PlanStatus.PUBLISHED:
+        raise ReplanFailed("The plan is no longer published.")
+    locked = {
+        r.pk: r
+        for r in Route.objects.select_for_update()
+        .filter(pk__in=[e.route.pk for e in day.routes])
+        .order_by("pk")
+    }
+    for entry in day.routes:
+        if locked[entry.route.pk].status != entry.route.status:
+            raise _RoutesChanged(
+                f"Route {entry.route.vehicle.code} went {locked[entry.route.pk].status} while "
+                "re-planning; re-planning again."
+            )
+    # Stops settled while the engine worked stay settled; the rest follows the re-plan.
+    pending_now = {
+        s.pk: s
+        for s in Stop.objects.select_for_update()
+        .filter(route_id__in=list(locked), status=StopStatus.PENDING)
+        .select_related("order")
+    }
+    still_pending = {s.order_id for s in pending_now.values() if s.order_id is not None}
+    figures = {f.vehicle_id: f for f in report.routes}
+    unassigned = {u.job_id: u for u in solution.unassigned}
+    diff: dict[str, list] = {"added": [], "moved": [], "dropped": [], "unassigned": []}
+    resequenced: list[int] = []
+    placed: dict[int, tuple[Route, Stop]] = {}
+    old_windows: dict[int, tuple[dt.datetime, dt.datetime]] = {}
+    skipped_total = 0
+
+    for entry in day.routes:
+        route = locked[entry.route.pk]
+        code = route.vehicle.code
+        visits = [
+            v
+            for v in _visits(data, code, solution)
+            if v.order_id is None
+            or v.order_id not in day.current_route
+            or v.order_id in still_pending
+        ]
+        mine = [s for s in pending_now.values() if s.route_id == route.pk]
+        by_order = {s.order_id: s for s in mine if s.order_id is not None}
+        reloads = sorted((s for s in mine if s.kind == StopKind.RELOAD), key=lambda s: s.sequence)
+        before = [s.order_id for s in sorted(mine, key=lambda s: s.sequence) if s.order_id]
+        # Park every pending stop's sequence out of the way of the new numbering.
+        Stop.objects.filter(pk__in=[s.pk for s in mine]).update(
+            sequence=F("sequence") + SEQUENCE_PARK
+        )
+        base = (
+            Stop.objects.filter(route=route)
+            .exclude(status=StopStatus.PENDING)
+            .aggregate(top=Max("sequence"))["top"]
+            or 0
+        )
+        used: set[int] = set()
+        new_rows: list[Stop] = []
+        ordered: list[Stop] = []
+        for visit in visits:
+            if visit.order_id is not None and visit.order_id in by_order:
+                stop = by_order[visit.order_id]
+                old_windows[visit.order_id] = (eta_window(stop).start, eta_window(stop).end)
+            elif visit.kind == StopKind.RELOAD and reloads:
+                stop = reloads.pop(0)
+            else:
+                order = day.orders[visit.order_id] if visit.order_id else None
+                hub = plan.hub
+                stop = Stop(
+                    route=route,
+                    kind=visit.kind,
+                    order=order,
+                    latitude=order.latitude if order else hub.latitude,
+                    longitude=order.longitude if order else hub.longitude,
+                    window_start=order.window_start if order else None,
+                    window_end=order.window_end if order else None,
+                )
+                new_rows.append(stop)
+            stop.trip = visit.trip
+            stop.planned_arrival, stop.planned_start = visit.arrival, visit.start
+            stop.planned_departure, stop.eta = visit.departure, visit.arrival
+            if stop.order is not None:
+                # The order's window may have moved (a retry later today).
+                stop.window_start, stop.window_end = stop.order.window_start, stop.order.window_end
+            used.add(id(stop))
+            ordered.append(stop)
+            if visit.order_id is not None:
+                placed[visit.order_id] = (route, stop)
+        leftovers = [s for s in mine if id(s) not in used]
+        for stop in sorted(leftovers, key=lambda s: s.sequence):
+            base += 1
+            stop.sequence, stop.status = base, StopStatus.SKIPPED
+        skipped_total += len(leftovers)
+        for stop in ordered:
+            base += 1
+            stop.sequence = base
+        fields = [
+            "sequence", "trip", "planned_arrival", "planned_start", "planned_departure",
+            "eta", "window_start", "window_end", "status",
+        ]  # fmt: skip
+        Stop.objects.bulk_update([s for s in [*leftovers, *ordered] if s.pk], fields)
+        # Pending stops the re-plan does not use (moved away, dropped, cancelled, a reload no
+        # longer needed) were skipped above; they stay on the route as history.
+        Stop.objects.bulk_create(new_rows)
+        after = [s.order_id for s in ordered if s.order_id]
+        if after != before:
+            resequenced.append(route.pk)
+        _route_totals(route, entry, figures.get(code), ordered, now)
+
+    # Orders: plan what is new, tell customers of moved windows, unplan what was dropped.
+    for order_id, (route, stop) in sorted(placed.items()):
+        order = day.orders[order_id]
+        window = eta_window(stop)
+        ref = _route_ref(route, stop.sequence)
+        previous = day.current_route.get(order_id)
+        if previous is None:
+            why = "retry" if order_id in day.retries else "new"
+            if order.status in PLANNABLE_STATUSES:
+                order = order_plan(
+                    order=order, source=SOURCE, route_ref=ref,
+                    eta_start=window.start, eta_end=window.end,
+                )  # fmt: skip
+            if order_id in data.by_vehicle[route.vehicle.code].loaded and (
+                order.status == OrderStatus.PLANNED
+            ):
+                order_start_delivery(order=order, source=SOURCE)
+            diff["added"].append(
+                {"order": order_id, "ref": _ref(order), "route": route.pk,
+                 "vehicle": route.vehicle.code, "why": why}
+            )  # fmt: skip
+            UnassignedOrder.objects.filter(plan=plan, order_id=order_id).delete()
+            continue
+        if order.status in PLANNABLE_STATUSES:
+            order = order_plan(
+                order=order, source=SOURCE, route_ref=ref,
+                eta_start=window.start, eta_end=window.end,
+            )  # fmt: skip
+        elif previous != route.pk or _shifted(old_windows.get(order_id), window):
+            order_eta_changed(
+                order=order, eta_start=window.start, eta_end=window.end, route_ref=ref
+            )
+        if previous != route.pk:
+            source = locked[previous]
+            diff["moved"].append(
+                {"order": order_id, "ref": _ref(order), "from_route": previous,
+                 "to_route": route.pk, "from_vehicle": source.vehicle.code,
+                 "to_vehicle": route.vehicle.code}
+            )  # fmt: skip
+
+    for stop, reason in day.gone:
+        if stop.pk in pending_now:  # skipped with the route's other unused stops
+            diff["dropped"].append(
+                {"order": stop.order_id, "ref": _ref(stop.order), "route": stop.route_id,
+                 "reason": reason, "detail": f"order {reason}"}
+            )  # fmt: skip
+    for order_id, order in day.orders.items():
+        if order_id in placed:
+            continue
+        left = unassigned.get(job_id_for(order_id))
+        reason = left.reason.value if left else "dropped_for_cost"
+        detail = left.detail if left else "not placed"
+        UnassignedOrder.objects.update_or_create(
+            plan=plan, order=order,
+            defaults={"reason": reason, "detail": detail, "fix": (left.fix or "") if left else ""},
+        )  # fmt: skip
+        row = {"order": order_id, "ref": _ref(order), "reason": reason, "detail": detail}
+        previous = day.current_route.get(order_id)
+        if previous is None:
+            diff["unassigned"].append(row)
+            continue
+        diff["dropped"].append({**row, "route": previous})
+        if order.status == OrderStatus.PLANNED:
+            order_unplan(order=order, reason=f"re-plan: {detail}", source=SOURCE)
+
+    diff["resequenced"] = resequenced
+    diff["kept_settled"] = day.settled
+    _plan_totals(plan)
+    timings["apply_s"] = round(time.perf_counter() - started, 3)
+    replan.plan = plan
+    _transition(
+        replan,
+        ReplanStatus.APPLIED,
+        finished_at=timezone.now(),
+        backend=solution.backend,
+        solve_time_s=round(solution.solve_s, 3),
+        objective=solution.objective,
+        diff=diff,
+        stats={
+            **data.stats,
+            **timings,
+            "skipped_stops": skipped_total,
+            "late_jobs": report.late_jobs,
+        },
+    )
+    summary = {k: len(v) for k, v in diff.items() if isinstance(v, list)}
+    PlanEvent.objects.create(
+        plan=plan,
+        kind=PlanEvent.Kind.REPLANNED,
+        payload={"replan": replan.pk, "triggers": [t["kind"] for t in replan.triggers], **summary},
+        occurred_at=timezone.now(),
+    )
+    logger.info(
+        "replan applied", extra={"plan": plan.pk, "replan": replan.pk, **summary, **timings}
+    )
+    return replan
+
+
+def _shifted(old: tuple[dt.datetime, dt.datetime] | None, new) -> bool:
+    if old is None:
+        return True
+    return abs((new.start - old[0]).total_seconds()) >= settings.DISPATCH_ETA_CHANGE_MIN_S
+
+
+def _route_totals(route: Route, entry: LiveRoute, figures, ordered: list[Stop], now) -> None:
+    """The route's day totals: what it drove so far plus what the re-plan gives it."""
+    ahead_m = round(figures.distance_m) if figures else 0
+    route.distance_m = entry.driven_m + ahead_m
+    if figures is not None and route.vehicle.vehicle_type.is_electric:
+        spec = vehicle_routing_spec(vehicle=route.vehicle)
+        route.energy_wh = round(spec.energy.energy_wh(route.distance_m)) if spec.energy else 0
+    order_ids = list(
+        Stop.objects.filter(route=route, order__isnull=False)
+        .exclude(status=StopStatus.SKIPPED)
+        .values_list("order_id", flat=True)
+    )
+    load = Load()
+    for demand in order_demands([Order(pk=pk) for pk in order_ids]).values():
+        load = load + demand
+    route.load_weight_g, route.load_volume_cm3, route.load_parcels = load.as_tuple()
+    if figures is not None:
+        route.planned_end = moment_at(figures.end_s, midnight=_midnight(route))
+    elif ordered:
+        route.planned_end = ordered[-1].planned_departure
+    begin = route.started_at or route.planned_start
+    route.planned_end = max(route.planned_end, begin)
+    route.duration_s = round((route.planned_end - begin).total_seconds())
+    route.trips = max([route.trips, *(s.trip for s in ordered)])
+    route.save(
+        update_fields=[
+            "distance_m", "energy_wh", "load_weight_g", "load_volume_cm3", "load_parcels",
+            "planned_end", "duration_s", "trips", "updated_at",
+        ]
+    )  # fmt: skip
+
+
+def _midnight(route: Route) -> dt.datetime:
+    return local_midnight(hub=route.plan.hub, day=route.plan.service_date)
+
+
+def _plan_totals(plan: Plan) -> None:
+    from django.db.models import Count, Sum
+
+    totals = Route.objects.filter(plan=plan).aggregate(
+        distance=Sum("distance_m"), duration=Sum("duration_s"), energy=Sum("energy_wh")
+    )
+    routed = (
+        Stop.objects.filter(route__plan=plan, order__isnull=False)
+        .exclude(status=StopStatus.SKIPPED)
+        .aggregate(n=Count("order", distinct=True))["n"]
+    )
+    plan.distance_m = totals["distance"] or 0
+    plan.duration_s = totals["duration"] or 0
+    plan.energy_wh = totals["energy"] or 0
+    plan.routed_count = routed
+    plan.unassigned_count = UnassignedOrder.objects.filter(plan=plan).count()
+    plan.save(
+        update_fields=[
+            "distance_m", "duration_s", "energy_wh", "routed_count", "unassigned_count",
+            "updated_at",
+        ]
+    )  # fmt: skip
+
+
+# --- Watching the day ----------------------------------------------------------------------
+
+
+def live_days_watch(*, now: dt.datetime | None = None) -> list[Replan]:
+    """Ask for a re-plan of every published day of today that has new or cancelled orders.
+
+    Runs each minute (beat). New: door orders of the day waiting to be planned that arrived
+    or changed since the day's last re-plan (or its publishing) and are on no pending stop.
+    Cancelled: pending stops whose order was cancelled. Two queries a published day.
+    """
+    now = now or timezone.now()
+    requested = []
+    plans = Plan.objects.filter(status=PlanStatus.PUBLISHED).select_related("hub")
+    for plan in plans.filter(service_date__gte=now.date() - dt.timedelta(days=1)):
+        if plan.service_date != timezone.localtime(now, plan.hub.zone).date():
+            continue
+        last = plan.replans.order_by("-created_at").values_list("created_at", flat=True).first()
+        since = max(filter(None, [last, plan.published_at]), default=plan.updated_at)
+        new = list(
+            Order.objects.filter(
+                hub=plan.hub,
+                service_date=plan.service_date,
+                status__in=PLANNABLE_STATUSES,
+                delivery_option__in=ELIGIBLE_OPTIONS,
+                updated_at__gt=since,
+            )
+            .exclude(
+                pk__in=Stop.objects.filter(
+                    route__plan=plan, status=StopStatus.PENDING, order__isnull=False
+                ).values("order_id")
+            )
+            .values_list("pk", flat=True)[:50]
+        )
+        cancelled = list(
+            Stop.objects.filter(
+                route__plan=plan, status=StopStatus.PENDING, order__status=OrderStatus.CANCELLED
+            ).values_list("order_id", flat=True)[:50]
+        )
+        if new:
+            requested.append(
+                replan_request(
+                    plan=plan, trigger=ReplanTrigger.NEW_ORDER, detail={"orders": new}, now=now
+                )
+            )
+        if cancelled:
+            requested.append(
+                replan_request(
+                    plan=plan,
+                    trigger=ReplanTrigger.CANCELLED,
+                    detail={"orders": cancelled},
+                    now=now,
+                )
+            )
+    return requested

@@ -1,0 +1,394 @@
+"""Re-planning a published day while it is driven: triggers, debounce, the live problem, the
+diff, and what stays fixed (settled stops, vehicle positions, parcels on board)."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from fleet.models import VehicleState
+from lastmile.accounts.roles import Role
+from lastmile.dispatch.models import (
+    PlanEvent,
+    Replan,
+    ReplanStatus,
+    ReplanTrigger,
+    Route,
+    RouteStatus,
+    Stop,
+    StopKind,
+    StopStatus,
+    UnassignedOrder,
+)
+from lastmile.dispatch.services import plan_publish, route_start, stop_deliver, stop_fail
+from lastmile.dispatch.services.replanning import (
+    live_days_watch,
+    replan_request,
+    replan_run,
+)
+from lastmile.orders.models import FailureReason, OrderEvent, OrderStatus, Priority
+from lastmile.orders.services import order_cancel
+from tests.dispatch.factories import at, multi_route_day
+from tests.dispatch.test_publishing import driver, ready_plan
+from tests.factories import StaffFactory
+from tests.orders.factories import OrderFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def short_replans(settings):
+    settings.DISPATCH_REPLAN_TIME_LIMIT_S = 1
+    settings.DISPATCH_REPLAN_DEBOUNCE_S = 60
+
+
+def _published(day):
+    board = multi_route_day(day=day, vans=2, orders=12, van_parcels=8)
+    for _ in range(2):
+        driver(board.hub, day)
+    plan = ready_plan(board.hub, day)
+    plan = plan_publish(plan=plan, actor=None)
+    routes = list(Route.objects.filter(plan=plan).select_related("courier").order_by("pk"))
+    assert len(routes) == 2
+    assert all(r.status == RouteStatus.DISPATCHED for r in routes)
+    return board, plan, routes
+
+
+def _order_stops(route):
+    return list(
+        Stop.objects.filter(route=route, kind=StopKind.DELIVERY)
+        .select_related("order")
+        .order_by("sequence")
+    )
+
+
+def _settled_rows(route):
+    return {
+        s.pk: (s.status, s.sequence, s.actual_arrival, s.actual_departure, s.order_id)
+        for s in Stop.objects.filter(route=route).exclude(status=StopStatus.PENDING)
+    }
+
+
+def test_mid_route_urgent_order_and_failed_delivery_are_replanned_keeping_what_is_done(
+    tomorrow,
+):
+    # given: both vans out since 09:00; van A delivered two stops and failed the third
+    # (recipient absent: retried later today), van B delivered one
+    board, plan, (a, b) = _published(tomorrow)
+    hub = board.hub
+    for route in (a, b):
+        route_start(route=route, courier=route.courier, at=at(hub, tomorrow, 9))
+    first, second, third, *_ = _order_stops(a)
+    stop_deliver(stop=first, courier=a.courier, recipient_name="Anna", at=at(hub, tomorrow, 9, 20))
+    stop_deliver(stop=second, courier=a.courier, recipient_name="Ben", at=at(hub, tomorrow, 9, 40))
+    stop_fail(
+        stop=third,
+        courier=a.courier,
+        reason=FailureReason.RECIPIENT_ABSENT,
+        at=at(hub, tomorrow, 10),
+    )
+    b_first = _order_stops(b)[0]
+    stop_deliver(stop=b_first, courier=b.courier, recipient_name="Cem", at=at(hub, tomorrow, 9, 30))
+    # the failure asked for a re-plan; an urgent order arrives and the watcher joins it
+    urgent = OrderFactory(
+        hub=hub,
+        priority=Priority.URGENT,
+        latitude=Decimal("52.505000"),
+        longitude=Decimal("13.430000"),
+        window_start=at(hub, tomorrow, 10, 30),
+        window_end=at(hub, tomorrow, 14),
+    )
+    live_days_watch(now=at(hub, tomorrow, 10, 5))
+    replan = Replan.objects.get(plan=plan)
+    assert [t["kind"] for t in replan.triggers] == [
+        ReplanTrigger.FAILED_DELIVERY,
+        ReplanTrigger.NEW_ORDER,
+    ]
+    settled_a, settled_b = _settled_rows(a), _settled_rows(b)
+    retried = third.order
+    # when
+    done = replan_run(replan_id=replan.pk, now=at(hub, tomorrow, 10, 10))
+    # then: applied; every settled stop exactly as it was
+    assert done.status == ReplanStatus.APPLIED, done.error
+    assert {k: v for k, v in _settled_rows(a).items() if k in settled_a} == settled_a
+    assert {k: v for k, v in _settled_rows(b).items() if k in settled_b} == settled_b
+    assert done.diff["kept_settled"] == 4
+    # each van starts where it is: the stop it left last, at the re-plan's time
+    starts = done.stats["starts"]
+    assert (starts[str(a.pk)]["latitude"], starts[str(a.pk)]["longitude"]) == (
+        float(third.latitude),
+        float(third.longitude),
+    )
+    assert starts[str(a.pk)]["source"] == "stop"
+    assert (starts[str(b.pk)]["latitude"], starts[str(b.pk)]["longitude"]) == (
+        float(b_first.latitude),
+        float(b_first.longitude),
+    )
+    assert dt.datetime.fromisoformat(starts[str(a.pk)]["at"]) == at(hub, tomorrow, 10, 10)
+    # the retry stays on van A (the parcel is on board), in its new window, out for delivery
+    retry_stop = Stop.objects.get(order=retried, status=StopStatus.PENDING)
+    assert retry_stop.route_id == a.pk
+    retried.refresh_from_db()
+    assert retried.status == OrderStatus.OUT_FOR_DELIVERY
+    assert retry_stop.window_start == at(hub, tomorrow, 11)
+    assert retry_stop.planned_start >= at(hub, tomorrow, 11)
+    # the urgent order is on a route, after a reload at the hub (both vans are out)
+    urgent_stop = Stop.objects.get(order=urgent, status=StopStatus.PENDING)
+    route_stops = list(Stop.objects.filter(route_id=urgent_stop.route_id).order_by("sequence"))
+    before = route_stops[: route_stops.index(urgent_stop)]
+    assert any(s.kind == StopKind.RELOAD and s.status == StopStatus.PENDING for s in before)
+    urgent.refresh_from_db()
+    assert urgent.status == OrderStatus.PLANNED
+    # the diff names both additions; pending stops come after the settled ones, on time
+    added = {row["order"]: row["why"] for row in done.diff["added"]}
+    assert added == {urgent.pk: "new", retried.pk: "retry"}
+    for route in (a, b):
+        rows = list(Stop.objects.filter(route=route).order_by("sequence"))
+        pending = [s for s in rows if s.status == StopStatus.PENDING]
+        settled = [s for s in rows if s.status != StopStatus.PENDING]
+        assert max(s.sequence for s in settled) < min(s.sequence for s in pending)
+        for stop in pending:
+            assert stop.planned_start >= at(hub, tomorrow, 10, 10)
+            if stop.order_id:
+                assert stop.window_start <= stop.planned_start <= stop.window_end
+    event = PlanEvent.objects.get(plan=plan, kind=PlanEvent.Kind.REPLANNED)
+    assert event.payload["added"] == 2
+
+
+def test_triggers_within_the_debounce_join_one_replan(tomorrow, django_capture_on_commit_callbacks):
+    # given
+    _, plan, _ = _published(tomorrow)
+    # when
+    with django_capture_on_commit_callbacks() as sent:
+        first = replan_request(plan=plan, trigger=ReplanTrigger.MANUAL)
+        second = replan_request(plan=plan, trigger=ReplanTrigger.LATE, detail={"route": 1})
+    # then: one row, both triggers, one task sent
+    assert first.pk == second.pk
+    assert second.joined
+    assert [t["kind"] for t in Replan.objects.get().triggers] == ["manual", "late"]
+    assert len(sent) == 1
+
+
+def test_a_replan_that_is_not_queued_does_nothing(tomorrow):
+    _, plan, _ = _published(tomorrow)
+    replan = replan_request(plan=plan, trigger=ReplanTrigger.MANUAL)
+    assert replan_run(replan_id=replan.pk, now=at(plan.hub, tomorrow, 8)).status == "applied"
+    # when: the task is delivered again
+    again = replan_run(replan_id=replan.pk, now=at(plan.hub, tomorrow, 8))
+    # then
+    assert again is None
+    assert Replan.objects.get().status == ReplanStatus.APPLIED
+
+
+def test_before_the_day_starts_a_replan_keeps_every_order_on_its_route(tomorrow):
+    # given: nothing has changed since publishing
+    _, plan, _routes = _published(tomorrow)
+    before = {s.order_id: s.route_id for s in Stop.objects.filter(route__plan=plan)}
+    # when
+    replan = replan_request(plan=plan, trigger=ReplanTrigger.MANUAL)
+    done = replan_run(replan_id=replan.pk, now=at(plan.hub, tomorrow, 7))
+    # then: no order moved, nothing dropped or added, the same stop rows
+    assert done.status == ReplanStatus.APPLIED, done.error
+    assert done.diff["moved"] == []
+    assert done.diff["dropped"] == []
+    assert done.diff["added"] == []
+    after = {
+        s.order_id: s.route_id
+        for s in Stop.objects.filter(route__plan=plan, status=StopStatus.PENDING)
+    }
+    assert after == before
+
+
+def test_a_cancelled_order_is_dropped_from_its_route(tomorrow):
+    # given: an order of a route not started yet is cancelled
+    _, plan, (a, _) = _published(tomorrow)
+    stop = _order_stops(a)[1]
+    order_cancel(order=stop.order, reason="customer changed their mind", source="api")
+    # when
+    requested = live_days_watch(now=at(plan.hub, tomorrow, 8))
+    done = replan_run(replan_id=requested[0].pk, now=at(plan.hub, tomorrow, 8))
+    # then
+    assert done.status == ReplanStatus.APPLIED, done.error
+    stop.refresh_from_db()
+    assert stop.status == StopStatus.SKIPPED
+    assert done.diff["dropped"][0]["order"] == stop.order_id
+    assert done.diff["dropped"][0]["reason"] == "cancelled"
+
+
+def test_a_new_order_that_fits_nowhere_is_listed_unassigned_with_its_reason(tomorrow):
+    # given: an order whose window closed before the re-plan runs
+    _, plan, _ = _published(tomorrow)
+    late = OrderFactory(
+        hub=plan.hub, window_start=at(plan.hub, tomorrow, 7), window_end=at(plan.hub, tomorrow, 8)
+    )
+    replan = replan_request(plan=plan, trigger=ReplanTrigger.NEW_ORDER)
+    # when
+    done = replan_run(replan_id=replan.pk, now=at(plan.hub, tomorrow, 9))
+    # then
+    assert done.status == ReplanStatus.APPLIED, done.error
+    assert done.diff["unassigned"][0]["order"] == late.pk
+    assert done.diff["unassigned"][0]["reason"] == "window"
+    assert UnassignedOrder.objects.get(plan=plan, order=late).reason == "window"
+    late.refresh_from_db()
+    assert late.status == OrderStatus.CREATED
+
+
+def test_a_route_that_starts_while_solving_makes_the_replan_try_again(tomorrow, monkeypatch):
+    # given: the courier starts route A while the engine works
+    _, plan, (a, _) = _published(tomorrow)
+    replan = replan_request(plan=plan, trigger=ReplanTrigger.MANUAL)
+    from lastmile.dispatch.services import replanning
+
+    real_solve = replanning.solve
+
+    def solve_while_route_starts(problem, params):
+        Route.objects.filter(pk=a.pk).update(status=RouteStatus.IN_PROGRESS)
+        return real_solve(problem, params)
+
+    monkeypatch.setattr(replanning, "solve", solve_while_route_starts)
+    # when
+    done = replan_run(replan_id=replan.pk, now=at(plan.hub, tomorrow, 8))
+    # then: nothing applied, a new re-plan queued
+    assert done.status == ReplanStatus.FAILED
+    assert "re-planning again" in done.error
+    queued = Replan.objects.get(plan=plan, status=ReplanStatus.QUEUED)
+    assert queued.triggers[0]["kind"] == ReplanTrigger.RETRY
+
+
+def test_a_stop_newly_running_late_asks_for_a_replan(tomorrow, settings):
+    # given: a started route whose last stop's window ends early
+    settings.DISPATCH_LATE_REPLAN_S = 0
+    _, plan, (a, _) = _published(tomorrow)
+    route_start(route=a, courier=a.courier, at=at(plan.hub, tomorrow, 9))
+    assert not Replan.objects.exists()
+    last = _order_stops(a)[-1]
+    # on time as estimated at the start, with a minute to spare
+    Stop.objects.filter(pk=last.pk).update(window_end=last.eta + dt.timedelta(minutes=1))
+    first = _order_stops(a)[0]
+    # when: the first delivery happens at 11:00, two hours late
+    stop_deliver(
+        stop=first, courier=a.courier, recipient_name="Dana", at=at(plan.hub, tomorrow, 11)
+    )
+    # then
+    replan = Replan.objects.get(plan=plan)
+    assert replan.triggers[0]["kind"] == ReplanTrigger.LATE
+    assert last.pk in replan.triggers[0]["stops"]
+
+
+def test_a_recipient_absent_through_the_driver_api_is_retried_later_that_day(client, tomorrow):
+    # given: van A on the road
+    _, plan, (a, _) = _published(tomorrow)
+    client.force_login(a.courier.user)
+    client.post(reverse("api:driver:route-start", args=[a.pk]))
+    stop = _order_stops(a)[0]
+    # when
+    failed = client.post(
+        reverse("api:driver:stop-fail", args=[stop.pk]), {"reason": FailureReason.RECIPIENT_ABSENT}
+    )
+    retried = client.post(
+        reverse("api:driver:stop-fail", args=[stop.pk]), {"reason": FailureReason.RECIPIENT_ABSENT}
+    )
+    # then: the order waits for a new window that day, and one re-plan is asked for
+    assert failed.status_code == 200
+    assert retried.status_code == 200
+    stop.order.refresh_from_db()
+    assert stop.order.status == OrderStatus.RESCHEDULED
+    assert stop.order.service_date == tomorrow
+    assert stop.order.window_end == at(plan.hub, tomorrow, 20)
+    replan = Replan.objects.get(plan=plan)
+    assert [t["kind"] for t in replan.triggers] == [ReplanTrigger.FAILED_DELIVERY]
+
+
+def test_a_refused_delivery_is_not_retried_the_same_day(tomorrow):
+    _, plan, (a, _) = _published(tomorrow)
+    route_start(route=a, courier=a.courier, at=at(plan.hub, tomorrow, 9))
+    stop = _order_stops(a)[0]
+    stop_fail(
+        stop=stop, courier=a.courier, reason=FailureReason.REFUSED, at=at(plan.hub, tomorrow, 9, 30)
+    )
+    stop.order.refresh_from_db()
+    assert stop.order.status == OrderStatus.FAILED
+    assert not Replan.objects.exists()
+
+
+def test_moved_windows_reach_the_order_timeline(tomorrow):
+    # given: van A started late (11:00), so its customers' windows shift
+    _, plan, (a, _) = _published(tomorrow)
+    route_start(route=a, courier=a.courier, at=at(plan.hub, tomorrow, 11))
+    replan = replan_request(plan=plan, trigger=ReplanTrigger.MANUAL)
+    # when
+    done = replan_run(replan_id=replan.pk, now=at(plan.hub, tomorrow, 11))
+    # then
+    assert done.status == ReplanStatus.APPLIED, done.error
+    assert OrderEvent.objects.filter(
+        order__stops__route=a, kind=OrderEvent.Kind.ETA_CHANGED
+    ).exists()
+
+
+# --- HTTP ----------------------------------------------------------------------------------
+
+
+def test_a_dispatcher_replans_from_the_board_and_sees_the_diff(
+    client, tomorrow, eager_tasks, django_capture_on_commit_callbacks
+):
+    # given: a published day where a new order came in
+    _, plan, _ = _published(tomorrow)
+    extra = OrderFactory(
+        hub=plan.hub, window_start=at(plan.hub, tomorrow, 12), window_end=at(plan.hub, tomorrow, 16)
+    )
+    client.force_login(StaffFactory(role=Role.DISPATCHER))
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        requested = client.post(reverse("dispatch:board_replan", args=[plan.pk]))
+    data = client.get(
+        reverse("dispatch:board_data"), {"hub": plan.hub.code, "date": tomorrow.isoformat()}
+    )
+    # then
+    assert requested.status_code == 202
+    body = data.json()
+    assert body["plan"]["can_replan"] is True
+    replan = body["replans"][0]
+    assert replan["triggers"][0]["kind"] == "manual"
+    assert replan["status"] == "applied", replan["error"]
+    assert replan["added"] == [extra.external_reference]
+    stops = [s for r in body["routes"] for s in r["stops"]]
+    assert extra.external_reference in [s[5] for s in stops]
+
+
+def test_only_published_plans_can_be_replanned_over_http(client, small_day, tomorrow):
+    # given: a plan that is ready, not published
+    hub, _, _ = small_day
+    plan = ready_plan(hub, tomorrow)
+    client.force_login(StaffFactory(role=Role.DISPATCHER))
+    # when
+    response = client.post(reverse("dispatch:board_replan", args=[plan.pk]))
+    # then
+    assert response.status_code == 409
+    assert response.json()["code"] == "plan_not_published"
+    assert not Replan.objects.exists()
+
+
+def test_a_fresh_telematics_fix_is_where_a_van_on_the_road_starts(tomorrow):
+    # given: van A left its first stop at 09:20 and reported a fix at 09:50
+    _, plan, (a, _) = _published(tomorrow)
+    hub = plan.hub
+    route_start(route=a, courier=a.courier, at=at(hub, tomorrow, 9))
+    stop_deliver(
+        stop=_order_stops(a)[0],
+        courier=a.courier,
+        recipient_name="Eda",
+        at=at(hub, tomorrow, 9, 20),
+    )
+    VehicleState.objects.filter(vehicle=a.vehicle).update(
+        recorded_at=at(hub, tomorrow, 9, 50),
+        latitude=Decimal("52.511111"),
+        longitude=Decimal("13.411111"),
+    )
+    replan = replan_request(plan=plan, trigger=ReplanTrigger.MANUAL)
+    # when
+    done = replan_run(replan_id=replan.pk, now=at(hub, tomorrow, 9, 55))
+    # then
+    start = done.stats["starts"][str(a.pk)]
+    assert start["source"] == "telematics"
+    assert (start["latitude"], start["longitude"]) == (52.511111, 13.411111)
