@@ -10,18 +10,30 @@ from django.utils import timezone
 
 from lastmile import celery_app
 from lastmile.demo import seed_demo
-from lastmile.dispatch.models import Plan, PlanStatus
-from lastmile.dispatch.services import plan_request
+from lastmile.dispatch.models import Plan, PlanStatus, ReplanStatus, ReplanTrigger
+from lastmile.dispatch.services import plan_publish, plan_request
+from lastmile.dispatch.services.replanning import replan_request
 from lastmile.dispatch.tasks import plan_hub_day_task, plan_tomorrow_task
 from lastmile.hubs.models import Hub
+from lastmile.orders.models import OrderStatus, Priority
 from tests.dispatch.test_services import assert_plan_is_sound
 from tests.fleet.factories import VehicleFactory
 from tests.hubs.factories import HubFactory
+from tests.orders.factories import OrderFactory
 
 
-@pytest.mark.parametrize("name", ["dispatch.plan_hub_day", "dispatch.plan_tomorrow"])
+@pytest.mark.parametrize(
+    "name", ["dispatch.plan_hub_day", "dispatch.plan_tomorrow", "dispatch.replan_hub_day"]
+)
 def test_planning_tasks_go_to_the_planning_queue(name):
     assert celery_app.amqp.router.route({}, name)["queue"].name == "planning"
+
+
+def test_the_live_day_watcher_runs_each_minute_off_the_planning_queue():
+    entry = django_settings.CELERY_BEAT_SCHEDULE["dispatch-replan-watch"]
+    assert entry["task"] == "dispatch.watch_live_days"
+    assert entry["schedule"] == 60.0
+    assert celery_app.amqp.router.route({}, entry["task"])["queue"].name == "default"
 
 
 def test_tomorrows_planning_is_scheduled_nightly_at_22():
@@ -99,6 +111,30 @@ def test_a_real_worker_plans_tomorrow_for_a_demo_hub_on_postgresql(settings):
                 break
             time.sleep(0.25)
 
-    assert plan.celery_task_id
-    assert plan.feasible is True
-    assert_plan_is_sound(plan)
+        assert plan.celery_task_id
+        assert plan.feasible is True
+        assert_plan_is_sound(plan)
+
+        # and once published, an urgent order for that day is re-planned in by the worker
+        settings.DISPATCH_REPLAN_TIME_LIMIT_S = 2
+        plan = plan_publish(plan=plan, actor=None)
+        urgent = OrderFactory(
+            hub=hub,
+            priority=Priority.URGENT,
+            latitude=hub.latitude,
+            longitude=hub.longitude,
+            window_start=dt.datetime.combine(tomorrow, dt.time(11), tzinfo=hub.zone),
+            window_end=dt.datetime.combine(tomorrow, dt.time(15), tzinfo=hub.zone),
+        )
+        replan = replan_request(plan=plan, trigger=ReplanTrigger.MANUAL, debounce=False)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            replan.refresh_from_db()
+            if replan.status not in (ReplanStatus.QUEUED, ReplanStatus.RUNNING):
+                break
+            time.sleep(0.25)
+
+    assert replan.status == ReplanStatus.APPLIED, replan.error
+    assert [row["order"] for row in replan.diff["added"]] == [urgent.pk]
+    urgent.refresh_from_db()
+    assert urgent.status == OrderStatus.PLANNED

@@ -107,8 +107,9 @@ def test_dispatcher_replans_a_published_day_and_reads_what_changed(
 
     tomorrow = timezone.localdate() + dt.timedelta(days=1)
     day = multi_route_day(day=tomorrow, vans=2, orders=10, van_parcels=8, code="BER-REPLAN")
-    plan = plan_run(plan_id=plan_request(hub=day.hub, service_date=tomorrow, actor=None).pk)
-    plan_publish(plan=plan, actor=None)
+    requested = plan_request(hub=day.hub, service_date=tomorrow, actor=None, enqueue=False)
+    plan = plan_run(plan_id=requested.pk)
+    plan = plan_publish(plan=plan, actor=None)
     routed = plan.routed_count
     extra = OrderFactory(
         hub=day.hub, window_start=at(day.hub, tomorrow, 12), window_end=at(day.hub, tomorrow, 16)

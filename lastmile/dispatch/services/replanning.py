@@ -143,6 +143,7 @@ def replan_request(
     Refused for a plan that is not published or a day that has passed.
     """
     now = now or timezone.now()
+    plan = Plan.objects.select_related("hub").get(pk=plan.pk)  # its status as of now
     if trigger not in ReplanTrigger.values:
         raise ValidationFailed(
             f"Unknown re-plan trigger {trigger!r}.", errors={"trigger": ["Unknown."]}
@@ -694,7 +695,7 @@ def _apply(
     # Stops settled while the engine worked stay settled; the rest follows the re-plan.
     pending_now = {
         s.pk: s
-        for s in Stop.objects.select_for_update()
+        for s in Stop.objects.select_for_update(of=("self",))
         .filter(route_id__in=list(locked), status=StopStatus.PENDING)
         .select_related("order")
     }
