@@ -372,7 +372,12 @@ def solve_ortools(problem: Problem, params: SolverParams) -> Solution:
         stop_check = throttled(params.should_stop)
         routing.AddSearchMonitor(solver.CustomLimit(stop_check))
 
-    assignment, strategy = _search(routing, search, params, len(model.nodes), started)
+    assignment, strategy = None, ""
+    if params.initial_routes:
+        assignment = _search_from_routes(model, routing, manager, search, params)
+        strategy = "initial_routes" if assignment is not None else ""
+    if assignment is None:
+        assignment, strategy = _search(routing, search, params, len(model.nodes), started)
     if assignment is None:
         raise NoSolutionError(
             f"OR-Tools found no solution (status {routing.status()}); "
@@ -398,6 +403,43 @@ PORTFOLIO = (
 )
 PORTFOLIO_MAX_NODES = 300
 PORTFOLIO_SHARE = 0.2
+
+
+READ_ROUTES_MAX_S = 2.0
+READ_ROUTES_SHARE = 0.1
+
+
+def _search_from_routes(model: _Model, routing, manager, search, params: SolverParams):
+    """Improve the given routes (a live plan) instead of building from scratch.
+
+    A plan being re-planned is a good solution already: starting from it keeps what needs no
+    change and leaves the whole time limit to inserting what is new. Jobs the model left out
+    are skipped; routes that break a hard rule (say, a shift that no longer fits) make OR-Tools
+    refuse the start, and ``None`` sends the caller to the usual first solutions.
+    """
+    vehicle_index = {v.id: i for i, v in enumerate(model.problem.vehicles)}
+    routes: list[list[int]] = [[] for _ in model.problem.vehicles]
+    for vehicle_id, job_ids in (params.initial_routes or {}).items():
+        if vehicle_id not in vehicle_index:
+            continue
+        routes[vehicle_index[vehicle_id]] = [
+            manager.NodeToIndex(model.job_node[j]) for j in job_ids if j in model.job_node
+        ]
+    # Reading the routes in is itself a small search, bounded by the limit the model is
+    # closed with: give it a slice, and the improvement the rest.
+    read_s = min(READ_ROUTES_MAX_S, params.time_limit_s * READ_ROUTES_SHARE)
+    closing = pywrapcp.DefaultRoutingSearchParameters()
+    closing.CopyFrom(search)
+    closing.time_limit.FromMilliseconds(max(1, round(read_s * 1000)))
+    routing.CloseModelWithParameters(closing)
+    started = time.monotonic()
+    initial = routing.ReadAssignmentFromRoutes(routes, True)
+    if initial is None:
+        logger.info("initial routes rejected; building a first solution instead")
+        return None
+    left_ms = round((params.time_limit_s - (time.monotonic() - started)) * 1000)
+    search.time_limit.FromMilliseconds(max(1, left_ms))
+    return routing.SolveFromAssignmentWithParameters(initial, search) or initial
 
 
 def _search(routing, search, params: SolverParams, nodes: int, started: float):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -44,6 +44,10 @@ class SolverParams:
     # distance objective, minor currency units under the cost objective). 0 ignores
     # preferences. Never worth dropping a job over: the drop penalty stays above it.
     move_cost: float = 0.0
+    # Vehicle id → job ids in order: the plan being re-planned, where OR-Tools starts its
+    # search (jobs not listed start unassigned). Ignored when it breaks a hard rule, and by
+    # PyVRP, whose search starts from scratch.
+    initial_routes: Mapping[str, tuple[str, ...]] | None = None
     progress: ProgressCallback | None = None
     # Asked now and then during the search; True ends it early with the best plan so far
     # (a dispatcher cancelling a planning run). Cheap calls only: see ``throttled``.

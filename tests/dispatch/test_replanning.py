@@ -32,6 +32,7 @@ from lastmile.orders.services import order_cancel
 from tests.dispatch.factories import at, multi_route_day
 from tests.dispatch.test_publishing import driver, ready_plan
 from tests.factories import StaffFactory
+from tests.fleet.factories import VehicleFactory
 from tests.orders.factories import OrderFactory
 
 pytestmark = pytest.mark.django_db
@@ -116,16 +117,16 @@ def test_mid_route_urgent_order_and_failed_delivery_are_replanned_keeping_what_i
     assert done.diff["kept_settled"] == 4
     # each van starts where it is: the stop it left last, at the re-plan's time
     starts = done.stats["starts"]
-    assert (starts[str(a.pk)]["latitude"], starts[str(a.pk)]["longitude"]) == (
+    assert (starts[a.vehicle.code]["latitude"], starts[a.vehicle.code]["longitude"]) == (
         float(third.latitude),
         float(third.longitude),
     )
-    assert starts[str(a.pk)]["source"] == "stop"
-    assert (starts[str(b.pk)]["latitude"], starts[str(b.pk)]["longitude"]) == (
+    assert starts[a.vehicle.code]["source"] == "stop"
+    assert (starts[b.vehicle.code]["latitude"], starts[b.vehicle.code]["longitude"]) == (
         float(b_first.latitude),
         float(b_first.longitude),
     )
-    assert dt.datetime.fromisoformat(starts[str(a.pk)]["at"]) == at(hub, tomorrow, 10, 10)
+    assert dt.datetime.fromisoformat(starts[a.vehicle.code]["at"]) == at(hub, tomorrow, 10, 10)
     # the retry stays on van A (the parcel is on board), in its new window, out for delivery
     retry_stop = Stop.objects.get(order=retried, status=StopStatus.PENDING)
     assert retry_stop.route_id == a.pk
@@ -154,6 +155,42 @@ def test_mid_route_urgent_order_and_failed_delivery_are_replanned_keeping_what_i
                 assert stop.window_start <= stop.planned_start <= stop.window_end
     event = PlanEvent.objects.get(plan=plan, kind=PlanEvent.Kind.REPLANNED)
     assert event.payload["added"] == 2
+
+
+def test_an_urgent_order_nobody_on_the_road_can_reach_in_time_goes_out_with_a_free_van(tomorrow):
+    # given: both vans out since 09:00; a third van and a driver are free at the hub
+    board, plan, (a, b) = _published(tomorrow)
+    hub = board.hub
+    for route in (a, b):
+        route_start(route=route, courier=route.courier, at=at(hub, tomorrow, 9))
+        # at 09:59 both report a fix some 5 km south of the hub
+        VehicleState.objects.filter(vehicle=route.vehicle).update(
+            recorded_at=at(hub, tomorrow, 9, 59),
+            latitude=Decimal("52.450000"),
+            longitude=hub.longitude,
+        )
+    spare = VehicleFactory(home_hub=hub, vehicle_type=a.vehicle.vehicle_type)
+    free_driver = driver(hub, tomorrow)
+    # an order next to the hub that must be served within minutes
+    urgent = OrderFactory(
+        hub=hub,
+        priority=Priority.URGENT,
+        latitude=Decimal(hub.latitude) + Decimal("0.005000"),
+        longitude=hub.longitude,
+        window_start=at(hub, tomorrow, 10),
+        window_end=at(hub, tomorrow, 10, 5),
+    )
+    replan = replan_request(plan=plan, trigger=ReplanTrigger.NEW_ORDER, now=at(hub, tomorrow, 10))
+    # when
+    done = replan_run(replan_id=replan.pk, now=at(hub, tomorrow, 10))
+    # then: a new route for the spare van, driven by the free driver, serves it
+    assert done.status == ReplanStatus.APPLIED, done.error
+    route = Route.objects.get(plan=plan, vehicle=spare)
+    assert route.courier == free_driver
+    assert route.status == RouteStatus.DISPATCHED
+    assert list(route.stops.values_list("order_id", flat=True)) == [urgent.pk]
+    assert done.diff["new_routes"] == [{"route": route.pk, "vehicle": spare.code, "driver": True}]
+    assert done.diff["added"][0]["vehicle"] == spare.code
 
 
 def test_triggers_within_the_debounce_join_one_replan(tomorrow, django_capture_on_commit_callbacks):
@@ -389,6 +426,6 @@ def test_a_fresh_telematics_fix_is_where_a_van_on_the_road_starts(tomorrow):
     # when
     done = replan_run(replan_id=replan.pk, now=at(hub, tomorrow, 9, 55))
     # then
-    start = done.stats["starts"][str(a.pk)]
+    start = done.stats["starts"][a.vehicle.code]
     assert start["source"] == "telematics"
     assert (start["latitude"], start["longitude"]) == (52.511111, 13.411111)

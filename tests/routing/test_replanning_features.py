@@ -241,3 +241,41 @@ def test_a_shipment_boards_only_once_the_single_deliveries_made_room():
     assert solution.routes[0].job_ids[-2:] == ["S-p", "S-d"]
     assert report.routes[0].max_load.parcels == 8
     assert report.distance_m == pytest.approx(3200)
+
+
+# --- Starting from the live routes ----------------------------------------------------------
+
+
+def line_of_stops():
+    # Six stops on a road east of the depot; one van, wide windows.
+    return problem(
+        [0, 100, 200, 300, 400, 500, 600], [job(f"J{i}", i) for i in range(1, 7)], [van()]
+    )
+
+
+def test_the_search_starts_from_the_given_routes_and_keeps_every_job():
+    # given: the live order of the van's stops, deliberately zig-zagging
+    p = line_of_stops()
+    current = ("J1", "J3", "J2", "J4", "J6", "J5")
+    # when
+    solution, report = solved(p, ortools(0.5, initial_routes={"v1": current}))
+    # then: nothing dropped, and the route is no worse than the one it started from
+    assert sorted(solution.route_of("v1").job_ids) == sorted(current)
+    assert solution.stats["first_solution"] == "initial_routes"
+    assert report.distance_m <= 1400
+
+
+def test_routes_that_break_a_hard_rule_fall_back_to_a_first_solution():
+    # given: a start that serves J1 after its window closed (hard window)
+    p = problem([0, 100, 5000], [job("J1", 1, window=(0, 20)), job("J2", 2)], [van()])
+    # when
+    solution, _ = solved(p, ortools(0.5, initial_routes={"v1": ("J2", "J1")}))
+    # then: OR-Tools refused the start, built its own, and served both
+    assert solution.stats["first_solution"] != "initial_routes"
+    assert solution.route_of("v1").job_ids == ["J1", "J2"]
+
+
+def test_unknown_vehicles_and_jobs_in_the_given_routes_are_ignored():
+    p = line_of_stops()
+    solution, _ = solved(p, ortools(0.5, initial_routes={"gone": ("J1",), "v1": ("J1", "X9")}))
+    assert len(solution.route_of("v1").job_ids) == 6

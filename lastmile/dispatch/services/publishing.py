@@ -54,7 +54,7 @@ def eta_window(stop: Stop) -> EtaWindow:
     return EtaWindow(start, start + width)
 
 
-def _drivers_for(
+def drivers_for(
     routes: list[Route], available: list[CourierAvailability], skills_of: dict[int, set[str]]
 ) -> dict[int, int]:
     """Route id → courier id: each dedicated driver once, earliest route first."""
@@ -108,7 +108,7 @@ def plan_publish(*, plan: Plan, actor: User | None) -> Plan:
             eta_end=window.end,
         )
     available = courier_availability_for(hub=locked.hub, day=locked.service_date)
-    drivers = _drivers_for(routes, available, skills_of)
+    drivers = drivers_for(routes, available, skills_of)
     for route in routes:
         if route.pk in drivers:
             route_dispatch(route=route, courier_id=drivers[route.pk], actor=actor)

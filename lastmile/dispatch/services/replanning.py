@@ -38,6 +38,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from fleet.models import Vehicle as FleetVehicle
 from fleet.selectors import vehicle_routing_spec, vehicle_state_or_none
 from lastmile.accounts.models import User
 from lastmile.core.errors import ApplicationError, Conflict, ValidationFailed
@@ -62,6 +63,7 @@ from lastmile.dispatch.services.building import (
     ELIGIBLE_OPTIONS,
     HUB_LOCATION,
     PlanningError,
+    active_vehicles,
     job_id_for,
     local_midnight,
     matrix_provider,
@@ -71,7 +73,9 @@ from lastmile.dispatch.services.building import (
     seconds_since,
     vehicle_shift,
 )
-from lastmile.dispatch.services.publishing import eta_window
+from lastmile.dispatch.services.offers import route_offer_next
+from lastmile.dispatch.services.publishing import drivers_for, eta_window
+from lastmile.dispatch.services.routes import route_dispatch
 from lastmile.orders.models import PLANNABLE_STATUSES, Order, OrderStatus
 from lastmile.orders.services import (
     order_eta_changed,
@@ -94,6 +98,7 @@ from lastmile.routing.problem import (
 )
 from lastmile.routing.solution import Solution, VisitKind
 from lastmile.routing.solver import solve
+from workforce.selectors import courier_availability_for
 
 logger = logging.getLogger(__name__)
 
@@ -135,11 +140,13 @@ def replan_request(
     actor: User | None = None,
     now: dt.datetime | None = None,
     debounce: bool = True,
+    enqueue: bool = True,
 ) -> Replan:
     """Ask for a re-plan of a published day; the run goes to the planning queue.
 
     While a re-plan is queued, further triggers join it (``joined`` set on the returned row)
-    and no second run is sent. ``debounce=False`` (a dispatcher's button) runs it at once.
+    and no second run is sent. ``debounce=False`` (a dispatcher's button) runs it at once;
+    ``enqueue=False`` leaves running it to the caller.
     Refused for a plan that is not published or a day that has passed.
     """
     now = now or timezone.now()
@@ -188,7 +195,8 @@ def replan_request(
                     occurred_at=now,
                 )
                 replan = queued
-                transaction.on_commit(lambda: _enqueue(replan, delay))
+                if enqueue:
+                    transaction.on_commit(lambda: _enqueue(replan, delay))
                 logger.info(
                     "replan requested",
                     extra={"plan": plan.pk, "replan": replan.pk, "trigger": trigger},
@@ -199,7 +207,8 @@ def replan_request(
         if not debounce and queued.run_after > now:
             queued.run_after = now
             update.append("run_after")
-            transaction.on_commit(lambda: _enqueue(queued, 0))
+            if enqueue:
+                transaction.on_commit(lambda: _enqueue(queued, 0))
         queued.save(update_fields=update)
         queued.joined = True
         return queued
@@ -210,9 +219,11 @@ def replan_request(
 
 @dataclass
 class LiveRoute:
-    """A route still being driven (or about to be), as the re-plan sees it."""
+    """A route still being driven (or about to be), as the re-plan sees it; or, with no
+    route, a vehicle of the hub idle that day, which the re-plan may send out."""
 
-    route: Route
+    route: Route | None
+    vehicle: FleetVehicle
     started: bool
     start: Location
     start_at: dt.datetime
@@ -263,6 +274,7 @@ def _live_route(
     if route.status != RouteStatus.IN_PROGRESS:
         return LiveRoute(
             route=route,
+            vehicle=vehicle,
             started=False,
             start=hub_at,
             start_at=now,
@@ -325,6 +337,7 @@ def _live_route(
     }  # this trip's parcels are on board; later trips' wait at the hub
     return LiveRoute(
         route=route,
+        vehicle=vehicle,
         started=True,
         start=start,
         start_at=max(now, start_at),
@@ -388,6 +401,25 @@ def live_day_read(*, plan: Plan, now: dt.datetime) -> LiveDay:
                 if entry.started and stop.trip == entry.trip:
                     entry.loaded.add(order.pk)
         live.append(entry)
+    # Vehicles of the hub with no route that day can go out for what the others cannot take.
+    taken = set(Route.objects.filter(plan=plan).values_list("vehicle_id", flat=True))
+    for vehicle in active_vehicles(hub=hub):
+        if vehicle.pk in taken:
+            continue
+        spec = vehicle_routing_spec(vehicle=vehicle)
+        live.append(
+            LiveRoute(
+                route=None,
+                vehicle=vehicle,
+                started=False,
+                start=hub_at,
+                start_at=now,
+                start_source="hub",
+                trip=1,
+                energy_wh=spec.energy.usable_wh if spec.energy else None,
+                driven_m=0,
+            )
+        )
     new = Order.objects.filter(
         hub=hub,
         service_date=plan.service_date,
@@ -419,6 +451,7 @@ class ReplanInput:
     day: LiveDay
     by_vehicle: dict[str, LiveRoute]
     stats: dict[str, object]
+    initial_routes: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def at(self, seconds: float) -> dt.datetime:
         return moment_at(seconds, midnight=self.day.midnight)
@@ -434,7 +467,7 @@ def replan_input_build(day: LiveDay) -> ReplanInput:
     vehicles, by_vehicle = [], {}
     now_s = seconds_since(day.now, midnight=day.midnight)
     for entry in day.routes:
-        spec = vehicle_routing_spec(vehicle=entry.route.vehicle)
+        spec = vehicle_routing_spec(vehicle=entry.vehicle)
         start = HUB_LOCATION
         if entry.start_source != "hub":
             start = len(locations)
@@ -445,7 +478,7 @@ def replan_input_build(day: LiveDay) -> ReplanInput:
         energy = spec.energy
         if energy is not None and entry.energy_wh is not None:
             energy = dataclasses.replace(energy, usable_wh=max(1, entry.energy_wh))
-        code = entry.route.vehicle.code
+        code = entry.vehicle.code
         vehicles.append(
             Vehicle(
                 id=code,
@@ -456,12 +489,13 @@ def replan_input_build(day: LiveDay) -> ReplanInput:
                 profile=spec.profile,
                 skills=spec.skills,
                 energy=energy,
-                # The vehicle is out (or booked) today whatever happens: no fixed cost.
-                costs=dataclasses.replace(spec.costs, fixed=0),
+                # A vehicle out (or booked) today costs its fixed cost whatever happens; an idle
+                # one only if it goes out.
+                costs=dataclasses.replace(spec.costs, fixed=0) if entry.route else spec.costs,
             )
         )
         by_vehicle[code] = entry
-    code_of = {e.route.pk: e.route.vehicle.code for e in day.routes}
+    code_of = {e.route.pk: e.vehicle.code for e in day.routes if e.route}
     started = {e.route.pk for e in day.routes if e.started}
     loaded = {order_id: e.route.pk for e in day.routes for order_id in e.loaded}
     demands = order_demands(list(day.orders.values()))
@@ -508,8 +542,8 @@ def replan_input_build(day: LiveDay) -> ReplanInput:
         "on_board": len(jobs),
         "at_hub": len(shipments),
         "starts": {
-            str(e.route.pk): {
-                "vehicle": e.route.vehicle.code,
+            e.vehicle.code: {
+                "route": e.route.pk if e.route else None,
                 "latitude": round(e.start.lat, 6),
                 "longitude": round(e.start.lng, 6),
                 "at": max(e.start_at, day.now).isoformat(),
@@ -520,7 +554,38 @@ def replan_input_build(day: LiveDay) -> ReplanInput:
             for e in day.routes
         },
     }
-    return ReplanInput(problem=problem, day=day, by_vehicle=by_vehicle, stats=stats)
+    return ReplanInput(
+        problem=problem,
+        day=day,
+        by_vehicle=by_vehicle,
+        stats=stats,
+        initial_routes=_current_routes(day, loaded),
+    )
+
+
+def _current_routes(day: LiveDay, loaded: dict[int, int]) -> dict[str, tuple[str, ...]]:
+    """Each vehicle's jobs in the order it drives them now: the search starts from there.
+
+    Trip by trip: what waits at the hub is loaded (its pickups) before that trip's
+    deliveries; a retry on board goes last.
+    """
+    routes = {}
+    for entry in day.routes:
+        trips: dict[int, list[int]] = {}
+        for stop in entry.pending:
+            trips.setdefault(stop.trip, []).append(stop.order_id)
+        jobs: list[str] = []
+        for trip in sorted(trips):
+            at_hub = [o for o in trips[trip] if o not in loaded]
+            jobs += [_pickup_id(o) for o in at_hub]
+            jobs += [job_id_for(o) for o in trips[trip]]
+        jobs += [
+            job_id_for(o)
+            for o, route_id in day.retries.items()
+            if entry.route and route_id == entry.route.pk and loaded.get(o) == route_id
+        ]
+        routes[entry.vehicle.code] = tuple(jobs)
+    return routes
 
 
 # --- Running -------------------------------------------------------------------------------
@@ -579,7 +644,7 @@ def replan_run(*, replan_id: int, now: dt.datetime | None = None) -> Replan | No
         started = time.perf_counter()
         day = live_day_read(plan=plan, now=now)
         if not day.routes:
-            raise ReplanFailed("No route of this day is still running; nothing to re-plan.")
+            raise ReplanFailed("No route of this day is running and no vehicle is free.")
         data = replan_input_build(day)
         timings["build_s"] = round(time.perf_counter() - started, 3)
         started = time.perf_counter()
@@ -588,6 +653,7 @@ def replan_run(*, replan_id: int, now: dt.datetime | None = None) -> Replan | No
             SolverParams(
                 time_limit_s=float(settings.DISPATCH_REPLAN_TIME_LIMIT_S),
                 move_cost=float(settings.DISPATCH_REPLAN_MOVE_COST),
+                initial_routes=data.initial_routes,
             ),
         )
         timings["solve_s"] = round(time.perf_counter() - started, 3)
@@ -680,18 +746,23 @@ def _apply(
     plan = Plan.objects.select_for_update().select_related("hub").get(pk=day.plan.pk)
     if plan.status != PlanStatus.PUBLISHED:
         raise ReplanFailed("The plan is no longer published.")
+    live = [e for e in day.routes if e.route is not None]
     locked = {
         r.pk: r
         for r in Route.objects.select_for_update()
-        .filter(pk__in=[e.route.pk for e in day.routes])
+        .filter(pk__in=[e.route.pk for e in live])
         .order_by("pk")
     }
-    for entry in day.routes:
+    for entry in live:
         if locked[entry.route.pk].status != entry.route.status:
             raise _RoutesChanged(
-                f"Route {entry.route.vehicle.code} went {locked[entry.route.pk].status} while "
+                f"Route {entry.vehicle.code} went {locked[entry.route.pk].status} while "
                 "re-planning; re-planning again."
             )
+    taken = set(Route.objects.filter(plan=plan).values_list("vehicle_id", flat=True))
+    if any(e.route is None and e.vehicle.pk in taken for e in day.routes):
+        raise _RoutesChanged("A free vehicle got a route while re-planning; re-planning again.")
+    new_routes: list[Route] = []
     # Stops settled while the engine worked stay settled; the rest follows the re-plan.
     pending_now = {
         s.pk: s
@@ -709,8 +780,15 @@ def _apply(
     skipped_total = 0
 
     for entry in day.routes:
-        route = locked[entry.route.pk]
-        code = route.vehicle.code
+        code = entry.vehicle.code
+        if entry.route is None:
+            if not _visits(data, code, solution):
+                continue
+            route = _route_create(plan, entry, data, solution)
+            new_routes.append(route)
+            locked[route.pk] = route
+        else:
+            route = locked[entry.route.pk]
         visits = [
             v
             for v in _visits(data, code, solution)
@@ -850,6 +928,7 @@ def _apply(
         if order.status == OrderStatus.PLANNED:
             order_unplan(order=order, reason=f"re-plan: {detail}", source=SOURCE)
 
+    diff["new_routes"] = _routes_staff(plan, new_routes)
     diff["resequenced"] = resequenced
     diff["kept_settled"] = day.settled
     _plan_totals(plan)
@@ -881,6 +960,52 @@ def _apply(
         "replan applied", extra={"plan": plan.pk, "replan": replan.pk, **summary, **timings}
     )
     return replan
+
+
+def _route_create(plan: Plan, entry: LiveRoute, data: ReplanInput, solution: Solution) -> Route:
+    """A route for a vehicle that was free today, sent out by the re-plan."""
+    solved = solution.route_of(entry.vehicle.code)
+    colour = Route.objects.filter(plan=plan).aggregate(top=Max("colour_index"))["top"]
+    route = Route.objects.create(
+        plan=plan,
+        vehicle=entry.vehicle,
+        colour_index=0 if colour is None else colour + 1,
+        planned_start=data.at(solved.visits[0].departure_s),
+        planned_end=data.at(solved.visits[-1].arrival_s),
+    )
+    route.plan = plan
+    return route
+
+
+def _routes_staff(plan: Plan, routes: list[Route]) -> list[dict]:
+    """Drivers for the routes a re-plan added: an employee free that day takes one directly,
+    otherwise crowd couriers are offered it one at a time, as when publishing."""
+    if not routes:
+        return []
+    busy = set(
+        Route.objects.filter(plan=plan, courier__isnull=False).values_list("courier_id", flat=True)
+    )
+    available = [
+        a
+        for a in courier_availability_for(hub=plan.hub, day=plan.service_date)
+        if a.courier_id not in busy
+    ]
+    skills_of: dict[int, set[str]] = {}
+    for route_id, needed in Stop.objects.filter(route__in=routes, order__isnull=False).values_list(
+        "route_id", "order__required_skills"
+    ):
+        skills_of.setdefault(route_id, set()).update(needed or [])
+    drivers = drivers_for(routes, available, skills_of)
+    rows = []
+    for route in routes:
+        if route.pk in drivers:
+            route_dispatch(route=route, courier_id=drivers[route.pk], actor=None)
+        else:
+            route_offer_next(route=route, actor=None)
+        rows.append(
+            {"route": route.pk, "vehicle": route.vehicle.code, "driver": route.pk in drivers}
+        )
+    return rows
 
 
 def _shifted(old: tuple[dt.datetime, dt.datetime] | None, new) -> bool:
