@@ -405,17 +405,16 @@ PORTFOLIO_MAX_NODES = 300
 PORTFOLIO_SHARE = 0.2
 
 
-READ_ROUTES_MAX_S = 2.0
-READ_ROUTES_SHARE = 0.1
-
-
 def _search_from_routes(model: _Model, routing, manager, search, params: SolverParams):
-    """Improve the given routes (a live plan) instead of building from scratch.
+    """Start from the given routes (a live plan) instead of building from scratch.
 
-    A plan being re-planned is a good solution already: starting from it keeps what needs no
-    change and leaves the whole time limit to inserting what is new. Jobs the model left out
-    are skipped; routes that break a hard rule (say, a shift that no longer fits) make OR-Tools
-    refuse the start, and ``None`` sends the caller to the usual first solutions.
+    A plan being re-planned is a good solution already. Its routes are locked in as the head
+    of each vehicle's chain, cheapest insertion adds what is new, and the metaheuristic is
+    then free to change everything. Measured on a staged mid-day of 500 orders: reading the
+    routes in as a complete assignment and improving it left urgent orders out for 10 s,
+    insertion after locks placed them at once. Jobs the model left out are skipped; chains
+    that break a hard rule (a shift that no longer fits) give ``None``, and the caller builds
+    a first solution as usual.
     """
     vehicle_index = {v.id: i for i, v in enumerate(model.problem.vehicles)}
     routes: list[list[int]] = [[] for _ in model.problem.vehicles]
@@ -425,21 +424,21 @@ def _search_from_routes(model: _Model, routing, manager, search, params: SolverP
         routes[vehicle_index[vehicle_id]] = [
             manager.NodeToIndex(model.job_node[j]) for j in job_ids if j in model.job_node
         ]
-    # Reading the routes in is itself a small search, bounded by the limit the model is
-    # closed with: give it a slice, and the improvement the rest.
-    read_s = min(READ_ROUTES_MAX_S, params.time_limit_s * READ_ROUTES_SHARE)
-    closing = pywrapcp.DefaultRoutingSearchParameters()
-    closing.CopyFrom(search)
-    closing.time_limit.FromMilliseconds(max(1, round(read_s * 1000)))
-    routing.CloseModelWithParameters(closing)
-    started = time.monotonic()
-    initial = routing.ReadAssignmentFromRoutes(routes, True)
-    if initial is None:
+    routing.CloseModelWithParameters(search)
+    if not routing.ApplyLocksToAllVehicles(routes, False):
         logger.info("initial routes rejected; building a first solution instead")
         return None
-    left_ms = round((params.time_limit_s - (time.monotonic() - started)) * 1000)
-    search.time_limit.FromMilliseconds(max(1, left_ms))
-    return routing.SolveFromAssignmentWithParameters(initial, search) or initial
+    locked = pywrapcp.DefaultRoutingSearchParameters()
+    locked.CopyFrom(search)
+    locked.first_solution_strategy = (
+        routing_enums_pb2.FirstSolutionStrategy.LOCAL_CHEAPEST_INSERTION
+    )
+    found = routing.SolveWithParameters(locked)
+    if found is None:
+        # The chains break a hard rule (say, a shift that no longer fits): unlock them.
+        routing.ApplyLocksToAllVehicles([[] for _ in routes], False)
+        logger.info("initial routes infeasible; building a first solution instead")
+    return found
 
 
 def _search(routing, search, params: SolverParams, nodes: int, started: float):

@@ -265,6 +265,31 @@ def _driven_m(route: Route, path: list[Location], profile: str) -> int:
     return round(sum(distances[i][i + 1] for i in range(len(path) - 1)))
 
 
+def _at_hub(
+    vehicle: FleetVehicle,
+    route: Route | None,
+    pending: list[Stop],
+    *,
+    now: dt.datetime,
+    hub_at: Location,
+) -> LiveRoute:
+    """A vehicle that has not left the hub yet (its route not started, or no route at all),
+    with a full battery."""
+    spec = vehicle_routing_spec(vehicle=vehicle)
+    return LiveRoute(
+        route=route,
+        vehicle=vehicle,
+        started=False,
+        start=hub_at,
+        start_at=now,
+        start_source="hub",
+        trip=1,
+        energy_wh=spec.energy.usable_wh if spec.energy else None,
+        driven_m=0,
+        pending=pending,
+    )
+
+
 def _live_route(
     route: Route, stops: list[Stop], *, now: dt.datetime, hub_at: Location
 ) -> LiveRoute:
@@ -272,18 +297,7 @@ def _live_route(
     spec = vehicle_routing_spec(vehicle=vehicle)
     pending = [s for s in stops if s.status == StopStatus.PENDING and s.kind in ORDER_STOP_KINDS]
     if route.status != RouteStatus.IN_PROGRESS:
-        return LiveRoute(
-            route=route,
-            vehicle=vehicle,
-            started=False,
-            start=hub_at,
-            start_at=now,
-            start_source="hub",
-            trip=1,
-            energy_wh=spec.energy.usable_wh if spec.energy else None,
-            driven_m=0,
-            pending=pending,
-        )
+        return _at_hub(vehicle, route, pending, now=now, hub_at=hub_at)
     # Where the vehicle is: the stop it is serving, else the last one it left (or a newer
     # telematics fix), else the hub it left.
     trip = 1
@@ -406,20 +420,7 @@ def live_day_read(*, plan: Plan, now: dt.datetime) -> LiveDay:
     for vehicle in active_vehicles(hub=hub):
         if vehicle.pk in taken:
             continue
-        spec = vehicle_routing_spec(vehicle=vehicle)
-        live.append(
-            LiveRoute(
-                route=None,
-                vehicle=vehicle,
-                started=False,
-                start=hub_at,
-                start_at=now,
-                start_source="hub",
-                trip=1,
-                energy_wh=spec.energy.usable_wh if spec.energy else None,
-                driven_m=0,
-            )
-        )
+        live.append(_at_hub(vehicle, None, [], now=now, hub_at=hub_at))
     new = Order.objects.filter(
         hub=hub,
         service_date=plan.service_date,
