@@ -37,12 +37,13 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "fleet.view_vehicle",
         "fleet.view_vehicletype",
         "fleet.view_chargingplan",
-        # dispatch: plans with their routes and stops; ask for a run or cancel one
+        # dispatch: plans with their routes, stops and re-plans; ask for a run or cancel one
         "dispatch.view_plan",
         "dispatch.view_planevent",
         "dispatch.view_route",
         "dispatch.view_stop",
         "dispatch.view_unassignedorder",
+        "dispatch.view_replan",
         "dispatch.request_plan",
         "dispatch.cancel_plan",
     },

@@ -9,7 +9,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from lastmile.core.errors import ApplicationError
-from lastmile.dispatch.models import Plan, PlanEvent, Route, Stop, UnassignedOrder
+from lastmile.dispatch.models import Plan, PlanEvent, Replan, Route, Stop, UnassignedOrder
 from lastmile.dispatch.services import plan_cancel, plan_request
 
 
@@ -96,6 +96,34 @@ class PlanEventInline(ReadOnlyMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("actor")
 
 
+class ReplanInline(ReadOnlyMixin, admin.TabularInline):
+    """The day's re-plans: why each ran and what it changed, newest first."""
+
+    model = Replan
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "re-plans during the day"
+    ordering = ("-created_at",)
+    fields = readonly_fields = (
+        "created_at",
+        "status",
+        "why",
+        "changes",
+        "solve_time_s",
+        "error",
+    )
+
+    @admin.display(description="triggers")
+    def why(self, replan: Replan) -> str:
+        return ", ".join(str(t.get("kind", "")) for t in replan.triggers)
+
+    @admin.display(description="what changed")
+    def changes(self, replan: Replan) -> str:
+        diff = replan.diff or {}
+        names = ("added", "moved", "dropped", "unassigned", "new_routes")
+        return ", ".join(f"{len(diff[n])} {n.replace('_', ' ')}" for n in names if diff.get(n))
+
+
 @admin.register(Plan)
 class PlanAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = (
@@ -116,7 +144,7 @@ class PlanAdmin(ReadOnlyMixin, admin.ModelAdmin):
     search_fields = ("hub__code", "hub__name")
     ordering = ("-service_date", "hub__code", "-created_at")
     actions = ("plan_again", "cancel")
-    inlines = (RouteInline, UnassignedInline, PlanEventInline)
+    inlines = (RouteInline, UnassignedInline, ReplanInline, PlanEventInline)
     fieldsets = (
         (None, {"fields": ("hub", "service_date", "status", "progress", "error", "requested_by")}),
         (

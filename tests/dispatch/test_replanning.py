@@ -9,7 +9,9 @@ from django.urls import reverse
 
 from fleet.models import VehicleState
 from lastmile.accounts.roles import Role
+from lastmile.core.errors import ValidationFailed
 from lastmile.dispatch.models import (
+    Plan,
     PlanEvent,
     Replan,
     ReplanStatus,
@@ -24,6 +26,7 @@ from lastmile.dispatch.models import (
 from lastmile.dispatch.services import plan_publish, route_start, stop_deliver, stop_fail
 from lastmile.dispatch.services.replanning import (
     live_days_watch,
+    replan_ask,
     replan_request,
     replan_run,
 )
@@ -429,3 +432,35 @@ def test_a_fresh_telematics_fix_is_where_a_van_on_the_road_starts(tomorrow):
     start = done.stats["starts"][a.vehicle.code]
     assert start["source"] == "telematics"
     assert (start["latitude"], start["longitude"]) == (52.511111, 13.411111)
+
+
+def test_the_plan_page_lists_each_replan_with_what_it_changed(client, tomorrow):
+    # given: a re-plan that added an order
+    _, plan, _ = _published(tomorrow)
+    OrderFactory(
+        hub=plan.hub, window_start=at(plan.hub, tomorrow, 12), window_end=at(plan.hub, tomorrow, 16)
+    )
+    replan = replan_request(plan=plan, trigger=ReplanTrigger.NEW_ORDER)
+    replan_run(replan_id=replan.pk, now=at(plan.hub, tomorrow, 7))
+    client.force_login(StaffFactory(role=Role.DISPATCHER))
+    # when
+    response = client.get(f"/admin/dispatch/plan/{plan.pk}/change/")
+    # then
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "re-plans during the day" in body.lower()
+    assert "1 added" in body
+    assert "new_order" in body
+
+
+def test_a_trigger_from_a_courier_update_on_a_past_day_is_skipped_not_an_error(tomorrow):
+    # given: a published plan whose day has passed (a courier finishing after midnight)
+    _, plan, _ = _published(tomorrow)
+    Plan.objects.filter(pk=plan.pk).update(service_date=tomorrow - dt.timedelta(days=2))
+    # when
+    asked = replan_ask(plan=plan, trigger=ReplanTrigger.LATE, detail={"route": 1})
+    # then
+    assert asked is None
+    assert not Replan.objects.exists()
+    with pytest.raises(ValidationFailed):
+        replan_request(plan=plan, trigger=ReplanTrigger.MANUAL)

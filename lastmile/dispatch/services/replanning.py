@@ -214,6 +214,21 @@ def replan_request(
         return queued
 
 
+def replan_ask(
+    *, plan: Plan, trigger: str, detail: dict | None = None, now: dt.datetime | None = None
+) -> Replan | None:
+    """``replan_request`` for triggers raised inside another change (a courier's update):
+    a day that can no longer be re-planned (passed, not published) is logged and skipped,
+    never an error for the courier."""
+    try:
+        return replan_request(plan=plan, trigger=trigger, detail=detail, now=now)
+    except ApplicationError as exc:
+        logger.info(
+            "replan not requested", extra={"plan": plan.pk, "trigger": trigger, "why": exc.code}
+        )
+        return None
+
+
 # --- Reading the live day ------------------------------------------------------------------
 
 

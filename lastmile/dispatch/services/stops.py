@@ -42,7 +42,7 @@ from lastmile.dispatch.services.building import (
     moment_at,
     vehicle_shift,
 )
-from lastmile.dispatch.services.replanning import replan_request
+from lastmile.dispatch.services.replanning import replan_ask
 from lastmile.orders.models import DeliveryAttempt, FailureReason, Order, OrderStatus
 from lastmile.orders.services.attempts import order_deliver, order_fail
 from lastmile.orders.services.transitions import order_reschedule, order_start_delivery
@@ -205,7 +205,7 @@ def route_etas_recompute(
     Stop.objects.bulk_update(ahead, ["eta"])
     if became_late and route.status == RouteStatus.IN_PROGRESS:
         # Only when a stop newly runs late: a re-plan that cannot help is not asked again.
-        replan_request(
+        replan_ask(
             plan=route.plan,
             trigger=ReplanTrigger.LATE,
             detail={"route": route.pk, "stops": became_late[:20]},
@@ -379,7 +379,7 @@ def _retry_today(route: Route, stop: Stop, reason: str, at: dt.datetime) -> bool
         source=SOURCE,
         reason=f"same-day retry after {reason}",
     )
-    replan_request(
+    replan_ask(
         plan=plan,
         trigger=ReplanTrigger.FAILED_DELIVERY,
         detail={"order": order.pk, "route": route.pk, "reason": reason},
