@@ -26,7 +26,13 @@ from lastmile.dispatch.selectors import (
     routes_for_courier,
     stop_get_for_courier,
 )
-from lastmile.dispatch.services import route_start, stop_arrive, stop_deliver, stop_fail
+from lastmile.dispatch.services import (
+    route_start,
+    stop_arrive,
+    stop_complete,
+    stop_deliver,
+    stop_fail,
+)
 from lastmile.orders.models import FailureReason
 from workforce.models import Courier
 from workforce.selectors import courier_get_for_user
@@ -215,6 +221,30 @@ class DriverStopDeliverApi(APIView):
             signature=values.get("signature"),
             lat=values.get("latitude"),
             lng=values.get("longitude"),
+        )
+        return Response(_stop_body(stop))
+
+
+class DriverStopCompleteApi(APIView):
+    class StopCompleteInputSerializer(PositionInputSerializer):
+        pass
+
+    @extend_schema(
+        operation_id="driver_stops_complete",
+        summary="A reload at the hub or a break is done (order stops: deliver or fail)",
+        request=StopCompleteInputSerializer,
+        responses={200: StopUpdateOutputSerializer, **PROBLEMS},
+    )
+    def post(self, request: Request, stop_id: int) -> Response:
+        courier = _courier(request)
+        stop = stop_get_for_courier(courier=courier, stop_id=stop_id)
+        data = self.StopCompleteInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        stop_complete(
+            stop=stop,
+            courier=courier,
+            lat=data.validated_data.get("latitude"),
+            lng=data.validated_data.get("longitude"),
         )
         return Response(_stop_body(stop))
 

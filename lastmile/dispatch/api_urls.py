@@ -13,4 +13,7 @@ urlpatterns = [
     path("stops/<int:stop_id>/arrive/", api.DriverStopArriveApi.as_view(), name="stop-arrive"),
     path("stops/<int:stop_id>/deliver/", api.DriverStopDeliverApi.as_view(), name="stop-deliver"),
     path("stops/<int:stop_id>/fail/", api.DriverStopFailApi.as_view(), name="stop-fail"),
+    path(
+        "stops/<int:stop_id>/complete/", api.DriverStopCompleteApi.as_view(), name="stop-complete"
+    ),
 ]

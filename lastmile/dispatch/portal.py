@@ -28,6 +28,7 @@ from lastmile.dispatch.services import (
     route_offer_decline,
     route_start,
     stop_arrive,
+    stop_complete,
     stop_deliver,
     stop_fail,
 )
@@ -196,3 +197,16 @@ def stop_deliver_view(request: HttpRequest, courier: Courier, stop_id: int) -> H
 @courier_view
 def stop_fail_view(request: HttpRequest, courier: Courier, stop_id: int) -> HttpResponse:
     return _stop_form_post(request, courier, stop_id, kind="fail")
+
+
+@require_POST
+@courier_view
+def stop_complete_view(request: HttpRequest, courier: Courier, stop_id: int) -> HttpResponse:
+    """A reload at the hub or a break is done."""
+    stop = _stop(courier, stop_id)
+    try:
+        stop_complete(stop=stop, courier=courier)
+        messages.success(request, f"Stop {stop.sequence} done.")
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect("dispatch_portal:route", route_id=stop.route_id)

@@ -15,4 +15,5 @@ urlpatterns = [
     path("stops/<int:stop_id>/arrive/", portal.stop_arrive_view, name="stop_arrive"),
     path("stops/<int:stop_id>/deliver/", portal.stop_deliver_view, name="stop_deliver"),
     path("stops/<int:stop_id>/fail/", portal.stop_fail_view, name="stop_fail"),
+    path("stops/<int:stop_id>/done/", portal.stop_complete_view, name="stop_complete"),
 ]

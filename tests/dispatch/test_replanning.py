@@ -160,6 +160,63 @@ def test_mid_route_urgent_order_and_failed_delivery_are_replanned_keeping_what_i
     assert event.payload["added"] == 2
 
 
+def test_a_courier_fetches_a_replanned_order_at_the_hub_and_delivers_it(client, tomorrow):
+    # given: van A on the road; an urgent order re-planned onto it behind a reload stop
+    board, plan, (a, b) = _published(tomorrow)
+    hub = board.hub
+    route_start(route=a, courier=a.courier, at=at(hub, tomorrow, 9))
+    Route.objects.filter(pk=b.pk).update(status=RouteStatus.COMPLETED)  # only A is out
+    urgent = OrderFactory(
+        hub=hub, window_start=at(hub, tomorrow, 9), window_end=at(hub, tomorrow, 19)
+    )
+    replan = replan_request(plan=plan, trigger=ReplanTrigger.NEW_ORDER, now=at(hub, tomorrow, 9))
+    assert replan_run(replan_id=replan.pk, now=at(hub, tomorrow, 9)).status == "applied"
+    reload = Stop.objects.get(route=a, kind=StopKind.RELOAD, status=StopStatus.PENDING)
+    fetched = Stop.objects.get(order=urgent, status=StopStatus.PENDING)
+    assert fetched.route_id == a.pk
+    client.force_login(a.courier.user)
+    # when: the courier says the reload is done, then delivers the order (through the API)
+    refused = client.post(reverse("api:driver:stop-complete", args=[fetched.pk]))
+    loaded = client.post(reverse("api:driver:stop-complete", args=[reload.pk]))
+    urgent.refresh_from_db()
+    status_after_loading = urgent.status
+    delivered = client.post(
+        reverse("api:driver:stop-deliver", args=[fetched.pk]), {"recipient_name": "Fay"}
+    )
+    # then
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "order_stop"
+    assert loaded.status_code == 200
+    assert loaded.json()["stop"]["status"] == StopStatus.COMPLETED
+    assert status_after_loading == OrderStatus.OUT_FOR_DELIVERY
+    assert delivered.status_code == 200
+    urgent.refresh_from_db()
+    assert urgent.status == OrderStatus.DELIVERED
+
+
+def test_my_route_offers_done_for_a_reload_and_delivery_forms_for_orders(client, tomorrow):
+    # given: a started route with a reload stop after a re-plan
+    board, plan, (a, b) = _published(tomorrow)
+    hub = board.hub
+    route_start(route=a, courier=a.courier, at=at(hub, tomorrow, 9))
+    Route.objects.filter(pk=b.pk).update(status=RouteStatus.COMPLETED)
+    OrderFactory(hub=hub, window_start=at(hub, tomorrow, 9), window_end=at(hub, tomorrow, 19))
+    replan = replan_request(plan=plan, trigger=ReplanTrigger.NEW_ORDER, now=at(hub, tomorrow, 9))
+    replan_run(replan_id=replan.pk, now=at(hub, tomorrow, 9))
+    reload = Stop.objects.get(route=a, kind=StopKind.RELOAD, status=StopStatus.PENDING)
+    client.force_login(a.courier.user)
+    # when
+    page = client.get(reverse("dispatch_portal:route", args=[a.pk]))
+    done = client.post(reverse("dispatch_portal:stop_complete", args=[reload.pk]))
+    # then
+    body = page.content.decode()
+    assert "Loaded, leaving the hub" in body
+    assert reverse("dispatch_portal:stop_complete", args=[reload.pk]) in body
+    assert done.status_code == 302
+    reload.refresh_from_db()
+    assert reload.status == StopStatus.COMPLETED
+
+
 def test_an_urgent_order_nobody_on_the_road_can_reach_in_time_goes_out_with_a_free_van(tomorrow):
     # given: both vans out since 09:00; a third van and a driver are free at the hub
     board, plan, (a, b) = _published(tomorrow)

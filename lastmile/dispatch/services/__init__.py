@@ -21,6 +21,7 @@ from lastmile.dispatch.services.stops import (
     route_etas_recompute,
     route_start,
     stop_arrive,
+    stop_complete,
     stop_deliver,
     stop_fail,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "route_offers_expire",
     "route_start",
     "stop_arrive",
+    "stop_complete",
     "stop_deliver",
     "stop_fail",
 ]

@@ -349,6 +349,34 @@ def _load_next_trip(route: Route, reload: Stop, courier: Courier) -> None:
         order_start_delivery(order=stop.order, source=SOURCE, actor=courier.user)
 
 
+@transaction.atomic
+def stop_complete(
+    *,
+    stop: Stop,
+    courier: Courier,
+    at: dt.datetime | None = None,
+    lat: Decimal | None = None,
+    lng: Decimal | None = None,
+) -> Stop:
+    """A stop that serves no order is done: the reload at the hub (the next trip's parcels go
+    out for delivery) or the break. An order stop is delivered or failed instead (409)."""
+    kind = (
+        Stop.objects.filter(pk=stop.pk, route__courier=courier)
+        .values_list("kind", flat=True)
+        .first()
+    )
+    if kind is None:
+        raise NotFound(f"No stop {stop.pk}.")
+    if kind in ORDER_STOP_KINDS:
+        raise Conflict(
+            "This stop serves an order: record a delivery or a failure.", code="order_stop"
+        )
+    # No order, so no attempt to record: the stop settles like any other.
+    return _settle_stop(
+        stop, courier, StopStatus.COMPLETED, lambda order, at: None, at=at, lat=lat, lng=lng
+    )
+
+
 def _retry_today(route: Route, stop: Stop, reason: str, at: dt.datetime) -> bool:
     """After a failed delivery: try again later today when the reason allows it, the order
     has attempts left today and the hub's day leaves time. The order gets a window from
