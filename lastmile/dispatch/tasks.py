@@ -52,7 +52,8 @@ def replan_hub_day_task(self, replan_id: int) -> str | None:
     replan = replan_run(replan_id=replan_id)
     if replan is None:
         return None
-    if replan.status == ReplanStatus.QUEUED:
+    if replan.status == ReplanStatus.QUEUED and not self.request.is_eager:
+        # In-process (no broker) it stays queued: the minute's watch sends it again.
         self.apply_async(args=(replan_id,), countdown=settings.DISPATCH_REPLAN_DEBOUNCE_S)
     return replan.status
 

@@ -23,13 +23,20 @@ from lastmile.dispatch.models import (
     StopStatus,
     UnassignedOrder,
 )
-from lastmile.dispatch.services import plan_publish, route_start, stop_deliver, stop_fail
+from lastmile.dispatch.services import (
+    plan_publish,
+    route_start,
+    stop_arrive,
+    stop_deliver,
+    stop_fail,
+)
 from lastmile.dispatch.services.replanning import (
     live_days_watch,
     replan_ask,
     replan_request,
     replan_run,
 )
+from lastmile.dispatch.tasks import replan_hub_day_task
 from lastmile.orders.models import FailureReason, OrderEvent, OrderStatus, Priority
 from lastmile.orders.services import order_cancel
 from tests.dispatch.factories import at, multi_route_day
@@ -521,3 +528,184 @@ def test_a_trigger_from_a_courier_update_on_a_past_day_is_skipped_not_an_error(t
     assert not Replan.objects.exists()
     with pytest.raises(ValidationFailed):
         replan_request(plan=plan, trigger=ReplanTrigger.MANUAL)
+
+
+# --- The day as it really goes: late vans, couriers tapping while the engine works ----------
+
+
+def _deliver_all_but(route, keep: int, hub, day, start_hour: int = 9):
+    stops = _order_stops(route)
+    for n, stop in enumerate(stops[: len(stops) - keep]):
+        stop_deliver(
+            stop=stop,
+            courier=route.courier,
+            recipient_name="Gus",
+            at=at(hub, day, start_hour) + dt.timedelta(minutes=10 * (n + 1)),
+        )
+    return stops[len(stops) - keep :]
+
+
+def test_parcels_on_board_of_a_van_running_past_its_shift_are_kept_not_dropped(tomorrow):
+    # given: van A still has three parcels on board at 19:50, shift ends at 20:00
+    board, plan, (a, b) = _published(tomorrow)
+    hub = board.hub
+    route_start(route=a, courier=a.courier, at=at(hub, tomorrow, 9))
+    Route.objects.filter(pk=b.pk).update(status=RouteStatus.COMPLETED)
+    left = _deliver_all_but(a, 3, hub, tomorrow)
+    replan = replan_request(plan=plan, trigger=ReplanTrigger.LATE, now=at(hub, tomorrow, 19, 50))
+    # when
+    done = replan_run(replan_id=replan.pk, now=at(hub, tomorrow, 19, 50))
+    # then: all three stay on A (late, in overtime), nothing dropped or unplanned
+    assert done.status == ReplanStatus.APPLIED, done.error
+    assert done.diff["dropped"] == []
+    pending = Stop.objects.filter(route=a, status=StopStatus.PENDING, kind=StopKind.DELIVERY)
+    assert {s.order_id for s in pending} == {s.order_id for s in left}
+    assert not UnassignedOrder.objects.filter(plan=plan).exists()
+
+
+def test_a_stop_settled_while_the_engine_works_stays_settled_and_is_not_reported(
+    tomorrow, monkeypatch
+):
+    # given: the courier delivers A's first stop while the re-plan solves
+    board, plan, (a, _) = _published(tomorrow)
+    hub = board.hub
+    route_start(route=a, courier=a.courier, at=at(hub, tomorrow, 9))
+    first = _order_stops(a)[0]
+    from lastmile.dispatch.services import replanning
+
+    real_solve = replanning.solve
+
+    def solve_while_delivering(problem, params):
+        stop_deliver(
+            stop=first, courier=a.courier, recipient_name="Hal", at=at(hub, tomorrow, 9, 5)
+        )
+        return real_solve(problem, params)
+
+    monkeypatch.setattr(replanning, "solve", solve_while_delivering)
+    replan = replan_request(plan=plan, trigger=ReplanTrigger.MANUAL, now=at(hub, tomorrow, 9))
+    # when
+    done = replan_run(replan_id=replan.pk, now=at(hub, tomorrow, 9))
+    # then
+    assert done.status == ReplanStatus.APPLIED, done.error
+    assert done.diff["settled_meanwhile"] == [first.order_id]
+    assert first.order_id not in [row["order"] for row in done.diff["dropped"]]
+    assert not UnassignedOrder.objects.filter(plan=plan, order_id=first.order_id).exists()
+    first.refresh_from_db()
+    assert first.status == StopStatus.COMPLETED
+
+
+def test_a_new_order_cancelled_while_the_engine_works_makes_the_replan_run_again(
+    tomorrow, monkeypatch
+):
+    # given
+    _, plan, _ = _published(tomorrow)
+    extra = OrderFactory(
+        hub=plan.hub, window_start=at(plan.hub, tomorrow, 12), window_end=at(plan.hub, tomorrow, 16)
+    )
+    from lastmile.dispatch.services import replanning
+
+    real_solve = replanning.solve
+
+    def solve_while_cancelling(problem, params):
+        order_cancel(order=extra, reason="not needed", source="api")
+        return real_solve(problem, params)
+
+    monkeypatch.setattr(replanning, "solve", solve_while_cancelling)
+    replan = replan_request(plan=plan, trigger=ReplanTrigger.NEW_ORDER)
+    # when
+    done = replan_run(replan_id=replan.pk, now=at(plan.hub, tomorrow, 7))
+    # then: nothing applied, the order not planned, another run queued
+    assert done.status == ReplanStatus.FAILED
+    extra.refresh_from_db()
+    assert extra.status == OrderStatus.CANCELLED
+    assert not Stop.objects.filter(order=extra).exists()
+    assert Replan.objects.get(status=ReplanStatus.QUEUED).triggers[0]["kind"] == "retry"
+
+
+def test_a_van_at_a_reload_loads_what_the_replan_adds_without_a_second_reload(tomorrow):
+    # given: A is at the hub at a reload a first re-plan added for an urgent order
+    board, plan, (a, b) = _published(tomorrow)
+    hub = board.hub
+    route_start(route=a, courier=a.courier, at=at(hub, tomorrow, 9))
+    Route.objects.filter(pk=b.pk).update(status=RouteStatus.COMPLETED)
+    # two orders due north of the hub, 2 km and 2.5 km out: one trip serves both
+    north = Decimal(hub.latitude)
+    OrderFactory(
+        hub=hub, latitude=north + Decimal("0.018"), longitude=hub.longitude,
+        window_start=at(hub, tomorrow, 9), window_end=at(hub, tomorrow, 19),
+    )  # fmt: skip
+    first = replan_request(plan=plan, trigger=ReplanTrigger.NEW_ORDER, now=at(hub, tomorrow, 9))
+    replan_run(replan_id=first.pk, now=at(hub, tomorrow, 9))
+    rows = list(Stop.objects.filter(route=a, status=StopStatus.PENDING).order_by("sequence"))
+    reload = next(s for s in rows if s.kind == StopKind.RELOAD)
+    for n, stop in enumerate(rows[: rows.index(reload)]):
+        stop_deliver(
+            stop=stop, courier=a.courier, recipient_name="Ida",
+            at=at(hub, tomorrow, 9) + dt.timedelta(minutes=5 * (n + 1)),
+        )  # fmt: skip
+    stop_arrive(stop=reload, courier=a.courier, at=at(hub, tomorrow, 13))
+    another = OrderFactory(
+        hub=hub, latitude=north + Decimal("0.0225"), longitude=hub.longitude,
+        window_start=at(hub, tomorrow, 9), window_end=at(hub, tomorrow, 19),
+    )  # fmt: skip
+    # when
+    second = replan_request(plan=plan, trigger=ReplanTrigger.NEW_ORDER, now=at(hub, tomorrow, 13))
+    done = replan_run(replan_id=second.pk, now=at(hub, tomorrow, 13, 1))
+    # then: the new order rides on the trip being loaded; no second reload appears
+    assert done.status == ReplanStatus.APPLIED, done.error
+    reloads = Stop.objects.filter(route=a, kind=StopKind.RELOAD).exclude(status=StopStatus.SKIPPED)
+    assert list(reloads) == [reload]
+    added = Stop.objects.get(order=another, status=StopStatus.PENDING)
+    assert added.route_id == a.pk
+    assert added.trip == reload.trip + 1
+
+
+def test_the_button_sends_a_run_even_when_one_is_queued_and_the_watch_unsticks_lost_ones(
+    tomorrow, django_capture_on_commit_callbacks
+):
+    # given: a queued re-plan whose task was lost
+    _, plan, _ = _published(tomorrow)
+    with django_capture_on_commit_callbacks() as lost:
+        queued = replan_request(
+            plan=plan, trigger=ReplanTrigger.LATE, now=at(plan.hub, tomorrow, 9)
+        )
+    assert len(lost) == 1
+    # when: the dispatcher presses the button
+    with django_capture_on_commit_callbacks() as pressed:
+        replan_request(
+            plan=plan,
+            trigger=ReplanTrigger.MANUAL,
+            debounce=False,
+            now=at(plan.hub, tomorrow, 9, 5),
+        )
+    # and later the minute's watch finds it still queued, and a run whose worker died
+    Replan.objects.filter(pk=queued.pk).update(run_after=at(plan.hub, tomorrow, 9))
+    dead = Replan.objects.create(
+        plan=plan,
+        status=ReplanStatus.RUNNING,
+        run_after=at(plan.hub, tomorrow, 8),
+        started_at=at(plan.hub, tomorrow, 8),
+    )
+    with django_capture_on_commit_callbacks() as swept:
+        live_days_watch(now=at(plan.hub, tomorrow, 9, 10))
+    # then
+    assert len(pressed) == 1
+    assert len(swept) == 1
+    dead.refresh_from_db()
+    assert dead.status == ReplanStatus.FAILED
+    assert "worker" in dead.error
+
+
+def test_in_process_a_busy_day_leaves_the_replan_queued_instead_of_recursing(tomorrow, eager_tasks):
+    # given: a re-plan running, and one queued behind it
+    _, plan, _ = _published(tomorrow)
+    Replan.objects.create(
+        plan=plan, status=ReplanStatus.RUNNING, run_after=at(plan.hub, tomorrow, 8)
+    )
+    queued = Replan.objects.create(plan=plan, run_after=at(plan.hub, tomorrow, 8))
+    # when
+    result = replan_hub_day_task.delay(queued.pk).get()
+    # then
+    assert result == ReplanStatus.QUEUED
+    queued.refresh_from_db()
+    assert queued.status == ReplanStatus.QUEUED

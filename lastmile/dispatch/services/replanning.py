@@ -204,9 +204,12 @@ def replan_request(
                 return replan
         queued.triggers = [*queued.triggers, entry]
         update = ["triggers", "updated_at"]
-        if not debounce and queued.run_after > now:
-            queued.run_after = now
-            update.append("run_after")
+        if not debounce:
+            # Sent again even when one is on its way: a lost message must not leave the
+            # dispatcher's button dead, and a second delivery finds nothing queued.
+            if queued.run_after > now:
+                queued.run_after = now
+                update.append("run_after")
             if enqueue:
                 transaction.on_commit(lambda: _enqueue(queued, 0))
         queued.save(update_fields=update)
@@ -248,6 +251,7 @@ class LiveRoute:
     driven_m: int  # estimated distance already driven today
     pending: list[Stop] = field(default_factory=list)  # pending order stops, in sequence
     loaded: set[int] = field(default_factory=set)  # orders on board
+    loading: bool = False  # at a reload stop at the hub right now
 
 
 @dataclass
@@ -327,6 +331,11 @@ def _live_route(
     visited.sort(key=lambda s: (s.actual_arrival or s.planned_arrival, s.sequence))
     arrived = next((s for s in stops if s.status == StopStatus.ARRIVED), None)
     start, start_at, source = hub_at, route.started_at or now, "hub"
+    loading = arrived is not None and arrived.kind == StopKind.RELOAD
+    if loading:
+        # At the hub loading the next trip: its parcels count as on board, and whatever
+        # else the re-plan hands this vehicle is loaded now, in the same reload.
+        trip = arrived.trip + 1
     if arrived is not None:
         start = Location(float(arrived.latitude), float(arrived.longitude))
         begin = arrived.actual_arrival or now
@@ -376,6 +385,7 @@ def _live_route(
         driven_m=driven,
         pending=pending,
         loaded=loaded,
+        loading=loading,
     )
 
 
@@ -482,6 +492,12 @@ def replan_input_build(day: LiveDay) -> ReplanInput:
     locations = [Location(float(day.plan.hub.latitude), float(day.plan.hub.longitude))]
     vehicles, by_vehicle = [], {}
     now_s = seconds_since(day.now, midnight=day.midnight)
+    # A vehicle on the road brings its parcels home even past the shift's end (overtime, not
+    # abandoned parcels): its day ends at midnight. New work still has to fit the windows.
+    end_s = seconds_since(
+        local_midnight(hub=day.plan.hub, day=day.plan.service_date + dt.timedelta(days=1)),
+        midnight=day.midnight,
+    )
     for entry in day.routes:
         spec = vehicle_routing_spec(vehicle=entry.vehicle)
         start = HUB_LOCATION
@@ -500,7 +516,7 @@ def replan_input_build(day: LiveDay) -> ReplanInput:
                 id=code,
                 start=start,
                 end=HUB_LOCATION,
-                shift=TimeWindow(begin, max(begin, day.shift.end_s)),
+                shift=TimeWindow(begin, max(begin, end_s if entry.started else day.shift.end_s)),
                 capacity=spec.capacity,
                 profile=spec.profile,
                 skills=spec.skills,
@@ -684,7 +700,7 @@ def replan_run(*, replan_id: int, now: dt.datetime | None = None) -> Replan | No
         return applied
     except _RoutesChanged as exc:
         failed = _fail(replan.pk, str(exc), now)
-        replan_request(plan=plan, trigger=ReplanTrigger.RETRY, detail={"after": replan.pk})
+        replan_ask(plan=plan, trigger=ReplanTrigger.RETRY, detail={"after": replan.pk})
         return failed
     except (ApplicationError, PlanningError) as exc:
         return _fail(replan.pk, str(exc), now)
@@ -715,7 +731,8 @@ def _visits(data: ReplanInput, vehicle_code: str, solution: Solution) -> list[_V
         return []
     out: list[_Visit] = []
     trip = entry.trip
-    delivered_yet = entry.started
+    # A vehicle at the hub (not left yet, or at a reload) loads before its next delivery.
+    delivered_yet = entry.started and not entry.loading
     for visit in solved.visits:
         if visit.kind != VisitKind.JOB:
             continue
@@ -787,8 +804,36 @@ def _apply(
         .select_related("order")
     }
     still_pending = {s.order_id for s in pending_now.values() if s.order_id is not None}
-    figures = {f.vehicle_id: f for f in report.routes}
+    # Orders the courier settled while the engine worked are done: out of the new routes and
+    # out of the diff. Any other order that changed meanwhile (a new one cancelled, a retry
+    # decided otherwise) makes the result stale: nothing is applied and it runs again.
+    settled_meanwhile = set(day.current_route) - still_pending
+    fresh = dict(
+        Order.objects.select_for_update()
+        .filter(pk__in=[pk for pk in day.orders if pk not in settled_meanwhile])
+        .order_by("pk")
+        .values_list("pk", "status")
+    )
+    changed = [pk for pk, status in fresh.items() if status != day.orders[pk].status]
+    if changed:
+        raise _RoutesChanged(
+            f"{len(changed)} order(s) changed while re-planning; re-planning again."
+        )
     unassigned = {u.job_id: u for u in solution.unassigned}
+    on_board = {o for e in day.routes for o in e.loaded}
+    stranded = [
+        pk for pk in on_board if pk not in settled_meanwhile and job_id_for(pk) in unassigned
+    ]
+    if stranded:
+        # A parcel on a vehicle is delivered by that vehicle or the dispatcher decides: a
+        # re-plan that would leave it without a stop changes nothing.
+        first = unassigned[job_id_for(stranded[0])]
+        raise ReplanFailed(
+            f"{len(stranded)} parcel(s) on board would be left without a stop "
+            f"(first: order {day.orders[stranded[0]].external_reference}: {first.detail}); "
+            "routes left as they were."
+        )
+    figures = {f.vehicle_id: f for f in report.routes}
     diff: dict[str, list] = {"added": [], "moved": [], "dropped": [], "unassigned": []}
     resequenced: list[int] = []
     placed: dict[int, tuple[Route, Stop]] = {}
@@ -926,7 +971,7 @@ def _apply(
                  "reason": reason, "detail": f"order {reason}"}
             )  # fmt: skip
     for order_id, order in day.orders.items():
-        if order_id in placed:
+        if order_id in placed or order_id in settled_meanwhile:
             continue
         left = unassigned.get(job_id_for(order_id))
         reason = left.reason.value if left else "dropped_for_cost"
@@ -946,6 +991,8 @@ def _apply(
 
     diff["new_routes"] = _routes_staff(plan, new_routes)
     diff["resequenced"] = resequenced
+    diff["settled_meanwhile"] = sorted(settled_meanwhile)
+    _complete_finished_routes(list(locked.values()), now)
     diff["kept_settled"] = day.settled
     _plan_totals(plan)
     timings["apply_s"] = round(time.perf_counter() - started, 3)
@@ -976,6 +1023,25 @@ def _apply(
         "replan applied", extra={"plan": plan.pk, "replan": replan.pk, **summary, **timings}
     )
     return replan
+
+
+def _complete_finished_routes(routes: list[Route], now: dt.datetime) -> None:
+    """A route on the road whose every stop is settled now (the rest moved away) is done."""
+    from lastmile.dispatch.services.stops import SETTLED_STOP_STATUSES
+
+    for route in routes:
+        if route.status != RouteStatus.IN_PROGRESS:
+            continue
+        if Stop.objects.filter(route=route).exclude(status__in=SETTLED_STOP_STATUSES).exists():
+            continue
+        route.status, route.completed_at = RouteStatus.COMPLETED, now
+        route.save(update_fields=["status", "completed_at", "updated_at"])
+        PlanEvent.objects.create(
+            plan_id=route.plan_id,
+            kind=PlanEvent.Kind.STATUS_CHANGED,
+            payload={"route": route.pk, "from": RouteStatus.IN_PROGRESS, "to": "completed"},
+            occurred_at=now,
+        )
 
 
 def _route_create(plan: Plan, entry: LiveRoute, data: ReplanInput, solution: Solution) -> Route:
@@ -1093,6 +1159,28 @@ def _plan_totals(plan: Plan) -> None:
 # --- Watching the day ----------------------------------------------------------------------
 
 
+# A queued re-plan still waiting this long after its debounce lost its task; a running one
+# this old lost its worker.
+QUEUED_LOST_AFTER = dt.timedelta(minutes=2)
+RUNNING_LOST_AFTER = dt.timedelta(minutes=30)
+
+
+def replans_unstick(*, now: dt.datetime) -> int:
+    """Send again the queued re-plans whose task never came (a broker restart) and fail the
+    running ones whose worker died, so one lost message cannot stop a day re-planning."""
+    stale = list(
+        Replan.objects.filter(status=ReplanStatus.QUEUED, run_after__lt=now - QUEUED_LOST_AFTER)
+    )
+    for replan in stale:
+        transaction.on_commit(lambda replan=replan: _enqueue(replan, 0))
+    lost = Replan.objects.filter(
+        status=ReplanStatus.RUNNING, started_at__lt=now - RUNNING_LOST_AFTER
+    ).values_list("pk", flat=True)
+    for replan_id in lost:
+        _fail(replan_id, "The worker running this re-plan stopped; nothing was applied.", now)
+    return len(stale) + len(lost)
+
+
 def live_days_watch(*, now: dt.datetime | None = None) -> list[Replan]:
     """Ask for a re-plan of every published day of today that has new or cancelled orders.
 
@@ -1101,6 +1189,7 @@ def live_days_watch(*, now: dt.datetime | None = None) -> list[Replan]:
     Cancelled: pending stops whose order was cancelled. Two queries a published day.
     """
     now = now or timezone.now()
+    replans_unstick(now=now)
     requested = []
     plans = Plan.objects.filter(status=PlanStatus.PUBLISHED).select_related("hub")
     for plan in plans.filter(service_date__gte=now.date() - dt.timedelta(days=1)):
