@@ -7,6 +7,7 @@ exception handler (400 field errors, 404, 409 for a move the state machines refu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -150,28 +151,52 @@ class DriverRouteStartApi(APIView):
         return Response(self.RouteStartOutputSerializer(started).data)
 
 
-class DriverStopArriveApi(APIView):
-    class StopArriveInputSerializer(PositionInputSerializer):
+class _StopPositionApi(APIView):
+    """A stop update that carries only the courier's optional position."""
+
+    class StopPositionInputSerializer(PositionInputSerializer):
         pass
 
-    @extend_schema(
-        operation_id="driver_stops_arrive",
-        summary="The courier is at the stop (a retry is a no-op)",
-        request=StopArriveInputSerializer,
-        responses={200: StopUpdateOutputSerializer, **PROBLEMS},
-    )
+    service: Callable[..., Stop]
+
     def post(self, request: Request, stop_id: int) -> Response:
         courier = _courier(request)
         stop = stop_get_for_courier(courier=courier, stop_id=stop_id)
-        data = self.StopArriveInputSerializer(data=request.data)
+        data = self.StopPositionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        stop_arrive(
+        type(self).service(
             stop=stop,
             courier=courier,
             lat=data.validated_data.get("latitude"),
             lng=data.validated_data.get("longitude"),
         )
         return Response(_stop_body(stop))
+
+
+class DriverStopArriveApi(_StopPositionApi):
+    service = staticmethod(stop_arrive)
+
+    @extend_schema(
+        operation_id="driver_stops_arrive",
+        summary="The courier is at the stop (a retry is a no-op)",
+        request=_StopPositionApi.StopPositionInputSerializer,
+        responses={200: StopUpdateOutputSerializer, **PROBLEMS},
+    )
+    def post(self, request: Request, stop_id: int) -> Response:
+        return super().post(request, stop_id)
+
+
+class DriverStopCompleteApi(_StopPositionApi):
+    service = staticmethod(stop_complete)
+
+    @extend_schema(
+        operation_id="driver_stops_complete",
+        summary="A reload at the hub or a break is done (order stops: deliver or fail)",
+        request=_StopPositionApi.StopPositionInputSerializer,
+        responses={200: StopUpdateOutputSerializer, **PROBLEMS},
+    )
+    def post(self, request: Request, stop_id: int) -> Response:
+        return super().post(request, stop_id)
 
 
 def _image(value: Any) -> Any:
@@ -221,30 +246,6 @@ class DriverStopDeliverApi(APIView):
             signature=values.get("signature"),
             lat=values.get("latitude"),
             lng=values.get("longitude"),
-        )
-        return Response(_stop_body(stop))
-
-
-class DriverStopCompleteApi(APIView):
-    class StopCompleteInputSerializer(PositionInputSerializer):
-        pass
-
-    @extend_schema(
-        operation_id="driver_stops_complete",
-        summary="A reload at the hub or a break is done (order stops: deliver or fail)",
-        request=StopCompleteInputSerializer,
-        responses={200: StopUpdateOutputSerializer, **PROBLEMS},
-    )
-    def post(self, request: Request, stop_id: int) -> Response:
-        courier = _courier(request)
-        stop = stop_get_for_courier(courier=courier, stop_id=stop_id)
-        data = self.StopCompleteInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        stop_complete(
-            stop=stop,
-            courier=courier,
-            lat=data.validated_data.get("latitude"),
-            lng=data.validated_data.get("longitude"),
         )
         return Response(_stop_body(stop))
 
