@@ -10,18 +10,21 @@ what is left, solves it, checks it independently and applies it:
 - each vehicle on the road starts where it is (the stop it is at or left last, or a fresh
   telematics fix) at the current time, with the battery it has left; a vehicle still at the
   hub starts there when its shift or now allows;
-- parcels already on a vehicle stay on it (pinned; delivered late rather than not at all),
-  and so do the rest of a started route's parcels, which wait for it at the hub;
+- parcels already on a vehicle stay on it (pinned; delivered late, in overtime if need be,
+  rather than not at all), and so do the rest of a started route's parcels, which wait for
+  it at the hub;
 - everything else (new orders, retries, orders of routes not started) is collected at the
   hub: a started vehicle returns there to load it (a reload stop), one at the hub loads
-  before it leaves;
+  before it leaves, and a vehicle with no route that day may go out with a new one;
 - an order changes route only when that saves more than ``DISPATCH_REPLAN_MOVE_COST``.
 
 The result is written as a diff against the routes: stops kept (same rows, new sequence and
 ETA), added, moved (skipped on one route, added to another), dropped (skipped) and orders
 left unassigned with the engine's reason; the ``Replan`` row and a ``replanned`` plan event
 carry it for the dispatcher. The solve runs outside any transaction; the write locks the
-plan and its routes and gives up (and asks again) if a route started or finished meanwhile.
+plan, its routes, pending stops and orders. Stops a courier settled meanwhile stay settled;
+if a route started or finished or another order changed meanwhile, it gives up and asks
+again.
 """
 
 from __future__ import annotations
