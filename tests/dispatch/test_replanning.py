@@ -5,6 +5,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.conf import settings as django_settings
 from django.urls import reverse
 
 from fleet.models import VehicleState
@@ -148,7 +149,13 @@ def test_mid_route_urgent_order_and_failed_delivery_are_replanned_keeping_what_i
     urgent_stop = Stop.objects.get(order=urgent, status=StopStatus.PENDING)
     route_stops = list(Stop.objects.filter(route_id=urgent_stop.route_id).order_by("sequence"))
     before = route_stops[: route_stops.index(urgent_stop)]
-    assert any(s.kind == StopKind.RELOAD and s.status == StopStatus.PENDING for s in before)
+    reloads = [s for s in before if s.kind == StopKind.RELOAD and s.status == StopStatus.PENDING]
+    assert reloads
+    # loading at the hub takes its time, and the order leaves after it
+    assert reloads[-1].planned_departure - reloads[-1].planned_arrival >= dt.timedelta(
+        seconds=django_settings.DISPATCH_RELOAD_S
+    )
+    assert urgent_stop.planned_arrival > reloads[-1].planned_departure
     urgent.refresh_from_db()
     assert urgent.status == OrderStatus.PLANNED
     # the diff names both additions; pending stops come after the settled ones, on time
@@ -168,16 +175,18 @@ def test_mid_route_urgent_order_and_failed_delivery_are_replanned_keeping_what_i
 
 
 def test_a_courier_fetches_a_replanned_order_at_the_hub_and_delivers_it(client, tomorrow):
-    # given: van A on the road; an urgent order re-planned onto it behind a reload stop
+    # given: van A on the road (it left the hub); an urgent order re-planned onto it behind a
+    # reload stop
     board, plan, (a, b) = _published(tomorrow)
     hub = board.hub
-    route_start(route=a, courier=a.courier, at=at(hub, tomorrow, 9))
+    _leave_the_hub(a, hub, tomorrow)
     Route.objects.filter(pk=b.pk).update(status=RouteStatus.COMPLETED)  # only A is out
     urgent = OrderFactory(
         hub=hub, window_start=at(hub, tomorrow, 9), window_end=at(hub, tomorrow, 19)
     )
-    replan = replan_request(plan=plan, trigger=ReplanTrigger.NEW_ORDER, now=at(hub, tomorrow, 9))
-    assert replan_run(replan_id=replan.pk, now=at(hub, tomorrow, 9)).status == "applied"
+    now = at(hub, tomorrow, 9, 20)
+    replan = replan_request(plan=plan, trigger=ReplanTrigger.NEW_ORDER, now=now)
+    assert replan_run(replan_id=replan.pk, now=now).status == "applied"
     reload = Stop.objects.get(route=a, kind=StopKind.RELOAD, status=StopStatus.PENDING)
     fetched = Stop.objects.get(order=urgent, status=StopStatus.PENDING)
     assert fetched.route_id == a.pk
@@ -205,11 +214,12 @@ def test_my_route_offers_done_for_a_reload_and_delivery_forms_for_orders(client,
     # given: a started route with a reload stop after a re-plan
     board, plan, (a, b) = _published(tomorrow)
     hub = board.hub
-    route_start(route=a, courier=a.courier, at=at(hub, tomorrow, 9))
+    _leave_the_hub(a, hub, tomorrow)
     Route.objects.filter(pk=b.pk).update(status=RouteStatus.COMPLETED)
     OrderFactory(hub=hub, window_start=at(hub, tomorrow, 9), window_end=at(hub, tomorrow, 19))
-    replan = replan_request(plan=plan, trigger=ReplanTrigger.NEW_ORDER, now=at(hub, tomorrow, 9))
-    replan_run(replan_id=replan.pk, now=at(hub, tomorrow, 9))
+    now = at(hub, tomorrow, 9, 20)
+    replan = replan_request(plan=plan, trigger=ReplanTrigger.NEW_ORDER, now=now)
+    replan_run(replan_id=replan.pk, now=now)
     reload = Stop.objects.get(route=a, kind=StopKind.RELOAD, status=StopStatus.PENDING)
     client.force_login(a.courier.user)
     # when
@@ -533,6 +543,17 @@ def test_a_trigger_from_a_courier_update_on_a_past_day_is_skipped_not_an_error(t
 # --- The day as it really goes: late vans, couriers tapping while the engine works ----------
 
 
+def _leave_the_hub(route, hub, day):
+    """The route starts at 09:00 and its first stop is delivered at 09:10."""
+    route_start(route=route, courier=route.courier, at=at(hub, day, 9))
+    stop_deliver(
+        stop=_order_stops(route)[0],
+        courier=route.courier,
+        recipient_name="Jo",
+        at=at(hub, day, 9, 10),
+    )
+
+
 def _deliver_all_but(route, keep: int, hub, day, start_hour: int = 9):
     stops = _order_stops(route)
     for n, stop in enumerate(stops[: len(stops) - keep]):
@@ -626,7 +647,7 @@ def test_a_van_at_a_reload_loads_what_the_replan_adds_without_a_second_reload(to
     # given: A is at the hub at a reload a first re-plan added for an urgent order
     board, plan, (a, b) = _published(tomorrow)
     hub = board.hub
-    route_start(route=a, courier=a.courier, at=at(hub, tomorrow, 9))
+    _leave_the_hub(a, hub, tomorrow)
     Route.objects.filter(pk=b.pk).update(status=RouteStatus.COMPLETED)
     # two orders due north of the hub, 2 km and 2.5 km out: one trip serves both
     north = Decimal(hub.latitude)
@@ -634,14 +655,15 @@ def test_a_van_at_a_reload_loads_what_the_replan_adds_without_a_second_reload(to
         hub=hub, latitude=north + Decimal("0.018"), longitude=hub.longitude,
         window_start=at(hub, tomorrow, 9), window_end=at(hub, tomorrow, 19),
     )  # fmt: skip
-    first = replan_request(plan=plan, trigger=ReplanTrigger.NEW_ORDER, now=at(hub, tomorrow, 9))
-    replan_run(replan_id=first.pk, now=at(hub, tomorrow, 9))
+    now = at(hub, tomorrow, 9, 20)
+    first = replan_request(plan=plan, trigger=ReplanTrigger.NEW_ORDER, now=now)
+    replan_run(replan_id=first.pk, now=now)
     rows = list(Stop.objects.filter(route=a, status=StopStatus.PENDING).order_by("sequence"))
     reload = next(s for s in rows if s.kind == StopKind.RELOAD)
     for n, stop in enumerate(rows[: rows.index(reload)]):
         stop_deliver(
             stop=stop, courier=a.courier, recipient_name="Ida",
-            at=at(hub, tomorrow, 9) + dt.timedelta(minutes=5 * (n + 1)),
+            at=at(hub, tomorrow, 9, 20) + dt.timedelta(minutes=5 * (n + 1)),
         )  # fmt: skip
     stop_arrive(stop=reload, courier=a.courier, at=at(hub, tomorrow, 13))
     another = OrderFactory(
@@ -709,3 +731,21 @@ def test_in_process_a_busy_day_leaves_the_replan_queued_instead_of_recursing(tom
     assert result == ReplanStatus.QUEUED
     queued.refresh_from_db()
     assert queued.status == ReplanStatus.QUEUED
+
+
+def test_a_van_started_but_still_at_the_hub_loads_a_new_order_without_a_reload(tomorrow):
+    # given: A started at 09:00 and has not delivered anything yet; B is done
+    board, plan, (a, b) = _published(tomorrow)
+    hub = board.hub
+    route_start(route=a, courier=a.courier, at=at(hub, tomorrow, 9))
+    Route.objects.filter(pk=b.pk).update(status=RouteStatus.COMPLETED)
+    extra = OrderFactory(
+        hub=hub, window_start=at(hub, tomorrow, 9), window_end=at(hub, tomorrow, 19)
+    )
+    replan = replan_request(plan=plan, trigger=ReplanTrigger.NEW_ORDER, now=at(hub, tomorrow, 9, 2))
+    # when
+    done = replan_run(replan_id=replan.pk, now=at(hub, tomorrow, 9, 2))
+    # then
+    assert done.status == ReplanStatus.APPLIED, done.error
+    assert Stop.objects.get(order=extra, status=StopStatus.PENDING).route_id == a.pk
+    assert not Stop.objects.filter(route=a, kind=StopKind.RELOAD).exists()

@@ -97,6 +97,7 @@ from lastmile.routing.problem import (
     Problem,
     Shipment,
     TimeWindow,
+    TravelMatrix,
     Vehicle,
 )
 from lastmile.routing.solution import Solution, VisitKind
@@ -111,6 +112,8 @@ SETTLED = (StopStatus.COMPLETED, StopStatus.FAILED, StopStatus.SKIPPED)
 ON_ROUTE_STATUSES = (OrderStatus.PLANNED, OrderStatus.OUT_FOR_DELIVERY)
 # Pending stops are renumbered in two steps (unique route + sequence): first out of the way.
 SEQUENCE_PARK = 1_000_000
+# Location 1 of a re-plan problem: the hub's loading dock (location 0 is the hub itself).
+DOCK = 1
 SOURCE = "system"
 
 
@@ -481,6 +484,7 @@ class ReplanInput:
     by_vehicle: dict[str, LiveRoute]
     stats: dict[str, object]
     initial_routes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    reload_s: int = 0  # what reaching the dock from the road costs, inside the arrival times
 
     def at(self, seconds: float) -> dt.datetime:
         return moment_at(seconds, midnight=self.day.midnight)
@@ -492,7 +496,13 @@ def _pickup_id(order_id: int) -> str:
 
 def replan_input_build(day: LiveDay) -> ReplanInput:
     """The routing problem of what is left: see the module docstring for the rules."""
-    locations = [Location(float(day.plan.hub.latitude), float(day.plan.hub.longitude))]
+    reload_s = int(settings.DISPATCH_RELOAD_S)
+    hub = Location(float(day.plan.hub.latitude), float(day.plan.hub.longitude))
+    # The hub twice: where vehicles start and end, and the dock where parcels are loaded.
+    # Reaching the dock from the road costs the reload time; from the hub it costs nothing
+    # (loading before leaving is not counted, as in the day's plan).
+    locations = [hub, hub]
+    no_reload = {HUB_LOCATION, DOCK}
     vehicles, by_vehicle = [], {}
     now_s = seconds_since(day.now, midnight=day.midnight)
     # A vehicle on the road brings its parcels home even past the shift's end (overtime, not
@@ -507,6 +517,8 @@ def replan_input_build(day: LiveDay) -> ReplanInput:
         if entry.start_source != "hub":
             start = len(locations)
             locations.append(entry.start)
+            if entry.loading:
+                no_reload.add(start)  # at a reload already: its time is in start_at
         begin = max(now_s, seconds_since(entry.start_at, midnight=day.midnight))
         if not entry.started:
             begin = max(begin, day.shift.start_s)
@@ -554,7 +566,7 @@ def replan_input_build(day: LiveDay) -> ReplanInput:
         )
         pickup = Job(
             id=_pickup_id(order.pk),
-            location=HUB_LOCATION,
+            location=DOCK,
             kind=JobKind.PICKUP,
             demand=delivery.demand,
             skills=delivery.skills,
@@ -568,7 +580,10 @@ def replan_input_build(day: LiveDay) -> ReplanInput:
         locations=tuple(locations),
         jobs=tuple(jobs),
         vehicles=tuple(vehicles),
-        matrices=build_matrices(locations, matrix_provider(), profiles),
+        matrices={
+            profile: _with_reload(matrix, reload_s, no_reload)
+            for profile, matrix in build_matrices(locations, matrix_provider(), profiles).items()
+        },
         shipments=tuple(shipments),
     )
     stats = {
@@ -595,7 +610,19 @@ def replan_input_build(day: LiveDay) -> ReplanInput:
         by_vehicle=by_vehicle,
         stats=stats,
         initial_routes=_current_routes(day, loaded),
+        reload_s=reload_s,
     )
+
+
+def _with_reload(matrix: TravelMatrix, reload_s: int, no_reload: set[int]) -> TravelMatrix:
+    """``matrix`` with the reload time added to every trip into the dock from the road."""
+    if not reload_s:
+        return matrix
+    durations = tuple(
+        row if origin in no_reload else (*row[:DOCK], row[DOCK] + reload_s, *row[DOCK + 1 :])
+        for origin, row in enumerate(matrix.durations_s)
+    )
+    return TravelMatrix(matrix.distances_m, durations)
 
 
 def _current_routes(day: LiveDay, loaded: dict[int, int]) -> dict[str, tuple[str, ...]]:
@@ -734,8 +761,9 @@ def _visits(data: ReplanInput, vehicle_code: str, solution: Solution) -> list[_V
         return []
     out: list[_Visit] = []
     trip = entry.trip
-    # A vehicle at the hub (not left yet, or at a reload) loads before its next delivery.
-    delivered_yet = entry.started and not entry.loading
+    # A vehicle at the hub (not left yet, started but still there, or at a reload) loads
+    # before its next delivery.
+    delivered_yet = entry.started and not entry.loading and entry.start_source != "hub"
     for visit in solved.visits:
         if visit.kind != VisitKind.JOB:
             continue
@@ -750,7 +778,9 @@ def _visits(data: ReplanInput, vehicle_code: str, solution: Solution) -> list[_V
             if out and out[-1].kind == StopKind.RELOAD:
                 out[-1].departure = leave
                 continue
-            # A reload ends the trip it closes; the next delivery is on the next trip.
+            # A reload ends the trip it closes; the next delivery is on the next trip. The
+            # matrix put the reload time into the trip to the dock: the van arrived before.
+            arrival = start = data.at(visit.arrival_s - data.reload_s)
             out.append(_Visit(StopKind.RELOAD, None, arrival, start, leave, trip))
             trip += 1
             continue
