@@ -8,28 +8,14 @@ from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
+from lastmile.core.admin_actions import ReadOnlyAdmin, ReadOnlyInline
 from lastmile.core.errors import ApplicationError
 from lastmile.dispatch.models import Plan, PlanEvent, Replan, Route, Stop, UnassignedOrder
 from lastmile.dispatch.services import plan_cancel, plan_request
 
 
-class ReadOnlyMixin:
-    """Rows written by planning runs only: nobody adds, edits or deletes them by hand."""
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-
-class RouteInline(ReadOnlyMixin, admin.TabularInline):
+class RouteInline(ReadOnlyInline):
     model = Route
-    extra = 0
-    can_delete = False
     show_change_link = True
     fields = readonly_fields = (
         "vehicle",
@@ -67,10 +53,8 @@ class RouteInline(ReadOnlyMixin, admin.TabularInline):
         return route.stop_count
 
 
-class UnassignedInline(ReadOnlyMixin, admin.TabularInline):
+class UnassignedInline(ReadOnlyInline):
     model = UnassignedOrder
-    extra = 0
-    can_delete = False
     verbose_name_plural = "unassigned orders"
     fields = readonly_fields = ("order", "reason", "detail", "fix")
 
@@ -78,10 +62,8 @@ class UnassignedInline(ReadOnlyMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("order")
 
 
-class PlanEventInline(ReadOnlyMixin, admin.TabularInline):
+class PlanEventInline(ReadOnlyInline):
     model = PlanEvent
-    extra = 0
-    can_delete = False
     verbose_name_plural = "timeline"
     fields = readonly_fields = (
         "occurred_at",
@@ -96,12 +78,10 @@ class PlanEventInline(ReadOnlyMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("actor")
 
 
-class ReplanInline(ReadOnlyMixin, admin.TabularInline):
+class ReplanInline(ReadOnlyInline):
     """The day's re-plans: why each ran and what it changed, newest first."""
 
     model = Replan
-    extra = 0
-    can_delete = False
     verbose_name_plural = "re-plans during the day"
     ordering = ("-created_at",)
     fields = readonly_fields = (
@@ -125,7 +105,7 @@ class ReplanInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Plan)
-class PlanAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class PlanAdmin(ReadOnlyAdmin):
     list_display = (
         "hub",
         "service_date",
@@ -228,10 +208,8 @@ class PlanAdmin(ReadOnlyMixin, admin.ModelAdmin):
         self._per_row(request, queryset, cancel_one)
 
 
-class StopInline(ReadOnlyMixin, admin.TabularInline):
+class StopInline(ReadOnlyInline):
     model = Stop
-    extra = 0
-    can_delete = False
     fields = readonly_fields = (
         "sequence",
         "trip",
@@ -250,7 +228,7 @@ class StopInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Route)
-class RouteAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class RouteAdmin(ReadOnlyAdmin):
     list_display = (
         "vehicle",
         "plan",

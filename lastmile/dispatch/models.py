@@ -287,6 +287,8 @@ STOP_TRANSITIONS: dict[str, frozenset[str]] = {
     StopStatus.SKIPPED: frozenset(),
 }
 validate_table(STOP_TRANSITIONS, set(StopStatus.values))
+# A stop in one of these states needs nothing more from the courier.
+SETTLED_STOP_STATUSES = (StopStatus.COMPLETED, StopStatus.FAILED, StopStatus.SKIPPED)
 
 
 class Stop(models.Model):

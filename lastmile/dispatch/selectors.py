@@ -141,6 +141,13 @@ REPLANS_SHOWN = 5
 TRIGGER_LABELS = dict(ReplanTrigger.choices)
 
 
+def replan_get_for_board(*, replan_id: int) -> Replan:
+    try:
+        return Replan.objects.get(pk=replan_id)
+    except Replan.DoesNotExist:
+        raise NotFound(f"No re-plan {replan_id}.") from None
+
+
 def replan_summary(replan: Replan, zone: Any) -> dict[str, Any]:
     """A re-plan as the board lists it: when, why, and what it changed (counts and refs)."""
     diff = replan.diff or {}

@@ -24,13 +24,14 @@ from django.views.decorators.http import require_GET
 
 from lastmile.core.api import PROBLEM_BASE
 from lastmile.core.errors import ApplicationError, ValidationFailed
-from lastmile.dispatch.models import Replan, ReplanTrigger, Route
+from lastmile.dispatch.models import ReplanTrigger, Route
 from lastmile.dispatch.selectors import (
     board_data,
     board_hub_get,
     board_hubs,
     plan_get_for_board,
     plan_progress,
+    replan_get_for_board,
     replan_summary,
     route_get_for_board,
     stop_get_for_board,
@@ -242,7 +243,8 @@ def board_replan(request: HttpRequest, plan_id: int) -> JsonResponse:
     replan = replan_request(
         plan=plan, trigger=ReplanTrigger.MANUAL, actor=request.user, debounce=False
     )
-    fresh = Replan.objects.get(pk=replan.pk)
+    # Re-read: with in-process tasks the re-plan has run by now.
+    fresh = replan_get_for_board(replan_id=replan.pk)
     return JsonResponse(
         {"replan": replan_summary(fresh, plan.hub.zone), "joined": replan.joined}, status=202
     )

@@ -42,6 +42,11 @@ class EtaWindow:
     end: dt.datetime
 
 
+def stop_route_ref(stop: Stop, *, plan_id: int) -> str:
+    """How an order's timeline names the route stop serving it: plan/route/sequence."""
+    return f"{plan_id}/{stop.route_id}/{stop.sequence}"
+
+
 def eta_window(stop: Stop) -> EtaWindow:
     """The window promised to the customer: ``DISPATCH_ETA_WINDOW_S`` around the planned
     arrival, shifted (not shrunk) to stay inside the booked window where it can."""
@@ -103,7 +108,7 @@ def plan_publish(*, plan: Plan, actor: User | None) -> Plan:
             order=stop.order,
             source="system",
             actor=actor,
-            route_ref=f"{locked.pk}/{stop.route_id}/{stop.sequence}",
+            route_ref=stop_route_ref(stop, plan_id=locked.pk),
             eta_start=window.start,
             eta_end=window.end,
         )

@@ -49,6 +49,7 @@ from lastmile.core.state import check_transition
 from lastmile.dispatch.models import (
     ORDER_STOP_KINDS,
     REPLAN_TRANSITIONS,
+    SETTLED_STOP_STATUSES,
     Plan,
     PlanEvent,
     PlanStatus,
@@ -77,8 +78,8 @@ from lastmile.dispatch.services.building import (
     vehicle_shift,
 )
 from lastmile.dispatch.services.offers import route_offer_next
-from lastmile.dispatch.services.publishing import drivers_for, eta_window
-from lastmile.dispatch.services.routes import route_dispatch
+from lastmile.dispatch.services.publishing import drivers_for, eta_window, stop_route_ref
+from lastmile.dispatch.services.routes import route_complete_if_settled, route_dispatch
 from lastmile.orders.models import PLANNABLE_STATUSES, Order, OrderStatus
 from lastmile.orders.services import (
     order_eta_changed,
@@ -107,7 +108,6 @@ from workforce.selectors import courier_availability_for
 logger = logging.getLogger(__name__)
 
 LIVE_ROUTE_STATUSES = (RouteStatus.PLANNED, RouteStatus.DISPATCHED, RouteStatus.IN_PROGRESS)
-SETTLED = (StopStatus.COMPLETED, StopStatus.FAILED, StopStatus.SKIPPED)
 # Statuses an order on a pending stop may be in and still be served today.
 ON_ROUTE_STATUSES = (OrderStatus.PLANNED, OrderStatus.OUT_FOR_DELIVERY)
 # Pending stops are renumbered in two steps (unique route + sequence): first out of the way.
@@ -283,7 +283,7 @@ def _service(stop: Stop) -> dt.timedelta:
     return stop.planned_departure - stop.planned_start
 
 
-def _driven_m(route: Route, path: list[Location], profile: str) -> int:
+def _driven_m(path: list[Location], profile: str) -> int:
     if len(path) < 2:
         return 0
     distances = matrix_provider().matrix(path, profile=profile).distances_m
@@ -319,10 +319,11 @@ def _live_route(
     route: Route, stops: list[Stop], *, now: dt.datetime, hub_at: Location
 ) -> LiveRoute:
     vehicle = route.vehicle
-    spec = vehicle_routing_spec(vehicle=vehicle)
     pending = [s for s in stops if s.status == StopStatus.PENDING and s.kind in ORDER_STOP_KINDS]
     if route.status != RouteStatus.IN_PROGRESS:
         return _at_hub(vehicle, route, pending, now=now, hub_at=hub_at)
+    spec = vehicle_routing_spec(vehicle=vehicle)
+    state = vehicle_state_or_none(vehicle)  # joined: no query
     # Where the vehicle is: the stop it is serving, else the last one it left (or a newer
     # telematics fix), else the hub it left.
     trip = 1
@@ -354,7 +355,6 @@ def _live_route(
             last = max(left, key=lambda s: s.actual_departure)
             start = Location(float(last.latitude), float(last.longitude))
             start_at, source = last.actual_departure, "stop"
-        state = vehicle_state_or_none(vehicle)
         if (
             state is not None
             and state.latitude is not None
@@ -366,9 +366,8 @@ def _live_route(
     path = [hub_at, *(Location(float(s.latitude), float(s.longitude)) for s in visited)]
     if source == "telematics":
         path.append(start)
-    driven = _driven_m(route, path, spec.profile)
+    driven = _driven_m(path, spec.profile)
     if spec.energy is not None:
-        state = vehicle_state_or_none(vehicle)
         if state is not None and state.soc_pct is not None and _fresh(state.soc_recorded_at, now):
             live = vehicle_routing_spec(vehicle=vehicle, soc_pct=float(state.soc_pct)).energy
             energy_wh = live.usable_wh if live else None
@@ -430,7 +429,7 @@ def live_day_read(*, plan: Plan, now: dt.datetime) -> LiveDay:
         entry.pending = kept
         entry.loaded &= set(current)
         for stop in stops_of[route.pk]:
-            settled += stop.status in SETTLED
+            settled += stop.status in SETTLED_STOP_STATUSES
             order = stop.order
             if (
                 stop.status == StopStatus.FAILED
@@ -793,10 +792,6 @@ def _ref(order: Order) -> str:
     return order.external_reference
 
 
-def _route_ref(route: Route, sequence: int) -> str:
-    return f"{route.plan_id}/{route.pk}/{sequence}"
-
-
 @transaction.atomic(durable=True)
 def _apply(
     replan_id: int,
@@ -961,7 +956,7 @@ def _apply(
     for order_id, (route, stop) in sorted(placed.items()):
         order = day.orders[order_id]
         window = eta_window(stop)
-        ref = _route_ref(route, stop.sequence)
+        ref = stop_route_ref(stop, plan_id=plan.pk)
         previous = day.current_route.get(order_id)
         if previous is None:
             why = "retry" if order_id in day.retries else "new"
@@ -978,7 +973,6 @@ def _apply(
                 {"order": order_id, "ref": _ref(order), "route": route.pk,
                  "vehicle": route.vehicle.code, "why": why}
             )  # fmt: skip
-            UnassignedOrder.objects.filter(plan=plan, order_id=order_id).delete()
             continue
         if order.status in PLANNABLE_STATUSES:
             order = order_plan(
@@ -1003,15 +997,21 @@ def _apply(
                 {"order": stop.order_id, "ref": _ref(stop.order), "route": stop.route_id,
                  "reason": reason, "detail": f"order {reason}"}
             )  # fmt: skip
+    # The plan's unassigned list follows: placed orders leave it, unplaced ones are (re)written
+    # with today's reason, in two statements whatever the count.
+    UnassignedOrder.objects.filter(plan=plan, order_id__in=list(placed)).delete()
+    left_out: list[UnassignedOrder] = []
     for order_id, order in day.orders.items():
         if order_id in placed or order_id in settled_meanwhile:
             continue
         left = unassigned.get(job_id_for(order_id))
         reason = left.reason.value if left else "dropped_for_cost"
         detail = left.detail if left else "not placed"
-        UnassignedOrder.objects.update_or_create(
-            plan=plan, order=order,
-            defaults={"reason": reason, "detail": detail, "fix": (left.fix or "") if left else ""},
+        left_out.append(
+            UnassignedOrder(
+                plan=plan, order=order, reason=reason, detail=detail,
+                fix=(left.fix or "") if left else "",
+            )
         )  # fmt: skip
         row = {"order": order_id, "ref": _ref(order), "reason": reason, "detail": detail}
         previous = day.current_route.get(order_id)
@@ -1021,11 +1021,20 @@ def _apply(
         diff["dropped"].append({**row, "route": previous})
         if order.status == OrderStatus.PLANNED:
             order_unplan(order=order, reason=f"re-plan: {detail}", source=SOURCE)
+    UnassignedOrder.objects.bulk_create(
+        left_out,
+        update_conflicts=True,
+        unique_fields=["plan", "order"],
+        update_fields=["reason", "detail", "fix"],
+        batch_size=1000,
+    )
 
     diff["new_routes"] = _routes_staff(plan, new_routes)
     diff["resequenced"] = resequenced
     diff["settled_meanwhile"] = sorted(settled_meanwhile)
-    _complete_finished_routes(list(locked.values()), now)
+    for route in locked.values():
+        # Every stop left on it is settled (the rest moved away): the route is done.
+        route_complete_if_settled(route, actor_id=None, at=now)
     diff["kept_settled"] = day.settled
     _plan_totals(plan)
     timings["apply_s"] = round(time.perf_counter() - started, 3)
@@ -1056,25 +1065,6 @@ def _apply(
         "replan applied", extra={"plan": plan.pk, "replan": replan.pk, **summary, **timings}
     )
     return replan
-
-
-def _complete_finished_routes(routes: list[Route], now: dt.datetime) -> None:
-    """A route on the road whose every stop is settled now (the rest moved away) is done."""
-    from lastmile.dispatch.services.stops import SETTLED_STOP_STATUSES
-
-    for route in routes:
-        if route.status != RouteStatus.IN_PROGRESS:
-            continue
-        if Stop.objects.filter(route=route).exclude(status__in=SETTLED_STOP_STATUSES).exists():
-            continue
-        route.status, route.completed_at = RouteStatus.COMPLETED, now
-        route.save(update_fields=["status", "completed_at", "updated_at"])
-        PlanEvent.objects.create(
-            plan_id=route.plan_id,
-            kind=PlanEvent.Kind.STATUS_CHANGED,
-            payload={"route": route.pk, "from": RouteStatus.IN_PROGRESS, "to": "completed"},
-            occurred_at=now,
-        )
 
 
 def _route_create(plan: Plan, entry: LiveRoute, data: ReplanInput, solution: Solution) -> Route:

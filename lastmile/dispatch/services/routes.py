@@ -2,11 +2,68 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+
 from django.utils import timezone
 
 from lastmile.accounts.models import User
 from lastmile.core.state import check_transition
-from lastmile.dispatch.models import ROUTE_TRANSITIONS, PlanEvent, Route, RouteStatus
+from lastmile.dispatch.models import (
+    ROUTE_TRANSITIONS,
+    SETTLED_STOP_STATUSES,
+    PlanEvent,
+    Route,
+    RouteStatus,
+    Stop,
+)
+
+logger = logging.getLogger(__name__)
+
+# The timestamp a route's state sets when it is entered.
+_ROUTE_TIMESTAMPS = {RouteStatus.IN_PROGRESS: "started_at", RouteStatus.COMPLETED: "completed_at"}
+
+
+def route_event(
+    route: Route, *, actor_id: int | None, at: dt.datetime, payload: dict[str, object]
+) -> PlanEvent:
+    """A route or stop change in the plan's timeline (a status change with the entity in the
+    payload, so the plan's own from/to columns stay the plan's)."""
+    return PlanEvent.objects.create(
+        plan_id=route.plan_id,
+        kind=PlanEvent.Kind.STATUS_CHANGED,
+        actor_id=actor_id,
+        payload=payload,
+        occurred_at=at,
+    )
+
+
+def route_transition(route: Route, *, target: str, actor_id: int | None, at: dt.datetime) -> bool:
+    """Move the locked ``route`` to ``target`` (the caller holds the transaction) with its
+    timestamp and an event; ``False`` when it is already there."""
+    if not check_transition(ROUTE_TRANSITIONS, entity="Route", current=route.status, target=target):
+        return False
+    previous = route.status
+    route.status = target
+    changed = ["status", "updated_at"]
+    if target in _ROUTE_TIMESTAMPS:
+        setattr(route, _ROUTE_TIMESTAMPS[target], at)
+        changed.append(_ROUTE_TIMESTAMPS[target])
+    route.save(update_fields=changed)
+    route_event(
+        route, actor_id=actor_id, at=at, payload={"route": route.pk, "from": previous, "to": target}
+    )
+    logger.info("route moved", extra={"route": route.pk, "from": previous, "to": target})
+    return True
+
+
+def route_complete_if_settled(route: Route, *, actor_id: int | None, at: dt.datetime) -> bool:
+    """An in-progress route whose every stop is settled is completed; returns whether it was."""
+    if route.status != RouteStatus.IN_PROGRESS:
+        return False
+    if Stop.objects.filter(route=route).exclude(status__in=SETTLED_STOP_STATUSES).exists():
+        return False
+    return route_transition(route, target=RouteStatus.COMPLETED, actor_id=actor_id, at=at)
 
 
 def route_dispatch(*, route: Route, courier_id: int, actor: User | None) -> Route:

@@ -26,9 +26,7 @@ from lastmile.core.errors import Conflict, NotFound
 from lastmile.core.state import check_transition
 from lastmile.dispatch.models import (
     ORDER_STOP_KINDS,
-    ROUTE_TRANSITIONS,
     STOP_TRANSITIONS,
-    PlanEvent,
     ReplanTrigger,
     Route,
     RouteStatus,
@@ -43,6 +41,11 @@ from lastmile.dispatch.services.building import (
     vehicle_shift,
 )
 from lastmile.dispatch.services.replanning import replan_ask
+from lastmile.dispatch.services.routes import (
+    route_complete_if_settled,
+    route_event,
+    route_transition,
+)
 from lastmile.orders.models import DeliveryAttempt, FailureReason, Order, OrderStatus
 from lastmile.orders.services.attempts import order_deliver, order_fail
 from lastmile.orders.services.transitions import order_reschedule, order_start_delivery
@@ -52,8 +55,6 @@ from workforce.models import Courier
 logger = logging.getLogger(__name__)
 
 SOURCE = "courier"
-# A stop in one of these states needs nothing more from the courier.
-SETTLED_STOP_STATUSES = (StopStatus.COMPLETED, StopStatus.FAILED, StopStatus.SKIPPED)
 # The timestamp a stop's state sets when it is entered.
 _STOP_TIMESTAMPS = {
     StopStatus.ARRIVED: "actual_arrival",
@@ -93,37 +94,6 @@ def _lock_stop(stop_id: int, courier: Courier) -> tuple[Route, Stop]:
     return route, stop
 
 
-def _event(route: Route, courier: Courier, at: dt.datetime, payload: dict[str, object]) -> None:
-    # No stop/route kind of PlanEvent exists yet; a status change with the entity in the
-    # payload keeps the timeline complete without touching the plan's own from/to columns.
-    PlanEvent.objects.create(
-        plan_id=route.plan_id,
-        kind=PlanEvent.Kind.STATUS_CHANGED,
-        actor_id=courier.user_id,
-        payload=payload,
-        occurred_at=at,
-    )
-
-
-def _route_transition(route: Route, *, target: str, courier: Courier, at: dt.datetime) -> bool:
-    """Move the locked ``route`` to ``target``; ``False`` when it is already there."""
-    if not check_transition(ROUTE_TRANSITIONS, entity="Route", current=route.status, target=target):
-        return False
-    previous = route.status
-    route.status = target
-    changed = ["status", "updated_at"]
-    stamp = {RouteStatus.IN_PROGRESS: "started_at", RouteStatus.COMPLETED: "completed_at"}.get(
-        target
-    )
-    if stamp:
-        setattr(route, stamp, at)
-        changed.append(stamp)
-    route.save(update_fields=changed)
-    _event(route, courier, at, {"route": route.pk, "from": previous, "to": target})
-    logger.info("route moved", extra={"route": route.pk, "from": previous, "to": target})
-    return True
-
-
 def _stop_transition(
     route: Route, stop: Stop, *, target: str, courier: Courier, at: dt.datetime
 ) -> bool:
@@ -137,7 +107,12 @@ def _stop_transition(
         setattr(stop, _STOP_TIMESTAMPS[target], at)
         changed.append(_STOP_TIMESTAMPS[target])
     stop.save(update_fields=changed)
-    _event(route, courier, at, {"stop": stop.pk, "route": route.pk, "from": previous, "to": target})
+    route_event(
+        route,
+        actor_id=courier.user_id,
+        at=at,
+        payload={"stop": stop.pk, "route": route.pk, "from": previous, "to": target},
+    )
     return True
 
 
@@ -150,12 +125,6 @@ def _require_started(route: Route) -> None:
             code="route_not_in_progress",
             extra={"route": route.pk, "status": route.status},
         )
-
-
-def _settle_route(route: Route, *, courier: Courier, at: dt.datetime) -> None:
-    open_stops = Stop.objects.filter(route=route).exclude(status__in=SETTLED_STOP_STATUSES)
-    if not open_stops.exists():
-        _route_transition(route, target=RouteStatus.COMPLETED, courier=courier, at=at)
 
 
 # --- ETAs ----------------------------------------------------------------------------------
@@ -241,7 +210,9 @@ def route_start(*, route: Route, courier: Courier, at: dt.datetime | None = None
     """
     at = at or timezone.now()
     locked = _lock_route(route.pk, courier)
-    if not _route_transition(locked, target=RouteStatus.IN_PROGRESS, courier=courier, at=at):
+    if not route_transition(
+        locked, target=RouteStatus.IN_PROGRESS, actor_id=courier.user_id, at=at
+    ):
         return locked
     stops = (
         Stop.objects.filter(
@@ -328,7 +299,7 @@ def _settle_stop(
         origin=_here(route, locked, lat, lng),
         depart_at=at,
     )
-    _settle_route(route, courier=courier, at=at)
+    route_complete_if_settled(route, actor_id=courier.user_id, at=at)
     return locked
 
 
