@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -154,14 +155,16 @@ def eligible_orders(*, hub: Hub, service_date: dt.date) -> list[Order]:
     )
 
 
-def order_demands(orders: list[Order]) -> dict[int, Load]:
-    """Each order's demand from its parcels, in one query.
+def order_demands(orders: Iterable[Order | int]) -> dict[int, Load]:
+    """Each order's demand from its parcels (orders or their ids), in one query.
 
     Volume is rounded up to whole cm³ per parcel, so a full vehicle in the model is never
     over-full in the van.
     """
-    totals: dict[int, list[int]] = {order.pk: [0, 0, 0] for order in orders}
-    parcels = Parcel.objects.filter(order__in=[o.pk for o in orders]).values_list(
+    totals: dict[int, list[int]] = {
+        order if isinstance(order, int) else order.pk: [0, 0, 0] for order in orders
+    }
+    parcels = Parcel.objects.filter(order__in=list(totals)).values_list(
         "order_id", "weight_g", "volume_mm3"
     )
     for order_id, weight_g, volume_mm3 in parcels.iterator(chunk_size=2000):

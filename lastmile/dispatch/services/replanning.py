@@ -868,6 +868,7 @@ def _apply(
     old_windows: dict[int, tuple[dt.datetime, dt.datetime]] = {}
     skipped_total = 0
 
+    totals: list[tuple[Route, LiveRoute, object, list[Stop]]] = []
     for entry in day.routes:
         code = entry.vehicle.code
         if entry.route is None:
@@ -950,7 +951,11 @@ def _apply(
         after = [s.order_id for s in ordered if s.order_id]
         if after != before:
             resequenced.append(route.pk)
-        _route_totals(route, entry, figures.get(code), ordered, now)
+        totals.append((route, entry, figures.get(code), ordered))
+
+    loads = _route_loads([route.pk for route, *_ in totals])
+    for route, entry, route_figures, ordered in totals:
+        _route_totals(route, entry, route_figures, ordered, loads[route.pk], data)
 
     # Orders: plan what is new, tell customers of moved windows, unplan what was dropped.
     for order_id, (route, stop) in sorted(placed.items()):
@@ -1119,24 +1124,33 @@ def _shifted(old: tuple[dt.datetime, dt.datetime] | None, new) -> bool:
     return abs((new.start - old[0]).total_seconds()) >= settings.DISPATCH_ETA_CHANGE_MIN_S
 
 
-def _route_totals(route: Route, entry: LiveRoute, figures, ordered: list[Stop], now) -> None:
+def _route_loads(route_ids: list[int]) -> dict[int, Load]:
+    """What each route delivers over the day (its order stops not skipped), in two queries."""
+    # Distinct pairs: a retried order has two stops on its route but one set of parcels.
+    rows = set(
+        Stop.objects.filter(route_id__in=route_ids, order__isnull=False)
+        .exclude(status=StopStatus.SKIPPED)
+        .values_list("route_id", "order_id")
+    )
+    demands = order_demands(order_id for _, order_id in rows)
+    loads = dict.fromkeys(route_ids, Load())
+    for route_id, order_id in rows:
+        loads[route_id] = loads[route_id] + demands[order_id]
+    return loads
+
+
+def _route_totals(
+    route: Route, entry: LiveRoute, figures, ordered: list[Stop], load: Load, data: ReplanInput
+) -> None:
     """The route's day totals: what it drove so far plus what the re-plan gives it."""
     ahead_m = round(figures.distance_m) if figures else 0
     route.distance_m = entry.driven_m + ahead_m
     if figures is not None and route.vehicle.vehicle_type.is_electric:
         spec = vehicle_routing_spec(vehicle=route.vehicle)
         route.energy_wh = round(spec.energy.energy_wh(route.distance_m)) if spec.energy else 0
-    order_ids = list(
-        Stop.objects.filter(route=route, order__isnull=False)
-        .exclude(status=StopStatus.SKIPPED)
-        .values_list("order_id", flat=True)
-    )
-    load = Load()
-    for demand in order_demands([Order(pk=pk) for pk in order_ids]).values():
-        load = load + demand
     route.load_weight_g, route.load_volume_cm3, route.load_parcels = load.as_tuple()
     if figures is not None:
-        route.planned_end = moment_at(figures.end_s, midnight=_midnight(route))
+        route.planned_end = data.at(figures.end_s)
     elif ordered:
         route.planned_end = ordered[-1].planned_departure
     begin = route.started_at or route.planned_start
@@ -1149,10 +1163,6 @@ def _route_totals(route: Route, entry: LiveRoute, figures, ordered: list[Stop], 
             "planned_end", "duration_s", "trips", "updated_at",
         ]
     )  # fmt: skip
-
-
-def _midnight(route: Route) -> dt.datetime:
-    return local_midnight(hub=route.plan.hub, day=route.plan.service_date)
 
 
 def _plan_totals(plan: Plan) -> None:
