@@ -296,7 +296,11 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Last-mile back-office API",
-    "DESCRIPTION": "Orders, tracking, lockers, returns and webhooks for partners.",
+    "DESCRIPTION": (
+        "The driver API (a courier's routes and stop updates) and the fleet API (telematics "
+        "ingest for devices; vehicles, charging sessions and charging plans for staff). "
+        "The partner order API and webhooks are planned, not available yet."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

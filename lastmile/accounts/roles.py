@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 class Role:
     DISPATCHER = "dispatcher"  # plans routes, watches the day, handles failed deliveries
-    HUB_MANAGER = "hub_manager"  # runs hubs, vehicles, chargers, lockers, returns
+    HUB_MANAGER = "hub_manager"  # runs hubs, vehicles, chargers (lockers and returns, planned)
     WORKFORCE_MANAGER = "workforce_manager"  # vets couriers, approves and exports payouts
 
     ALL = (DISPATCHER, HUB_MANAGER, WORKFORCE_MANAGER)

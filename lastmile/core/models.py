@@ -24,7 +24,8 @@ class AppendOnlyError(ApplicationError):
 class AppendOnlyModel(models.Model):
     """Rows that are records: written once, never edited or deleted through the ORM.
 
-    Timelines, KPIs, payouts and webhooks are built from them, so a correction is a new row.
+    Timelines and payouts are built from them (KPIs and webhooks will be), so a correction is a
+    new row.
     """
 
     class Meta:

@@ -1,7 +1,7 @@
 """Orders, their parcels, the order state machine, the event timeline, attempts and proofs.
 
-The order is the centre of the product: routing plans it, couriers deliver it, lockers and
-returns take it over when a door delivery fails, and every KPI is computed from its events.
+The order is the centre of the product: routing plans it, couriers deliver it, and its
+events are the record later features (KPIs, tracking, lockers and returns: planned) read.
 """
 
 import uuid
@@ -171,7 +171,8 @@ class Parcel(TimeStampedModel):
 class OrderEvent(AppendOnlyModel):
     """The order's timeline: one row per change, never edited or deleted.
 
-    Webhooks, the tracking page and KPIs read these rows, so nothing is recorded twice.
+    Dispatch and payouts read these rows today, and the planned webhooks, tracking page and
+    KPIs will read them too, so nothing is recorded twice.
     """
 
     class Kind(models.TextChoices):

@@ -151,7 +151,7 @@ class Shift(TimeStampedModel):
 class DeliveryRating(AppendOnlyModel):
     """A customer's rating of a delivery, attributed to the courier who made the attempt.
 
-    The tracking page (a later issue) records these through ``delivery_rating_record``.
+    Staff record these through ``delivery_rating_record``; the planned tracking page will too.
     """
 
     attempt = models.OneToOneField(

@@ -83,8 +83,8 @@ def order_plan(
 ) -> Order:
     """A published plan took the order (created or rescheduled → planned).
 
-    The ETA window promised to the customer goes into the event, where tracking and
-    notifications read it.
+    The ETA window promised to the customer goes into the event, where the order's timeline
+    shows it (the planned tracking page and notifications will read it there).
     """
     payload: dict[str, Any] = {"route": route_ref}
     if eta_start is not None and eta_end is not None:

@@ -82,7 +82,8 @@ def order_eta_changed(
     """Record a new arrival window promised for an order already on a route.
 
     Re-planning during the day moves stops; the customer's window follows in the timeline,
-    where tracking and notifications read it. Nothing on the order row changes.
+    where the order's admin page shows it (and the planned tracking page and customer
+    notifications will read it). Nothing on the order row changes.
     """
     if eta_end <= eta_start:
         raise ValidationFailed(
