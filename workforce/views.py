@@ -26,6 +26,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from lastmile.accounts.models import User
+from lastmile.core.clientip import client_ip
 from lastmile.core.errors import ApplicationError, NotFound
 from workforce import selectors, services
 from workforce.forms import (
@@ -63,10 +64,6 @@ def courier_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
         return view(request, courier, *args, **kwargs)
 
     return wrapper
-
-
-def _client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 # --- Sign-up, verification, sign-in ---------------------------------------------------------
@@ -314,7 +311,7 @@ def documents(request: HttpRequest, courier: Courier) -> HttpResponse:
 def terms(request: HttpRequest, courier: Courier) -> HttpResponse:
     form = TermsForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        services.courier_accept_terms(courier=courier, ip_address=_client_ip(request))
+        services.courier_accept_terms(courier=courier, ip_address=client_ip(request))
         messages.success(request, "Terms accepted.")
         return redirect("workforce:home")
     accepted = courier.terms_acceptances.filter(version=settings.WORKFORCE_TERMS_VERSION).first()
