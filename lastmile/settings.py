@@ -150,6 +150,12 @@ AXES_CLIENT_IP_CALLABLE = "lastmile.core.clientip.client_ip"
 # front of the app). Off by default: anyone can send that header to an app not behind a proxy.
 USE_X_FORWARDED_HEADERS = env.bool("USE_X_FORWARDED_HEADERS", default=False)
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
+# Courier portal forms that send mail (sign-up, resend the confirmation, password reset), each
+# counted per client IP and per email address; "count/period" with s, m, h or d (e.g. "5/15m").
+PORTAL_RATE_PER_IP = env.str("PORTAL_RATE_PER_IP", default="20/h")
+PORTAL_RATE_PER_ADDRESS = env.str("PORTAL_RATE_PER_ADDRESS", default="5/h")
+# django-ratelimit keys "ip" through the same resolver, should a view use its decorator.
+RATELIMIT_IP_META_KEY = AXES_CLIENT_IP_CALLABLE
 
 # --- Internationalisation and time -------------------------------------------------------------
 
