@@ -328,6 +328,14 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "lastmile.core.api.exception_handler",
+    # Requests per credential (``lastmile.core.throttles``): "count/period", period one of
+    # second, minute, hour, day. Past it the API answers 429 with Retry-After.
+    "DEFAULT_THROTTLE_RATES": {
+        # per courier on the driver API (route reads, stop updates)
+        "driver": env.str("API_RATE_DRIVER", default="120/minute"),
+        # per telematics device on ping ingest (each request a batch)
+        "telematics": env.str("API_RATE_TELEMATICS", default="60/minute"),
+    },
 }
 
 SPECTACULAR_SETTINGS = {
