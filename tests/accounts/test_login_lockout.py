@@ -224,3 +224,14 @@ def test_back_office_roles_can_neither_see_nor_lift_lockouts(client, admin_user,
     assert listing.status_code == 403
     assert delete.status_code == 403
     assert AccessAttempt.objects.filter(pk=attempt.pk).exists()
+
+
+def test_a_malformed_forwarded_for_header_falls_back_to_the_connection_address(
+    client, admin_user, settings
+):
+    settings.USE_X_FORWARDED_HEADERS = True
+
+    response = _admin_login(client, "guess", HTTP_X_FORWARDED_FOR="not-an-address, <script>")
+
+    assert response.status_code == 200
+    assert AccessAttempt.objects.get().ip_address == "127.0.0.1"
