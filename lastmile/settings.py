@@ -5,6 +5,7 @@ repository root). Without ``DATABASE_URL`` the app runs on an SQLite file in ``v
 ``REDIS_URL`` Celery tasks run in-process, so the demo needs no server at all.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     # Third party
+    "axes",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -73,6 +75,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "lastmile.urls"
@@ -120,6 +124,38 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LOGIN_URL = "admin:login"
+
+# --- Sign-in protection ------------------------------------------------------------------------
+
+# django-axes checks every sign-in (back-office and courier portal) before the password does;
+# it needs the request, so code calling ``authenticate()`` must pass one.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# This many failed sign-ins for one username from one IP address lock that pair out for the
+# cool-off (counted from the last failure). Admins unlock early in the admin's "Access
+# attempts" (delete the row) or with ``manage.py axes_reset_username <name>``.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# A success clears the pair's failures; tries while locked out neither count nor extend it,
+# so the time the lockout page gives is the time it ends.
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "lastmile.core.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "lastmile.core.clientip.client_ip"
+# Behind a reverse proxy, REMOTE_ADDR is the proxy's: read the client's address from
+# X-Forwarded-For instead, only the entry our proxies appended (TRUSTED_PROXY_COUNT of them in
+# front of the app). Off by default: anyone can send that header to an app not behind a proxy.
+USE_X_FORWARDED_HEADERS = env.bool("USE_X_FORWARDED_HEADERS", default=False)
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
+# Courier portal forms that send mail (sign-up, resend the confirmation, password reset), each
+# counted per client IP and per email address; "count/period" with s, m, h or d (e.g. "5/15m").
+PORTAL_RATE_PER_IP = env.str("PORTAL_RATE_PER_IP", default="20/h")
+PORTAL_RATE_PER_ADDRESS = env.str("PORTAL_RATE_PER_ADDRESS", default="5/h")
+# django-ratelimit keys "ip" through the same resolver, should a view use its decorator.
+RATELIMIT_IP_META_KEY = AXES_CLIENT_IP_CALLABLE
 
 # --- Internationalisation and time -------------------------------------------------------------
 
@@ -292,6 +328,14 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "lastmile.core.api.exception_handler",
+    # Requests per credential (``lastmile.core.throttles``): "count/period", period one of
+    # second, minute, hour, day. Past it the API answers 429 with Retry-After.
+    "DEFAULT_THROTTLE_RATES": {
+        # per courier on the driver API (route reads, stop updates)
+        "driver": env.str("API_RATE_DRIVER", default="120/minute"),
+        # per telematics device on ping ingest (each request a batch)
+        "telematics": env.str("API_RATE_TELEMATICS", default="60/minute"),
+    },
 }
 
 SPECTACULAR_SETTINGS = {

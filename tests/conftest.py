@@ -74,3 +74,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         if REQUIRE_SERVICES:
             pytest.fail(f"REQUIRE_SERVICES=1 but {marker.name} is unavailable: {reason}")
         pytest.skip(f"{marker.name} unavailable: {reason}")
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    # Throttle histories, rate-limit counters and axes' cache live in the default cache: each
+    # test starts with none, so one test's requests never throttle another's.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

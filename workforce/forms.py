@@ -7,7 +7,7 @@ error list with ``aria-describedby``, so screen readers announce the message nex
 from typing import Any
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
 from django.contrib.auth.password_validation import password_validators_help_text_html
 
 from lastmile.accounts.models import User
@@ -98,6 +98,21 @@ class CourierLoginForm(AuthenticationForm):
 
 class ResendVerificationForm(PortalForm):
     email = forms.EmailField(widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+
+
+class CourierPasswordResetForm(PortalForm, PasswordResetForm):
+    """Mails a reset link to a courier's active account; anyone else's address gets nothing.
+
+    Back-office accounts are not reset from the courier portal: their password is an admin's
+    business (``manage.py changepassword``), and a public form should not reach them.
+    """
+
+    def get_users(self, email: str):  # type: ignore[no-untyped-def]
+        return (user for user in super().get_users(email) if hasattr(user, "courier"))
+
+
+class CourierSetPasswordForm(PortalForm, SetPasswordForm):
+    pass
 
 
 class PersonalDetailsForm(PortalForm):

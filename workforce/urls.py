@@ -14,6 +14,22 @@ urlpatterns = [
     path("verify/resend/", views.resend_verification, name="resend_verification"),
     path("login/", views.CourierLoginView.as_view(), name="login"),
     path("logout/", views.CourierLogoutView.as_view(), name="logout"),
+    path("password/reset/", views.CourierPasswordResetView.as_view(), name="password_reset"),
+    path(
+        "password/reset/sent/",
+        views.CourierPasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "password/reset/<str:uidb64>/<str:token>/",
+        views.CourierPasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password/reset/complete/",
+        views.CourierPasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
     path("application/<int:pk>/", views.application_detail, name="application"),
     path("application/personal/", views.personal, name="personal"),
     path("application/eligibility/", views.eligibility, name="eligibility"),

@@ -14,7 +14,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LoginView, LogoutView
+from django.contrib.auth.views import (
+    LoginView,
+    LogoutView,
+    PasswordResetCompleteView,
+    PasswordResetConfirmView,
+    PasswordResetDoneView,
+    PasswordResetView,
+)
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -26,11 +33,15 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from lastmile.accounts.models import User
+from lastmile.core.clientip import client_ip
 from lastmile.core.errors import ApplicationError, NotFound
+from lastmile.core.ratelimits import RateLimited, rate_limit_check
 from workforce import selectors, services
 from workforce.forms import (
     AvailabilityForm,
     CourierLoginForm,
+    CourierPasswordResetForm,
+    CourierSetPasswordForm,
     DocumentForm,
     EligibilityForm,
     PayoutAccountForm,
@@ -65,8 +76,21 @@ def courier_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
     return wrapper
 
 
-def _client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+def _rate_limited(request: HttpRequest, form: PortalForm, *, group: str) -> RateLimited | None:
+    """Count a submission of a mail-sending form per IP and per address; refuse past a limit.
+
+    Every POST counts for the IP; a well-formed address also for itself. A refusal is shown
+    above the form (the caller answers 429 with ``Retry-After``) and nothing is sent.
+    """
+    address = form.cleaned_data.get("email") if form.is_valid() else None
+    limited = rate_limit_check(request, group=group, address=address)
+    if limited is not None:
+        form.add_error(None, limited.message)
+        logger.warning(
+            "workforce: portal form rate limited",
+            extra={"group": group, "scope": limited.scope},
+        )
+    return limited
 
 
 # --- Sign-up, verification, sign-in ---------------------------------------------------------
@@ -78,7 +102,10 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and hasattr(request.user, "courier"):
         return redirect("workforce:home")
     form = SignUpForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    limited = None
+    if request.method == "POST":
+        limited = _rate_limited(request, form, group="courier_signup")
+    if request.method == "POST" and limited is None and form.is_valid():
         try:
             services.courier_sign_up(
                 email=form.cleaned_data["email"], password=form.cleaned_data["password"]
@@ -91,7 +118,8 @@ def signup(request: HttpRequest) -> HttpResponse:
         else:
             # The same page whether or not the address had an account (no enumeration).
             return redirect("workforce:signup_done")
-    return render(request, "workforce/portal/signup.html", {"form": form})
+    response = render(request, "workforce/portal/signup.html", {"form": form})
+    return limited.apply(response) if limited else response
 
 
 @require_GET
@@ -122,10 +150,14 @@ def verify_email(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def resend_verification(request: HttpRequest) -> HttpResponse:
     form = ResendVerificationForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    limited = None
+    if request.method == "POST":
+        limited = _rate_limited(request, form, group="courier_resend_verification")
+    if request.method == "POST" and limited is None and form.is_valid():
         services.courier_resend_verification(email=form.cleaned_data["email"])
         return redirect("workforce:signup_done")
-    return render(request, "workforce/portal/resend.html", {"form": form})
+    response = render(request, "workforce/portal/resend.html", {"form": form})
+    return limited.apply(response) if limited else response
 
 
 class CourierLoginView(LoginView):
@@ -139,6 +171,45 @@ class CourierLoginView(LoginView):
 
 class CourierLogoutView(LogoutView):
     next_page = reverse_lazy("workforce:login")
+
+
+class CourierPasswordResetView(PasswordResetView):
+    """Mails a courier a link to choose a new password (rate limited per IP and address).
+
+    The page after is the same whether or not the address has an account. The link points
+    at ``SITE_URL``, never at the Host header the request came with.
+    """
+
+    template_name = "workforce/portal/password_reset.html"
+    form_class = CourierPasswordResetForm
+    subject_template_name = "workforce/email/password_reset_subject.txt"
+    email_template_name = "workforce/email/password_reset.txt"
+    success_url = reverse_lazy("workforce:password_reset_done")
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        form = self.get_form()
+        limited = _rate_limited(request, form, group="courier_password_reset")
+        if limited is not None:
+            return limited.apply(self.form_invalid(form))
+        return self.form_valid(form) if form.is_valid() else self.form_invalid(form)
+
+    def form_valid(self, form: CourierPasswordResetForm) -> HttpResponse:
+        self.extra_email_context = {"site_url": settings.SITE_URL.rstrip("/")}
+        return super().form_valid(form)
+
+
+class CourierPasswordResetDoneView(PasswordResetDoneView):
+    template_name = "workforce/portal/password_reset_done.html"
+
+
+class CourierPasswordResetConfirmView(PasswordResetConfirmView):
+    template_name = "workforce/portal/password_reset_confirm.html"
+    form_class = CourierSetPasswordForm
+    success_url = reverse_lazy("workforce:password_reset_complete")
+
+
+class CourierPasswordResetCompleteView(PasswordResetCompleteView):
+    template_name = "workforce/portal/password_reset_complete.html"
 
 
 # --- Status page ------------------------------------------------------------------------------
@@ -314,7 +385,7 @@ def documents(request: HttpRequest, courier: Courier) -> HttpResponse:
 def terms(request: HttpRequest, courier: Courier) -> HttpResponse:
     form = TermsForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        services.courier_accept_terms(courier=courier, ip_address=_client_ip(request))
+        services.courier_accept_terms(courier=courier, ip_address=client_ip(request))
         messages.success(request, "Terms accepted.")
         return redirect("workforce:home")
     accepted = courier.terms_acceptances.filter(version=settings.WORKFORCE_TERMS_VERSION).first()

@@ -33,6 +33,7 @@ from fleet.selectors import charging_plan_get, vehicle_list
 from fleet.services.plans import MAX_ENERGY_NEED_WH
 from fleet.services.telematics import MAX_BATCH
 from lastmile.core.api import PROBLEMS
+from lastmile.core.throttles import DeviceRateThrottle
 from lastmile.hubs.models import Hub
 
 # --- Shared serializer pieces ---------------------------------------------------------------
@@ -128,6 +129,7 @@ class PingSerializer(StrictSerializer):
 class PingIngestApi(APIView):
     authentication_classes = [DeviceTokenAuthentication]
     permission_classes = [IsDevice]
+    throttle_classes = [DeviceRateThrottle]
 
     class PingBatchInputSerializer(StrictSerializer):
         unknown_field_hints = _VEHICLE_HINTS

@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from lastmile.core.api import PROBLEMS
+from lastmile.core.throttles import CourierRateThrottle
 from lastmile.core.uploads import validate_image_upload
 from lastmile.dispatch.models import Route, Stop
 from lastmile.dispatch.selectors import (
@@ -105,6 +106,8 @@ class PositionInputSerializer(serializers.Serializer):
 
 
 class DriverRouteListApi(APIView):
+    throttle_classes = [CourierRateThrottle]
+
     class RouteListOutputSerializer(RouteSummarySerializer):
         pass
 
@@ -120,6 +123,8 @@ class DriverRouteListApi(APIView):
 
 
 class DriverRouteDetailApi(APIView):
+    throttle_classes = [CourierRateThrottle]
+
     class RouteDetailOutputSerializer(RouteSummarySerializer):
         stops = StopSerializer(many=True, source="stops_list")
 
@@ -135,6 +140,8 @@ class DriverRouteDetailApi(APIView):
 
 
 class DriverRouteStartApi(APIView):
+    throttle_classes = [CourierRateThrottle]
+
     class RouteStartOutputSerializer(RouteSummarySerializer):
         pass
 
@@ -153,6 +160,8 @@ class DriverRouteStartApi(APIView):
 
 class _StopPositionApi(APIView):
     """A stop update that carries only the courier's optional position."""
+
+    throttle_classes = [CourierRateThrottle]
 
     class StopPositionInputSerializer(PositionInputSerializer):
         pass
@@ -208,6 +217,7 @@ def _image(value: Any) -> Any:
 
 
 class DriverStopDeliverApi(APIView):
+    throttle_classes = [CourierRateThrottle]
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     class StopDeliverInputSerializer(PositionInputSerializer):
@@ -251,6 +261,8 @@ class DriverStopDeliverApi(APIView):
 
 
 class DriverStopFailApi(APIView):
+    throttle_classes = [CourierRateThrottle]
+
     class StopFailInputSerializer(PositionInputSerializer):
         reason = serializers.ChoiceField(choices=FailureReason.choices)
         note = serializers.CharField(required=False, allow_blank=True, default="")

@@ -1,10 +1,17 @@
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
+from django.test import RequestFactory
 
 from lastmile.accounts.models import User
 from lastmile.hubs.models import Hub, OpeningHours
 from lastmile.orders.models import Order, OrderEvent, Parcel
+
+
+def _login_request():
+    # Sign-ins go through django-axes, which needs the request to count failures against.
+    return RequestFactory().post("/admin/login/")
+
 
 pytestmark = pytest.mark.django_db
 
@@ -45,11 +52,11 @@ def test_demo_dispatcher_can_sign_in(settings, client):
     settings.DEBUG = True
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
 
-    user = authenticate(username="dispatcher", password="lastmile-demo")
+    user = authenticate(_login_request(), username="dispatcher", password="lastmile-demo")
 
     assert user is not None
     assert user.has_role("dispatcher")
-    assert client.login(username="dispatcher", password="lastmile-demo")
+    assert client.login(request=_login_request(), username="dispatcher", password="lastmile-demo")
     assert client.get("/admin/hubs/hub/").status_code == 200
 
 
