@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from lastmile.core.api import PROBLEMS
-from lastmile.core.uploads import validate_image_upload
+from lastmile.core.uploads import check_image_upload
 from lastmile.dispatch.models import Route, Stop
 from lastmile.dispatch.selectors import (
     route_get_for_courier,
@@ -200,8 +200,11 @@ class DriverStopCompleteApi(_StopPositionApi):
 
 
 def _image(value: Any) -> Any:
+    # Refused here by content, as a field error, before the service takes any row lock;
+    # ``order_deliver`` applies the same check for its other callers and names the stored
+    # file after the detected type.
     try:
-        validate_image_upload(value)
+        check_image_upload(value)
     except DjangoValidationError as exc:
         raise serializers.ValidationError(exc.messages) from None
     return value
@@ -214,8 +217,12 @@ class DriverStopDeliverApi(APIView):
         recipient_name = serializers.CharField(
             max_length=120, required=False, allow_blank=True, default=""
         )
-        photo = serializers.FileField(required=False)
-        signature = serializers.FileField(required=False)
+        photo = serializers.FileField(
+            required=False, help_text="JPEG, PNG or WebP, at most 5 MB, checked by content"
+        )
+        signature = serializers.FileField(
+            required=False, help_text="JPEG, PNG or WebP, at most 5 MB, checked by content"
+        )
 
         def validate_photo(self, value: Any) -> Any:
             return _image(value)
