@@ -13,12 +13,13 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from lastmile.core.api import PROBLEMS
+from lastmile.core.limits import LimitedFormParser, LimitedJSONParser
 from lastmile.core.uploads import check_image_upload
 from lastmile.dispatch.models import Route, Stop
 from lastmile.dispatch.selectors import (
@@ -211,7 +212,7 @@ def _image(value: Any) -> Any:
 
 
 class DriverStopDeliverApi(APIView):
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, LimitedFormParser, LimitedJSONParser]
 
     class StopDeliverInputSerializer(PositionInputSerializer):
         recipient_name = serializers.CharField(

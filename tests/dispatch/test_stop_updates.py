@@ -311,6 +311,63 @@ def test_a_png_with_a_script_tail_named_html_is_stored_and_served_only_as_a_png(
     assert b"".join(served.streaming_content) == polyglot
 
 
+def test_a_json_body_over_the_memory_limit_is_a_413_problem_and_changes_nothing(
+    client, route_day, settings
+):
+    # given: JSON bodies are limited to 2 kB here
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2_048
+    route, courier, _ = route_day
+    route_start(route=route, courier=courier)
+    stop = _stops(route)[0]
+    client.force_login(courier.user)
+    body = {"latitude": "52.5", "longitude": "13.4", "note": "x" * 4_096}
+
+    # when
+    answer = client.post(url("stop-arrive", stop.pk), body, content_type="application/json")
+
+    # then
+    assert answer.status_code == 413
+    assert answer["Content-Type"] == "application/problem+json"
+    assert answer.json()["code"] == "request_too_large"
+    assert Stop.objects.get(pk=stop.pk).status == StopStatus.PENDING
+
+
+def test_a_body_over_the_request_limit_is_refused_before_it_is_read(client, route_day, settings):
+    # given: request bodies are limited to 64 kB here; the photo is 100 kB
+    settings.REQUEST_MAX_BODY_BYTES = 65_536
+    route, courier, _ = route_day
+    route_start(route=route, courier=courier)
+    stop = _stops(route)[0]
+    client.force_login(courier.user)
+    photo = SimpleUploadedFile("p.png", _png().read() + b"\0" * 100_000)
+
+    # when
+    answer = client.post(url("stop-deliver", stop.pk), {"recipient_name": "Anna", "photo": photo})
+
+    # then
+    assert answer.status_code == 413
+    assert answer.json()["code"] == "request_too_large"
+    assert Stop.objects.get(pk=stop.pk).status == StopStatus.PENDING
+
+
+def test_too_many_files_in_one_request_is_a_400_problem(client, route_day):
+    # given: eleven files where the limit is ten
+    route, courier, _ = route_day
+    route_start(route=route, courier=courier)
+    stop = _stops(route)[0]
+    client.force_login(courier.user)
+    files = {f"extra{n}": _png() for n in range(11)}
+
+    # when
+    answer = client.post(url("stop-deliver", stop.pk), {"recipient_name": "Anna", **files})
+
+    # then
+    assert answer.status_code == 400
+    assert answer["Content-Type"] == "application/problem+json"
+    assert answer.json()["code"] == "too_many_fields"
+    assert Stop.objects.get(pk=stop.pk).status == StopStatus.PENDING
+
+
 # --- Services: ETAs, completion ------------------------------------------------------------
 
 
