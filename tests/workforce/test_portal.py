@@ -312,6 +312,28 @@ def test_a_pdf_document_is_downloaded_never_shown_inline(client, hub):
     assert served["Content-Security-Policy"] == "sandbox; default-src 'none'"
 
 
+def test_an_upload_over_the_request_limit_is_a_413_with_a_message_and_stores_nothing(
+    client, hub, settings
+):
+    # given: request bodies are limited to 64 kB here; the scan is 100 kB
+    settings.REQUEST_MAX_BODY_BYTES = 65_536
+    courier = CourierFactory()
+    client.force_login(courier.user)
+    scan = SimpleUploadedFile("id.png", png_bytes() + b"\0" * 100_000, content_type="image/png")
+
+    # when
+    response = client.post(
+        "/courier/application/documents/",
+        {"kind": "id_document", "expires_on": "2031-01-01", "file": scan},
+    )
+
+    # then
+    assert response.status_code == 413
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert "larger than 0.0625 MB" in response.content.decode()
+    assert not CourierDocument.objects.exists()
+
+
 def test_anonymous_visitors_reach_nothing(client, hub):
     other, document, batch = _other_courier_objects(hub)
     urls = [
