@@ -143,7 +143,11 @@ def _read_rows(content: bytes, file_name: str) -> Iterator[list[Any]]:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    yield from csv.reader(io.StringIO(text), dialect)
+    reader = csv.reader(io.StringIO(text), dialect)
+    try:
+        yield from reader
+    except csv.Error as exc:  # e.g. a cell over the csv module's 128 kB field limit
+        raise ImportFileError(f"Row {reader.line_num} cannot be read: {exc}.") from None
 
 
 class _RowParser:

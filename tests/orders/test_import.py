@@ -412,3 +412,21 @@ def test_a_real_xlsx_within_the_limits_still_previews(import_client):
 
     assert response.status_code == 302, response.context["form"].errors
     assert OrderImport.objects.get().row_count == 300
+
+
+def test_a_csv_cell_over_the_field_limit_is_a_form_error_not_a_crash(import_client):
+    # given: one address of 200 kB (the csv module stops at 128 kB per cell)
+    row = good_row(1)
+    row["address"] = "x" * 200_000
+    partner, hub = PartnerFactory(), HubFactory()
+    upload = SimpleUploadedFile("orders.csv", csv_bytes([row]))
+
+    # when
+    response = import_client.post(
+        IMPORT_URL, {"partner": partner.pk, "hub": hub.pk, "file": upload}
+    )
+
+    # then
+    assert response.status_code == 200
+    assert "Row 2 cannot be read" in response.context["form"].errors["file"][0]
+    assert not OrderImport.objects.exists()
