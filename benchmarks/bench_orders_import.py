@@ -4,6 +4,8 @@
 
 Generates a realistic merchant file, runs the real import services, prints rows per second,
 then deletes what it wrote. Target: >= 2,000 rows/s on PostgreSQL for 10,000 rows.
+Then times the refusal of an XLSX bomb (200 kB unpacking to 200 MB of shared strings) and of
+a sheet declaring a million blank rows, with the peak Python memory of each.
 """
 
 import argparse
@@ -64,10 +66,48 @@ def main() -> None:
             f"preview_rows_per_s={rows / preview_s:.0f} confirm_rows_per_s={rows / confirm_s:.0f} "
             f"end_to_end_rows_per_s={rows / (preview_s + confirm_s):.0f}"
         )
+        _bench_refusals(partner=partner, hub=hub)
     finally:
         Order.objects.filter(partner=partner).delete()
         OrderImport.objects.filter(partner=partner).delete()
         partner.delete()
+
+
+def _bench_refusals(*, partner, hub) -> None:
+    import io
+    import tracemalloc
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from openpyxl import Workbook
+
+    from lastmile.core.errors import ValidationFailed
+    from lastmile.orders.importing import REQUIRED_COLUMNS
+    from lastmile.orders.services import order_import_preview
+    from tests.orders.test_import import shared_strings_bomb
+
+    workbook = Workbook()
+    workbook.active.append(list(REQUIRED_COLUMNS))
+    workbook.active.cell(row=1_000_000, column=1, value="far away")
+    sparse = io.BytesIO()
+    workbook.save(sparse)
+    for label, content in (("bomb", shared_strings_bomb()), ("blank_rows", sparse.getvalue())):
+        tracemalloc.start()
+        started = time.perf_counter()
+        try:
+            order_import_preview(
+                partner=partner, hub=hub, upload=SimpleUploadedFile("orders.xlsx", content)
+            )
+            outcome = "ACCEPTED"
+        except ValidationFailed as exc:
+            outcome = exc.errors["file"][0]
+        elapsed = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        print(
+            f"ORDER_IMPORT_REFUSAL kind={label} file_kb={len(content) // 1024} "
+            f"refused_in_s={elapsed:.3f} peak_python_mb={peak / 1_048_576:.1f} "
+            f"outcome={outcome!r}"
+        )
 
 
 if __name__ == "__main__":

@@ -68,6 +68,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Refuses an oversized body (REQUEST_MAX_BODY_BYTES) before anything reads it.
+    "lastmile.core.limits.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -197,8 +199,18 @@ STORAGES = {
         )
     },
 }
-FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Request and upload limits. Any body larger than REQUEST_MAX_BODY_BYTES is refused with a 413
+# from its Content-Length before anything reads it (core.limits); the largest legitimate body
+# is an order file (20 MB) with its form. Set it to the proxy's client_max_body_size or below.
+REQUEST_MAX_BODY_BYTES = env.int("REQUEST_MAX_BODY_BYTES", default=21 * 1024 * 1024)
+# Non-file request data (JSON, form fields) held in memory; a bigger body is a 413 problem.
+# A full telematics batch (1,000 pings) is about 200 kB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+# Uploaded files above this size are streamed to a temporary file instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+# Fields and files one request may carry (admin list actions post one field per row).
+DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("DATA_UPLOAD_MAX_NUMBER_FIELDS", default=1000)
+DATA_UPLOAD_MAX_NUMBER_FILES = env.int("DATA_UPLOAD_MAX_NUMBER_FILES", default=10)
 
 # --- Security (production) ---------------------------------------------------------------------
 
@@ -336,6 +348,13 @@ REST_FRAMEWORK = {
         # per telematics device on ping ingest (each request a batch)
         "telematics": env.str("API_RATE_TELEMATICS", default="60/minute"),
     },
+    # DRF's parsers read the stream directly; these refuse a body over
+    # DATA_UPLOAD_MAX_MEMORY_SIZE (413) before parsing it.
+    "DEFAULT_PARSER_CLASSES": [
+        "lastmile.core.limits.LimitedJSONParser",
+        "lastmile.core.limits.LimitedFormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 
 SPECTACULAR_SETTINGS = {

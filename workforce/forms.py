@@ -13,9 +13,9 @@ from django.contrib.auth.password_validation import password_validators_help_tex
 from lastmile.accounts.models import User
 from lastmile.core.errors import ApplicationError
 from lastmile.core.skills import Skill
+from lastmile.core.uploads import MAX_DOCUMENT_BYTES
 from lastmile.hubs.models import Hub
 from workforce.models import CourierKind, DocumentKind, Vehicle, WorkEligibility
-from workforce.uploads import MAX_DOCUMENT_BYTES
 
 
 class PortalForm(forms.Form):

@@ -36,6 +36,7 @@ from lastmile.accounts.models import User
 from lastmile.core.clientip import client_ip
 from lastmile.core.errors import ApplicationError, NotFound
 from lastmile.core.ratelimits import RateLimited, rate_limit_check
+from lastmile.core.uploads import serve_upload
 from workforce import selectors, services
 from workforce.forms import (
     AvailabilityForm,
@@ -437,23 +438,14 @@ def application_detail(request: HttpRequest, courier: Courier, pk: int) -> HttpR
 def document_file(request: HttpRequest, pk: int) -> FileResponse:
     """Serve a document to its owner or to staff allowed to view documents; else 404.
 
-    Files live outside the web root; this view is the only way to them. Images are shown
-    inline (the back-office previews them), PDFs are downloaded.
+    Files live outside the web root; this view is the only way to them. ``serve_upload``
+    shows images inline (the back-office previews them) and has PDFs downloaded, sandboxed.
     """
     try:
         document = selectors.document_get_for_viewer(user=request.user, document_id=pk)
     except NotFound:
         raise Http404("No such document.") from None
-    extension = document.file.name.rsplit(".", 1)[-1]
-    response = FileResponse(
-        document.file.open("rb"),
-        content_type=document.content_type,
-        as_attachment=not document.is_image,
-        filename=f"{document.kind}-{document.pk}.{extension}",
-    )
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+    response = serve_upload(document.file, download_name=f"{document.kind}-{document.pk}")
     logger.info(
         "workforce: document served",
         extra={"document_id": document.pk, "viewer_id": request.user.pk},

@@ -7,6 +7,7 @@ errors and Django validation errors alike, so partners parse one shape.
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, serializers, status
@@ -60,6 +61,21 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             detail="One or more fields are invalid.",
             code="invalid",
             errors=errors,
+        )
+    if isinstance(exc, RequestDataTooBig):
+        # Raised by the parsers (``core.limits``) before an oversized body is read.
+        return _problem(
+            status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            title="Request too large",
+            detail="The request body is larger than this endpoint accepts.",
+            code="request_too_large",
+        )
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        return _problem(
+            status_code=status.HTTP_400_BAD_REQUEST,
+            title="Invalid input",
+            detail="The request has too many fields or files.",
+            code="too_many_fields",
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

@@ -13,14 +13,15 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from lastmile.core.api import PROBLEMS
+from lastmile.core.limits import LimitedFormParser, LimitedJSONParser
 from lastmile.core.throttles import CourierRateThrottle
-from lastmile.core.uploads import validate_image_upload
+from lastmile.core.uploads import check_image_upload
 from lastmile.dispatch.models import Route, Stop
 from lastmile.dispatch.selectors import (
     route_get_for_courier,
@@ -209,8 +210,11 @@ class DriverStopCompleteApi(_StopPositionApi):
 
 
 def _image(value: Any) -> Any:
+    # Refused here by content, as a field error, before the service takes any row lock;
+    # ``order_deliver`` applies the same check for its other callers and names the stored
+    # file after the detected type.
     try:
-        validate_image_upload(value)
+        check_image_upload(value)
     except DjangoValidationError as exc:
         raise serializers.ValidationError(exc.messages) from None
     return value
@@ -218,14 +222,18 @@ def _image(value: Any) -> Any:
 
 class DriverStopDeliverApi(APIView):
     throttle_classes = [CourierRateThrottle]
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, LimitedFormParser, LimitedJSONParser]
 
     class StopDeliverInputSerializer(PositionInputSerializer):
         recipient_name = serializers.CharField(
             max_length=120, required=False, allow_blank=True, default=""
         )
-        photo = serializers.FileField(required=False)
-        signature = serializers.FileField(required=False)
+        photo = serializers.FileField(
+            required=False, help_text="JPEG, PNG or WebP, at most 5 MB, checked by content"
+        )
+        signature = serializers.FileField(
+            required=False, help_text="JPEG, PNG or WebP, at most 5 MB, checked by content"
+        )
 
         def validate_photo(self, value: Any) -> Any:
             return _image(value)

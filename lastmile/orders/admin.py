@@ -22,6 +22,7 @@ from django.utils.html import format_html
 
 from lastmile.core.admin_actions import ReadOnlyAdmin, ReadOnlyInline, action_with_form
 from lastmile.core.errors import ApplicationError
+from lastmile.core.uploads import serve_upload
 from lastmile.core.widgets import MapPickerWidget
 from lastmile.hubs.models import Hub
 from lastmile.orders import services
@@ -435,7 +436,11 @@ class OrderAdmin(admin.ModelAdmin):
     def proof_view(
         self, request: HttpRequest, order_id: int, attempt_id: int, kind: str
     ) -> FileResponse:
-        """Serve a proof image to staff who may view the order; uploads are not public."""
+        """Serve a proof image to staff who may view the order; uploads are not public.
+
+        ``serve_upload`` decides the type from the stored bytes: an image inline, anything
+        else (a proof stored before images were named by their content) as a download.
+        """
         if not self.has_view_permission(request) or kind not in ("photo", "signature"):
             raise PermissionDenied
         attempt = get_object_or_404(
@@ -444,10 +449,7 @@ class OrderAdmin(admin.ModelAdmin):
         image = getattr(getattr(attempt, "proof", None), kind, None)
         if not image:
             raise Http404("No such proof.")
-        response = FileResponse(image.open("rb"))
-        response["Cache-Control"] = "private, no-store"
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return serve_upload(image, download_name=f"proof-{attempt.pk}-{kind}")
 
 
 class OrderImportForm(forms.Form):

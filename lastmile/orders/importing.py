@@ -19,6 +19,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from lastmile.core.uploads import check_zip_archive
 from lastmile.hubs.models import Hub
 from lastmile.orders.models import DeliveryOption, Order, Parcel, Priority
 from lastmile.orders.services.creation import OrderInput, ParcelInput, order_build
@@ -50,7 +51,16 @@ OPTIONAL_COLUMNS = (
     "cod_currency",
 )
 ORDER_COLUMNS = tuple(c for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS if not c.startswith("parcel_"))
+# Every row counts, blank ones too: a file of a million empty lines is refused, not skipped.
 MAX_ROWS = 50_000
+# Columns read per row; a sheet claiming 16,384 columns is not padded out to them.
+MAX_COLUMNS = 64
+# An XLSX is a ZIP: its directory is checked before anything unpacks (a sharedStrings bomb,
+# a sheet of a million blank rows). 50,000 real rows unpack to about 60 MB.
+XLSX_MAX_MEMBERS = 200
+XLSX_MAX_MEMBER_BYTES = 100 * 1024 * 1024
+XLSX_MAX_TOTAL_BYTES = 150 * 1024 * 1024
+XLSX_MAX_RATIO = 100
 MAX_REPORTED_ERRORS = 1_000
 DATETIME_FORMATS = ("%d.%m.%Y %H:%M", "%d/%m/%Y %H:%M")
 PRIORITY_NAMES = {"normal": Priority.NORMAL, "high": Priority.HIGH, "urgent": Priority.URGENT}
@@ -90,18 +100,38 @@ def _normalise_header(name: Any) -> str:
 
 
 def _read_rows(content: bytes, file_name: str) -> Iterator[list[Any]]:
+    """Yield the file's rows, blank ones included, and at most ``MAX_ROWS + 1`` after the
+    header (enough for the caller to see the file is too long)."""
     if file_name.lower().endswith(".xlsx"):
         from openpyxl import load_workbook
         from openpyxl.utils.exceptions import InvalidFileException
 
         try:
+            check_zip_archive(
+                io.BytesIO(content),
+                max_members=XLSX_MAX_MEMBERS,
+                max_member_bytes=XLSX_MAX_MEMBER_BYTES,
+                max_total_bytes=XLSX_MAX_TOTAL_BYTES,
+                max_ratio=XLSX_MAX_RATIO,
+            )
+        except ValidationError as exc:
+            raise ImportFileError(exc.messages[0]) from None
+        except zipfile.BadZipFile:
+            raise ImportFileError("Not a readable XLSX file (BadZipFile).") from None
+        try:
             workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
         except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
             raise ImportFileError(f"Not a readable XLSX file ({exc.__class__.__name__}).") from None
         sheet = workbook.worksheets[0]
-        for values in sheet.iter_rows(values_only=True):
-            yield list(values)
-        workbook.close()
+        # Bounded, because read-only openpyxl pads the gaps a sheet declares: one cell in
+        # row 1,048,576 would otherwise yield a million empty rows.
+        try:
+            for values in sheet.iter_rows(
+                max_row=MAX_ROWS + 2, max_col=MAX_COLUMNS, values_only=True
+            ):
+                yield list(values)
+        finally:
+            workbook.close()
         return
     if not file_name.lower().endswith(".csv"):
         raise ImportFileError("Upload a .csv or .xlsx file.")
@@ -113,7 +143,11 @@ def _read_rows(content: bytes, file_name: str) -> Iterator[list[Any]]:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    yield from csv.reader(io.StringIO(text), dialect)
+    reader = csv.reader(io.StringIO(text), dialect)
+    try:
+        yield from reader
+    except csv.Error as exc:  # e.g. a cell over the csv module's 128 kB field limit
+        raise ImportFileError(f"Row {reader.line_num} cannot be read: {exc}.") from None
 
 
 class _RowParser:
@@ -287,11 +321,11 @@ def parse_order_file(*, content: bytes, file_name: str, partner: Partner, hub: H
     bad_references: dict[str, int] = {}
     barcode_rows: dict[str, int] = {}
     for index, values in enumerate(rows, start=2):
+        if index - 1 > MAX_ROWS:  # blank rows count too: reading them costs the same
+            raise ImportFileError(f"At most {MAX_ROWS:,} rows per file; split the file.")
         if all(value is None or str(value).strip() == "" for value in values):
             continue  # blank lines at the end of spreadsheets
         parsed.row_count += 1
-        if parsed.row_count > MAX_ROWS:
-            raise ImportFileError(f"At most {MAX_ROWS:,} rows per file; split the file.")
         row = _RowParser(hub, index, dict(zip(header, values, strict=False)))
         fields = row.order_fields()
         parcel = row.parcel()

@@ -15,6 +15,7 @@ from lastmile.core.geo import coordinate_constraints, latitude_field, longitude_
 from lastmile.core.models import AppendOnlyModel, TimeStampedModel
 from lastmile.core.skills import validate_skills
 from lastmile.core.state import validate_table
+from lastmile.core.uploads import IMAGE_TYPES
 
 
 class OrderStatus(models.TextChoices):
@@ -262,13 +263,24 @@ class DeliveryAttempt(TimeStampedModel):
         return f"#{self.number} {self.get_outcome_display()}"
 
 
+PROOF_EXTENSIONS = frozenset(extension for _, extension in IMAGE_TYPES.values())
+
+
 def _pod_upload_to(instance: "ProofOfDelivery", filename: str) -> str:
-    # Unguessable names; the original filename may carry personal data.
-    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    # Unguessable names; the original filename may carry personal data. ``order_deliver``
+    # names the file after the type detected from its bytes (``photo.png``); any other
+    # extension is stored as ``.bin``, so no name on disk ever says HTML or SVG.
+    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if extension not in PROOF_EXTENSIONS:
+        extension = "bin"
     return f"proofs/{instance.captured_at:%Y/%m}/{uuid.uuid4().hex}.{extension}"
 
 
 class ProofOfDelivery(TimeStampedModel):
+    """What proves a delivery: a name, a photo, a signature. Photo and signature are images
+    checked by content (``lastmile.core.uploads``) and served only through the admin's
+    proof view."""
+
     attempt = models.OneToOneField(DeliveryAttempt, on_delete=models.CASCADE, related_name="proof")
     recipient_name = models.CharField(max_length=120, blank=True)
     photo = models.ImageField(upload_to=_pod_upload_to, blank=True)

@@ -14,6 +14,7 @@ from django.urls import reverse
 from PIL import Image
 
 from fleet.selectors import vehicle_routing_spec
+from lastmile.accounts.roles import Role
 from lastmile.core.errors import Conflict, NotFound
 from lastmile.dispatch.models import (
     Plan,
@@ -37,6 +38,7 @@ from lastmile.routing.matrix import HaversineProvider
 from lastmile.routing.problem import Location
 from tests.dispatch.conftest import at
 from tests.dispatch.test_publishing import driver, ready_plan
+from tests.factories import StaffFactory
 from tests.fleet.factories import VehicleFactory
 from tests.hubs.factories import HubFactory
 from tests.orders.factories import OrderFactory
@@ -276,6 +278,93 @@ def test_a_bad_image_is_refused_and_nothing_changes(client, route_day):
 
     assert answer.status_code == 400
     assert "photo" in answer.json()["errors"]
+    assert Stop.objects.get(pk=stop.pk).status == StopStatus.PENDING
+
+
+def test_a_png_with_a_script_tail_named_html_is_stored_and_served_only_as_a_png(client, route_day):
+    # given: valid PNG bytes followed by a script, uploaded as x.html claiming text/html
+    route, courier, _ = route_day
+    route_start(route=route, courier=courier)
+    stop = _stops(route)[0]
+    polyglot = _png().read() + b"<script>alert(document.domain)</script>"
+    upload = SimpleUploadedFile("x.html", polyglot, content_type="text/html")
+    client.force_login(courier.user)
+
+    # when: the driver app delivers with it, and a dispatcher opens the proof
+    answer = client.post(url("stop-deliver", stop.pk), {"recipient_name": "Anna", "photo": upload})
+    attempt = DeliveryAttempt.objects.select_related("proof").get(order=stop.order)
+    client.force_login(StaffFactory(role=Role.DISPATCHER))
+    served = client.get(
+        reverse("admin:orders_order_proof", args=[stop.order_id, attempt.pk, "photo"])
+    )
+
+    # then: named after its content, served as an image that can run nothing
+    assert answer.status_code == 200, answer.json()
+    assert attempt.proof.photo.name.endswith(".png")
+    assert "html" not in attempt.proof.photo.name
+    assert served.status_code == 200
+    assert served["Content-Type"] == "image/png"
+    assert served["X-Content-Type-Options"] == "nosniff"
+    assert served["Content-Security-Policy"] == "sandbox; default-src 'none'"
+    assert served["Content-Disposition"].startswith("inline;")
+    assert served["Content-Disposition"].endswith('.png"')
+    assert b"".join(served.streaming_content) == polyglot
+
+
+def test_a_json_body_over_the_memory_limit_is_a_413_problem_and_changes_nothing(
+    client, route_day, settings
+):
+    # given: JSON bodies are limited to 2 kB here
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2_048
+    route, courier, _ = route_day
+    route_start(route=route, courier=courier)
+    stop = _stops(route)[0]
+    client.force_login(courier.user)
+    body = {"latitude": "52.5", "longitude": "13.4", "note": "x" * 4_096}
+
+    # when
+    answer = client.post(url("stop-arrive", stop.pk), body, content_type="application/json")
+
+    # then
+    assert answer.status_code == 413
+    assert answer["Content-Type"] == "application/problem+json"
+    assert answer.json()["code"] == "request_too_large"
+    assert Stop.objects.get(pk=stop.pk).status == StopStatus.PENDING
+
+
+def test_a_body_over_the_request_limit_is_refused_before_it_is_read(client, route_day, settings):
+    # given: request bodies are limited to 64 kB here; the photo is 100 kB
+    settings.REQUEST_MAX_BODY_BYTES = 65_536
+    route, courier, _ = route_day
+    route_start(route=route, courier=courier)
+    stop = _stops(route)[0]
+    client.force_login(courier.user)
+    photo = SimpleUploadedFile("p.png", _png().read() + b"\0" * 100_000)
+
+    # when
+    answer = client.post(url("stop-deliver", stop.pk), {"recipient_name": "Anna", "photo": photo})
+
+    # then
+    assert answer.status_code == 413
+    assert answer.json()["code"] == "request_too_large"
+    assert Stop.objects.get(pk=stop.pk).status == StopStatus.PENDING
+
+
+def test_too_many_files_in_one_request_is_a_400_problem(client, route_day):
+    # given: eleven files where the limit is ten
+    route, courier, _ = route_day
+    route_start(route=route, courier=courier)
+    stop = _stops(route)[0]
+    client.force_login(courier.user)
+    files = {f"extra{n}": _png() for n in range(11)}
+
+    # when
+    answer = client.post(url("stop-deliver", stop.pk), {"recipient_name": "Anna", **files})
+
+    # then
+    assert answer.status_code == 400
+    assert answer["Content-Type"] == "application/problem+json"
+    assert answer.json()["code"] == "too_many_fields"
     assert Stop.objects.get(pk=stop.pk).status == StopStatus.PENDING
 
 

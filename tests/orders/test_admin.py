@@ -244,6 +244,64 @@ def test_failed_attempt_action_records_the_reason(dispatcher):
     assert order.attempts.get().failure_reason == "access_denied"
 
 
+def _stored_proof(content: bytes, stored_name: str):
+    """A delivered order whose photo sits on disk as ``stored_name`` with ``content``, as
+    proofs stored before uploads were named by their content do."""
+    import io
+
+    from django.core.files.base import ContentFile
+    from PIL import Image
+
+    order = OrderFactory(status=OrderStatus.OUT_FOR_DELIVERY)
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), "blue").save(buffer, "PNG")
+    attempt = services.order_deliver(
+        order=order, photo=SimpleUploadedFile("p.png", buffer.getvalue()), source="courier"
+    )
+    proof = attempt.proof
+    proof.photo.storage.delete(proof.photo.name)
+    proof.photo.name = proof.photo.storage.save(stored_name, ContentFile(content))
+    proof.save(update_fields=["photo"])
+    return f"{LIST_URL}{order.pk}/proof/{attempt.pk}/photo/"
+
+
+def test_an_old_proof_stored_as_html_is_served_by_its_content_as_a_png(dispatcher):
+    # given: PNG bytes with a script tail, on disk under a client-chosen .html name
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), "blue").save(buffer, "PNG")
+    polyglot = buffer.getvalue() + b"<script>alert(1)</script>"
+    url = _stored_proof(polyglot, "proofs/2026/11/legacy.html")
+
+    # when
+    served = dispatcher.get(url)
+
+    # then
+    assert served.status_code == 200
+    assert served["Content-Type"] == "image/png"
+    assert served["X-Content-Type-Options"] == "nosniff"
+    assert served["Content-Security-Policy"] == "sandbox; default-src 'none'"
+    assert served["Content-Disposition"].startswith("inline;")
+
+
+def test_a_stored_proof_that_is_not_an_image_is_only_ever_downloaded(dispatcher):
+    # given: a page of HTML on disk under an image's name
+    url = _stored_proof(b"<html><script>alert(1)</script></html>", "proofs/2026/11/fake.png")
+
+    # when
+    served = dispatcher.get(url)
+
+    # then: a blob to download, never a page in our origin
+    assert served.status_code == 200
+    assert served["Content-Type"] == "application/octet-stream"
+    assert served["Content-Disposition"].startswith("attachment;")
+    assert served["X-Content-Type-Options"] == "nosniff"
+    assert served["Content-Security-Policy"] == "sandbox; default-src 'none'"
+
+
 def test_import_through_the_back_office(dispatcher):
     partner, hub = PartnerFactory(slug="kiezkaufhaus"), HubFactory(code="BER-KX")
     upload = SimpleUploadedFile("orders.csv", thousand_rows_with_seven_bad())

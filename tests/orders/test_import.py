@@ -266,3 +266,167 @@ def test_command_names_an_unknown_partner(tmp_path):
 
     with pytest.raises(CommandError, match="No active partner with slug 'nobody'"):
         call_command("import_orders", str(path), "--partner", "nobody", "--hub", "BER-KX")
+
+
+# --- Limits: bombs and floods are refused before they are unpacked or read -------------------
+
+IMPORT_URL = "/admin/orders/order/import/"
+
+
+@pytest.fixture
+def import_client(client):
+    from lastmile.accounts.roles import Role
+    from tests.factories import StaffFactory
+
+    client.force_login(StaffFactory(role=Role.DISPATCHER))
+    return client
+
+
+def _workbook_bytes(rows: list[list[object]]) -> bytes:
+    workbook = Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def shared_strings_bomb(unpacked_mb: int = 200) -> bytes:
+    """A real XLSX with a shared-strings table holding one string of ``unpacked_mb`` MB of
+    "A" (Excel reads the table whole): a few hundred kB on the wire. Written in 1 MB chunks,
+    so building it costs little memory."""
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(_workbook_bytes([HEADER, list(good_row(1).values())])))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bomb:
+        for member in source.infolist():
+            data = source.read(member)
+            if member.filename == "[Content_Types].xml":
+                data = data.replace(
+                    b"</Types>",
+                    b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+                    b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml" />'
+                    b"</Types>",
+                )
+            bomb.writestr(member, data)
+        with bomb.open("xl/sharedStrings.xml", "w", force_zip64=True) as strings:
+            strings.write(
+                b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>'
+            )
+            chunk = b"A" * 1_048_576
+            for _ in range(unpacked_mb):
+                strings.write(chunk)
+            strings.write(b"</t></si></sst>")
+    return out.getvalue()
+
+
+def _post_import(client, content: bytes, name: str):
+    import tracemalloc
+
+    partner, hub = PartnerFactory(), HubFactory()
+    upload = SimpleUploadedFile(name, content)
+    tracemalloc.start()
+    try:
+        response = client.post(IMPORT_URL, {"partner": partner.pk, "hub": hub.pk, "file": upload})
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return response, peak
+
+
+def test_an_xlsx_shared_strings_bomb_is_a_form_error_before_it_is_unpacked(import_client):
+    # given: 200 kB that unpacks to 200 MB of shared strings
+    bomb = shared_strings_bomb()
+    assert len(bomb) < 1_000_000
+
+    # when
+    response, peak_bytes = _post_import(import_client, bomb, "orders.xlsx")
+
+    # then: refused from the ZIP directory alone; nothing near 200 MB was ever allocated
+    assert response.status_code == 200
+    assert "unpacks to more than 150 MB" in response.context["form"].errors["file"][0]
+    assert peak_bytes < 20 * 1_048_576
+    assert not OrderImport.objects.exists()
+
+
+def test_an_xlsx_packed_far_tighter_than_a_spreadsheet_is_a_form_error(import_client):
+    # given: under the size limits, but 20 MB of "A" packed about 1000:1
+    bomb = shared_strings_bomb(unpacked_mb=20)
+
+    response, _ = _post_import(import_client, bomb, "orders.xlsx")
+
+    assert response.status_code == 200
+    assert "packed suspiciously tightly" in response.context["form"].errors["file"][0]
+    assert not OrderImport.objects.exists()
+
+
+def test_an_xlsx_whose_only_row_sits_at_row_a_million_is_refused_by_the_row_limit(
+    import_client,
+):
+    # given: a tiny sheet that declares 999,998 blank rows between the header and its row
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(HEADER)
+    for column, value in enumerate(good_row(1).values(), start=1):
+        sheet.cell(row=1_000_000, column=column, value=value)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+
+    # when
+    response, peak_bytes = _post_import(import_client, buffer.getvalue(), "orders.xlsx")
+
+    # then: the blank rows count, so reading stops after the 50,000th
+    assert response.status_code == 200
+    assert response.context["form"].errors["file"] == [
+        "At most 50,000 rows per file; split the file."
+    ]
+    assert peak_bytes < 50 * 1_048_576
+    assert not OrderImport.objects.exists()
+
+
+def test_blank_lines_count_toward_the_row_limit_of_a_csv(import_client):
+    # given: a header, 60,000 empty lines, and one good row
+    content = csv_bytes([]) + b"\r\n" * 60_000 + csv_bytes([good_row(1)]).split(b"\r\n", 1)[1]
+
+    response, _ = _post_import(import_client, content, "orders.csv")
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["file"] == [
+        "At most 50,000 rows per file; split the file."
+    ]
+    assert not OrderImport.objects.exists()
+
+
+def test_a_real_xlsx_within_the_limits_still_previews(import_client):
+    # given: an ordinary spreadsheet of 300 orders
+    partner, hub = PartnerFactory(), HubFactory()
+    content = _workbook_bytes(
+        [HEADER, *([str(v) for v in good_row(n).values()] for n in range(300))]
+    )
+    upload = SimpleUploadedFile("orders.xlsx", content)
+
+    response = import_client.post(
+        IMPORT_URL, {"partner": partner.pk, "hub": hub.pk, "file": upload}
+    )
+
+    assert response.status_code == 302, response.context["form"].errors
+    assert OrderImport.objects.get().row_count == 300
+
+
+def test_a_csv_cell_over_the_field_limit_is_a_form_error_not_a_crash(import_client):
+    # given: one address of 200 kB (the csv module stops at 128 kB per cell)
+    row = good_row(1)
+    row["address"] = "x" * 200_000
+    partner, hub = PartnerFactory(), HubFactory()
+    upload = SimpleUploadedFile("orders.csv", csv_bytes([row]))
+
+    # when
+    response = import_client.post(
+        IMPORT_URL, {"partner": partner.pk, "hub": hub.pk, "file": upload}
+    )
+
+    # then
+    assert response.status_code == 200
+    assert "Row 2 cannot be read" in response.context["form"].errors["file"][0]
+    assert not OrderImport.objects.exists()

@@ -263,6 +263,77 @@ def test_a_courier_reads_their_own_document(courier_client):
     assert b"".join(response.streaming_content) == png_bytes()
 
 
+def test_a_png_document_named_html_is_stored_and_served_as_a_sandboxed_png(client, hub):
+    # given: a courier uploads PNG bytes with a script tail as x.html
+    courier = CourierFactory()
+    client.force_login(courier.user)
+    polyglot = png_bytes() + b"<script>alert(document.domain)</script>"
+    upload = SimpleUploadedFile("x.html", polyglot, content_type="text/html")
+
+    # when
+    client.post(
+        "/courier/application/documents/",
+        {"kind": "id_document", "expires_on": "2031-01-01", "file": upload},
+    )
+    document = CourierDocument.objects.get(courier=courier)
+    client.force_login(StaffFactory(role=Role.WORKFORCE_MANAGER))
+    served = client.get(f"/courier/documents/{document.pk}/file/")
+
+    # then
+    assert document.file.name.endswith(".png")
+    assert served.status_code == 200
+    assert served["Content-Type"] == "image/png"
+    assert served["X-Content-Type-Options"] == "nosniff"
+    assert served["Content-Security-Policy"] == "sandbox; default-src 'none'"
+    assert served["Content-Disposition"].startswith("inline;")
+
+
+def test_a_pdf_document_is_downloaded_never_shown_inline(client, hub):
+    # given
+    courier = CourierFactory()
+    client.force_login(courier.user)
+    pdf = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+    client.post(
+        "/courier/application/documents/",
+        {
+            "kind": "insurance",
+            "expires_on": "2031-01-01",
+            "file": SimpleUploadedFile("policy.pdf", pdf, content_type="application/pdf"),
+        },
+    )
+    document = CourierDocument.objects.get(courier=courier)
+
+    # when
+    served = client.get(f"/courier/documents/{document.pk}/file/")
+
+    # then
+    assert served["Content-Type"] == "application/pdf"
+    assert served["Content-Disposition"].startswith("attachment;")
+    assert served["Content-Security-Policy"] == "sandbox; default-src 'none'"
+
+
+def test_an_upload_over_the_request_limit_is_a_413_with_a_message_and_stores_nothing(
+    client, hub, settings
+):
+    # given: request bodies are limited to 64 kB here; the scan is 100 kB
+    settings.REQUEST_MAX_BODY_BYTES = 65_536
+    courier = CourierFactory()
+    client.force_login(courier.user)
+    scan = SimpleUploadedFile("id.png", png_bytes() + b"\0" * 100_000, content_type="image/png")
+
+    # when
+    response = client.post(
+        "/courier/application/documents/",
+        {"kind": "id_document", "expires_on": "2031-01-01", "file": scan},
+    )
+
+    # then
+    assert response.status_code == 413
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert "larger than 0.0625 MB" in response.content.decode()
+    assert not CourierDocument.objects.exists()
+
+
 def test_anonymous_visitors_reach_nothing(client, hub):
     other, document, batch = _other_courier_objects(hub)
     urls = [

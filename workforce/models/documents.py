@@ -1,6 +1,7 @@
 """Documents a courier uploads (ID, licence, insurance, right to work), stored outside the web root.
 
-Files are only ever served by ``workforce.views.document_file``, to their owner and to staff
+Files are only ever served by ``workforce.views.document_file`` (through
+``lastmile.core.uploads.serve_upload``), to their owner and to staff
 who may view documents; names on disk are random so they reveal nothing.
 """
 
@@ -11,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 
 from lastmile.core.models import TimeStampedModel
+from lastmile.core.uploads import EXTENSIONS
 from workforce.models.couriers import Courier
 
 
@@ -37,9 +39,7 @@ class DocumentContentType(models.TextChoices):
 
 def _document_upload_to(instance: "CourierDocument", filename: str) -> str:
     # The extension comes from the detected type; the courier's filename is not used on disk.
-    extension = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}.get(
-        instance.content_type, "webp"
-    )
+    extension = EXTENSIONS.get(instance.content_type, "bin")
     return f"workforce/documents/{instance.courier_id}/{uuid.uuid4().hex}.{extension}"
 
 

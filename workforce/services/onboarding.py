@@ -22,6 +22,7 @@ from lastmile.core.errors import Conflict, ValidationFailed
 from lastmile.core.phones import parse_phone
 from lastmile.core.skills import validate_skills
 from lastmile.core.state import check_transition
+from lastmile.core.uploads import check_document_upload
 from lastmile.hubs.models import Hub
 from workforce import crypto
 from workforce.banking import check_bic, check_iban
@@ -42,7 +43,6 @@ from workforce.models import (
 )
 from workforce.selectors import application_checklist
 from workforce.services.common import notify_after_commit, record_event
-from workforce.uploads import check_document_upload
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from lastmile.accounts.models import User
-from lastmile.core.uploads import validate_image_upload
+from lastmile.core.uploads import check_image_upload
 from lastmile.orders.models import (
     DeliveryAttempt,
     FailureReason,
@@ -127,17 +127,18 @@ def order_deliver(
     """Record a successful delivery with its proof and move the order to ``delivered``.
 
     A proof needs a recipient name, a photo or a signature; images are checked by content
-    (JPEG/PNG/WebP, size-limited). Delivering an already delivered order is a no-op that
+    (whole JPEG/PNG/WebP, ≤ 5 MB) and stored under the extension of the detected type. Delivering an already delivered order is a no-op that
     returns the existing attempt, so a retried request does not double-complete.
     """
     locked = _lock(order)
     if locked.status == OrderStatus.DELIVERED:
         return locked.attempts.get(outcome=DeliveryAttempt.Outcome.DELIVERED)
     errors = {}
+    extensions = {}
     for name, upload in (("photo", photo), ("signature", signature)):
         if upload is not None:
             try:
-                validate_image_upload(upload)
+                extensions[name] = check_image_upload(upload).extension
             except ValidationError as exc:
                 errors[name] = exc.messages
     if not (recipient_name.strip() or photo or signature):
@@ -162,10 +163,11 @@ def order_deliver(
         longitude=longitude,
         captured_at=at,
     )
+    # Stored under the type its bytes have, never the client's name or extension.
     if photo is not None:
-        proof.photo.save(photo.name, photo, save=False)
+        proof.photo.save(f"photo.{extensions['photo']}", photo, save=False)
     if signature is not None:
-        proof.signature.save(signature.name, signature, save=False)
+        proof.signature.save(f"signature.{extensions['signature']}", signature, save=False)
     proof.save()
     OrderEvent.objects.create(
         order=locked,

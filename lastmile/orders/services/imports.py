@@ -67,7 +67,9 @@ def order_import_preview(
         existing_order_count=len(parsed.existing_references),
         errors=[error.as_dict() for error in parsed.errors[:MAX_REPORTED_ERRORS]],
     )
-    order_import.file.save(upload.name or "orders.csv", ContentFile(content), save=False)
+    # The parser accepted only .csv or .xlsx; the client's name is kept in ``file_name`` only.
+    extension = "xlsx" if order_import.file_name.lower().endswith(".xlsx") else "csv"
+    order_import.file.save(f"orders.{extension}", ContentFile(content), save=False)
     order_import.save()
     return order_import, parsed
 
