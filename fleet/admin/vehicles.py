@@ -20,9 +20,10 @@ from fleet.models import (
     Vehicle,
     VehicleType,
 )
-from fleet.selectors import vehicle_state_or_none
+from fleet.selectors import vehicle_history, vehicle_state_or_none
 from fleet.templatetags.fleet_admin import vehicle_markers
 from lastmile.core.admin_actions import (
+    ArchiveInsteadOfDeleteAdmin,
     ReadOnlyAdmin,
     ReadOnlyInline,
     action_per_row,
@@ -185,7 +186,7 @@ class FleetEventInline(ReadOnlyInline):
 
 
 @admin.register(Vehicle)
-class VehicleAdmin(admin.ModelAdmin):
+class VehicleAdmin(ArchiveInsteadOfDeleteAdmin):
     form = VehicleForm
     list_display = [
         "code",
@@ -233,8 +234,14 @@ class VehicleAdmin(admin.ModelAdmin):
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []
 
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False  # vehicles are retired, never deleted: sessions and events refer to them
+    # Retiring is the vehicle's archive: it keeps its routes, sessions and events.
+    instead = services.RETIRE_INSTEAD
+
+    def history_of(self, obj: Vehicle) -> list[str]:
+        return vehicle_history(vehicle=obj)
+
+    def delete_object(self, request, obj: Vehicle) -> None:
+        services.vehicle_delete(vehicle=obj)
 
     def changelist_view(self, request, extra_context=None):
         return super().changelist_view(request, {**(extra_context or {}), "map": map_settings()})
