@@ -31,6 +31,7 @@ from lastmile.core.admin_actions import (
 )
 from lastmile.core.errors import ApplicationError
 from lastmile.core.skills import Skill
+from lastmile.hubs.models import Hub
 
 # --- Vehicle types --------------------------------------------------------------------------
 
@@ -131,6 +132,16 @@ class VehicleForm(forms.ModelForm):
         model = Vehicle
         fields = ["code", "registration", "vehicle_type", "home_hub", "skills"]
         field_classes = {"code": UpperCaseField, "registration": UpperCaseField}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if "home_hub" not in self.fields:  # read-only for this person
+            return
+        # Vehicles join active hubs only; one already at an archived hub may stay there.
+        hubs = Hub.objects.filter(is_active=True)
+        if self.instance.pk is not None:
+            hubs = hubs | Hub.objects.filter(pk=self.instance.home_hub_id)
+        self.fields["home_hub"].queryset = hubs.order_by("code")
 
 
 class MaintenanceForm(forms.Form):

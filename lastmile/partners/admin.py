@@ -3,6 +3,7 @@
 from django.contrib import admin
 
 from lastmile.core.admin_actions import ArchiveInsteadOfDeleteAdmin, action_per_row
+from lastmile.hubs.models import Hub
 from lastmile.partners.models import Partner
 from lastmile.partners.selectors import partner_history
 from lastmile.partners.services import partner_archive, partner_delete
@@ -33,6 +34,12 @@ class PartnerAdmin(ArchiveInsteadOfDeleteAdmin):
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["archived_at", "created_at", "updated_at"]
     actions = [archive]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "default_hub":
+            # New orders go to the default hub: only an active hub can take them.
+            kwargs["queryset"] = Hub.objects.filter(is_active=True).order_by("code")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def history_of(self, obj: Partner) -> list[str]:
         return partner_history(partner=obj)

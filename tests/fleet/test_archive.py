@@ -18,6 +18,7 @@ from fleet.models import (
     VehicleStatus,
 )
 from lastmile.dispatch.services.building import planning_input_build
+from lastmile.hubs.services import hub_archive
 from tests.fleet.factories import ChargingSessionFactory, VehicleTypeFactory
 from tests.hubs.factories import HubFactory
 from tests.orders.factories import OrderFactory
@@ -127,3 +128,25 @@ def test_a_retired_vehicle_is_not_planned(settings):
     # then
     assert [v.code for v in data.vehicles.values()] == [kept.code]
     assert Vehicle.objects.get(pk=retired.pk).status == VehicleStatus.RETIRED
+
+
+def test_a_new_vehicle_cannot_be_based_at_an_archived_hub(admin_client):
+    # given
+    active = HubFactory(code="BER-KX")
+    archived = hub_archive(hub=HubFactory(code="BER-OLD"))
+
+    # when
+    response = admin_client.post(
+        "/admin/fleet/vehicle/add/",
+        {
+            "code": "KX-EV09",
+            "vehicle_type": VehicleTypeFactory().pk,
+            "home_hub": archived.pk,
+        },
+    )
+
+    # then: the form refuses the hub and offers only the active one
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert list(response.context["adminform"].form.fields["home_hub"].queryset) == [active]
+    assert not Vehicle.objects.exists()
