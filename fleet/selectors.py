@@ -19,6 +19,7 @@ from fleet.models import (
     ChargingPlanSlot,
     ChargingPlanVehicle,
     Device,
+    FleetEvent,
     Tariff,
     TelematicsPing,
     Vehicle,
@@ -28,6 +29,7 @@ from fleet.models import (
 from fleet.optimizer import ChargerSpec, VehicleCharging, acceptance_w
 from fleet.tokens import token_matches, token_prefix
 from lastmile.core.errors import NotFound, ValidationFailed
+from lastmile.core.history import references_to
 from lastmile.hubs.models import Hub
 from lastmile.routing.matrix import PROFILES
 from lastmile.routing.problem import Costs, EnergyModel, Load
@@ -47,6 +49,23 @@ def vehicle_list(
     if kind:
         vehicles = vehicles.filter(vehicle_type__kind=kind)
     return vehicles
+
+
+def vehicle_history(*, vehicle: Vehicle) -> list[str]:
+    """What refers to the vehicle (routes, pings, devices, charging, status changes…).
+
+    Its live-state row and its creation event are its own and not counted: ``[]`` means a
+    vehicle that never did anything, which may still be deleted; any other is retired.
+    """
+    found = references_to(vehicle, own=[VehicleState, FleetEvent])
+    changes = (
+        FleetEvent.objects.filter(vehicle=vehicle)
+        .exclude(kind=FleetEvent.Kind.VEHICLE_CREATED)
+        .count()
+    )
+    if changes:
+        found.append(f"{changes} history {'entry' if changes == 1 else 'entries'}")
+    return found
 
 
 def vehicle_state_or_none(vehicle: Vehicle) -> VehicleState | None:

@@ -214,11 +214,12 @@ DATA_UPLOAD_MAX_NUMBER_FILES = env.int("DATA_UPLOAD_MAX_NUMBER_FILES", default=1
 
 # --- Security (production) ---------------------------------------------------------------------
 
-SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https")
-    if env.bool("DJANGO_BEHIND_TLS_PROXY", default=True)
-    else None
-)
+# Set only when the app runs behind a reverse proxy that terminates TLS and overwrites the
+# X-Forwarded-* headers it receives from clients. Off, those headers are ignored: anyone can
+# send "X-Forwarded-Proto: https" straight to the app, and trusting it would make plain-HTTP
+# requests look secure. (django-axes reads the same switch for the client's address.)
+USE_X_FORWARDED_HEADERS = env.bool("USE_X_FORWARDED_HEADERS", default=False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if USE_X_FORWARDED_HEADERS else None
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG

@@ -20,9 +20,10 @@ from fleet.models import (
     Vehicle,
     VehicleType,
 )
-from fleet.selectors import vehicle_state_or_none
+from fleet.selectors import vehicle_history, vehicle_state_or_none
 from fleet.templatetags.fleet_admin import vehicle_markers
 from lastmile.core.admin_actions import (
+    ArchiveInsteadOfDeleteAdmin,
     ReadOnlyAdmin,
     ReadOnlyInline,
     action_per_row,
@@ -30,6 +31,7 @@ from lastmile.core.admin_actions import (
 )
 from lastmile.core.errors import ApplicationError
 from lastmile.core.skills import Skill
+from lastmile.hubs.models import Hub
 
 # --- Vehicle types --------------------------------------------------------------------------
 
@@ -131,6 +133,16 @@ class VehicleForm(forms.ModelForm):
         fields = ["code", "registration", "vehicle_type", "home_hub", "skills"]
         field_classes = {"code": UpperCaseField, "registration": UpperCaseField}
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if "home_hub" not in self.fields:  # read-only for this person
+            return
+        # Vehicles join active hubs only; one already at an archived hub may stay there.
+        hubs = Hub.objects.filter(is_active=True)
+        if self.instance.pk is not None:
+            hubs = hubs | Hub.objects.filter(pk=self.instance.home_hub_id)
+        self.fields["home_hub"].queryset = hubs.order_by("code")
+
 
 class MaintenanceForm(forms.Form):
     reason = forms.CharField(max_length=255, help_text="Shown in the vehicle's history")
@@ -185,7 +197,7 @@ class FleetEventInline(ReadOnlyInline):
 
 
 @admin.register(Vehicle)
-class VehicleAdmin(admin.ModelAdmin):
+class VehicleAdmin(ArchiveInsteadOfDeleteAdmin):
     form = VehicleForm
     list_display = [
         "code",
@@ -233,8 +245,14 @@ class VehicleAdmin(admin.ModelAdmin):
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []
 
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False  # vehicles are retired, never deleted: sessions and events refer to them
+    # Retiring is the vehicle's archive: it keeps its routes, sessions and events.
+    instead = services.RETIRE_INSTEAD
+
+    def history_of(self, obj: Vehicle) -> list[str]:
+        return vehicle_history(vehicle=obj)
+
+    def delete_object(self, request, obj: Vehicle) -> None:
+        services.vehicle_delete(vehicle=obj)
 
     def changelist_view(self, request, extra_context=None):
         return super().changelist_view(request, {**(extra_context or {}), "map": map_settings()})

@@ -46,6 +46,7 @@ class Tariff(TimeStampedModel):
 class TariffRate(models.Model):
     """The price of one hour of the day (local time of the site using the tariff)."""
 
+    # Part of the tariff's definition; a tariff a site uses is protected by the site.
     tariff = models.ForeignKey(Tariff, on_delete=models.CASCADE, related_name="rates")
     hour = models.PositiveSmallIntegerField(
         validators=[MaxValueValidator(23)], help_text="Hour of the day, 0-23, local time"
@@ -325,7 +326,7 @@ class ShortfallReason(models.TextChoices):
 class ChargingPlanVehicle(models.Model):
     """One vehicle's night in a plan: what it needed, where it charges, what it gets."""
 
-    plan = models.ForeignKey(ChargingPlan, on_delete=models.CASCADE, related_name="vehicles")
+    plan = models.ForeignKey(ChargingPlan, on_delete=models.PROTECT, related_name="vehicles")
     vehicle = models.ForeignKey("fleet.Vehicle", on_delete=models.PROTECT, related_name="+")
     charger = models.ForeignKey(
         Charger, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -370,7 +371,7 @@ class ChargingPlanSlot(models.Model):
     """Power one vehicle draws in one slot of its plan (only slots with power are stored)."""
 
     plan_vehicle = models.ForeignKey(
-        ChargingPlanVehicle, on_delete=models.CASCADE, related_name="slots"
+        ChargingPlanVehicle, on_delete=models.PROTECT, related_name="slots"
     )
     slot_index = models.PositiveSmallIntegerField()
     power_w = models.PositiveIntegerField(help_text="Grid-side power, W")

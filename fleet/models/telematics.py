@@ -55,8 +55,8 @@ class TelematicsPing(models.Model):
     extra indexed ``created_at`` would only slow the highest-volume insert in the product.
     """
 
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="pings")
-    vehicle = models.ForeignKey("fleet.Vehicle", on_delete=models.CASCADE, related_name="pings")
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="pings")
+    vehicle = models.ForeignKey("fleet.Vehicle", on_delete=models.PROTECT, related_name="pings")
     recorded_at = models.DateTimeField(help_text="Device time of the fix")
     received_at = models.DateTimeField(help_text="Server time the batch arrived")
     latitude = latitude_field()

@@ -317,6 +317,7 @@ class VehicleState(models.Model):
     charging planner never scan the ping table.
     """
 
+    # The latest fix only (the pings are the history, and they protect the vehicle).
     vehicle = models.OneToOneField(
         Vehicle, on_delete=models.CASCADE, primary_key=True, related_name="state"
     )
@@ -364,11 +365,11 @@ class FleetEvent(AppendOnlyModel):
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     vehicle = models.ForeignKey(
-        Vehicle, on_delete=models.CASCADE, null=True, blank=True, related_name="events"
+        Vehicle, on_delete=models.PROTECT, null=True, blank=True, related_name="events"
     )
     charging_plan = models.ForeignKey(
         "fleet.ChargingPlan",
-        on_delete=models.CASCADE,
+        on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="events",

@@ -25,7 +25,9 @@ from fleet.services.telematics import (
 )
 from fleet.services.vehicles import (
     EDITABLE_FIELDS,
+    RETIRE_INSTEAD,
     vehicle_create,
+    vehicle_delete,
     vehicle_retire,
     vehicle_return_to_service,
     vehicle_send_to_maintenance,
@@ -35,6 +37,7 @@ from fleet.services.vehicles import (
 
 __all__ = [
     "EDITABLE_FIELDS",
+    "RETIRE_INSTEAD",
     "ChargeRequest",
     "IngestResult",
     "PingInput",
@@ -55,6 +58,7 @@ __all__ = [
     "tariff_create",
     "tariff_set_prices",
     "vehicle_create",
+    "vehicle_delete",
     "vehicle_retire",
     "vehicle_return_to_service",
     "vehicle_send_to_maintenance",

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
+from django.db.models import ProtectedError, RestrictedError
 from django.utils import timezone
 
 from fleet.models import (
@@ -20,11 +21,15 @@ from fleet.models import (
     VehicleStatus,
     VehicleType,
 )
+from fleet.selectors import vehicle_history
 from fleet.services.events import fleet_event_record
 from lastmile.accounts.models import User
-from lastmile.core.errors import ValidationFailed
+from lastmile.core.errors import HasHistory, ValidationFailed
 from lastmile.core.state import check_transition
 from lastmile.hubs.models import Hub
+
+# Retiring is how a vehicle is archived: kept with its history, out of service for good.
+RETIRE_INSTEAD = "archive it by retiring it"
 
 # Details the back-office may change on an existing vehicle; status moves have their services.
 EDITABLE_FIELDS = frozenset({"registration", "vehicle_type", "home_hub", "skills"})
@@ -159,3 +164,25 @@ def vehicle_retire(
     for device in Device.objects.filter(vehicle=locked, revoked_at__isnull=True).order_by("pk"):
         device_revoke(device=device, source=source, actor=actor, reason="vehicle retired")
     return locked
+
+
+@transaction.atomic
+def vehicle_delete(*, vehicle: Vehicle) -> None:
+    """Delete a vehicle that never did anything (added by mistake), with its live-state row.
+
+    Its creation event goes with it: it only records the mistake being undone. A vehicle with
+    any history (routes, pings, devices, charging, a status change…) is refused with
+    ``HasHistory``: archive it by retiring it, which keeps the vehicle and ends its service.
+    """
+    locked = Vehicle.objects.select_for_update().get(pk=vehicle.pk)
+    history = vehicle_history(vehicle=locked)
+    if history:
+        raise HasHistory.refusing(locked, history, instead=RETIRE_INSTEAD)
+    try:
+        # A queryset delete: FleetEvent rows refuse ``Model.delete``, as records should.
+        FleetEvent.objects.filter(vehicle=locked, kind=FleetEvent.Kind.VEHICLE_CREATED).delete()
+        locked.delete()
+    except (ProtectedError, RestrictedError) as exc:
+        raise HasHistory.refusing(
+            locked, ["rows that refer to it"], instead=RETIRE_INSTEAD
+        ) from exc

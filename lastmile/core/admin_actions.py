@@ -11,12 +11,14 @@ from typing import Any, TypeVar
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 
-from lastmile.core.errors import ApplicationError
+from lastmile.core.errors import ApplicationError, HasHistory
 
 M = TypeVar("M", bound=Model)
 
@@ -198,3 +200,72 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ArchiveInsteadOfDeleteAdmin(admin.ModelAdmin):
+    """A screen over rows that are archived, not deleted, once anything refers to them.
+
+    Deleting a row with history is refused before the confirmation page, with a message that
+    names the history and says to archive it; a row without history (one just created by
+    mistake) is deleted through the app's delete service, whose own refusal is shown the same
+    way. The bulk delete action is withdrawn: each screen offers an "Archive" action instead.
+    Subclasses give ``history_of`` (a selector), ``delete_object`` (the delete service) and
+    ``instead`` (what the message tells the person to do).
+    """
+
+    instead = "archive it"
+
+    def history_of(self, obj: Any) -> list[str]:
+        raise NotImplementedError
+
+    def delete_object(self, request: HttpRequest, obj: Any) -> None:
+        raise NotImplementedError
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict | None = None
+    ) -> HttpResponse:
+        obj = self.get_object(request, unquote(object_id))
+        if obj is not None and self.has_delete_permission(request, obj):
+            history = self.history_of(obj)
+            if history:
+                return self._refuse(
+                    request, obj, HasHistory.refusing(obj, history, instead=self.instead)
+                )
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ApplicationError as exc:
+            # The service refused (history written meanwhile); the delete was rolled back.
+            return self._refuse(request, obj, exc)
+
+    def get_deleted_objects(self, objs, request):
+        to_delete, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # A row without history may still hold its own rows (opening hours, a creation event
+        # that refuses deletes elsewhere): the delete service removes them with the row, and
+        # the permission to delete the row is what counts, so the page must not refuse.
+        if not any(self.history_of(obj) for obj in objs):
+            perms_needed, protected = set(), []
+        return to_delete, model_count, perms_needed, protected
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self.delete_object(request, obj)
+
+    def _refuse(self, request: HttpRequest, obj: Any, exc: ApplicationError) -> HttpResponse:
+        self.message_user(request, error_text(exc), messages.ERROR)
+        opts = self.model._meta
+        if obj is not None and self.has_view_or_change_permission(request, obj):
+            url = reverse(
+                f"admin:{opts.app_label}_{opts.model_name}_change",
+                args=[obj.pk],
+                current_app=self.admin_site.name,
+            )
+        else:
+            url = reverse(
+                f"admin:{opts.app_label}_{opts.model_name}_changelist",
+                current_app=self.admin_site.name,
+            )
+        return HttpResponseRedirect(url)

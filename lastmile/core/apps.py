@@ -11,9 +11,14 @@ ADMIN_DISCOVERY_SKIPS = frozenset({"leaflet"})
 
 
 class CoreConfig(AppConfig):
+    # This module holds two configs; ``default`` makes "lastmile.core" load this one.
+    default = True
     name = "lastmile.core"
     label = "core"
     verbose_name = "Operations core"
+
+    def ready(self) -> None:
+        from lastmile.core import checks  # noqa: F401  (registers the deploy checks)
 
 
 class BackOfficeAdminConfig(SimpleAdminConfig):

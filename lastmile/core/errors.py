@@ -73,3 +73,23 @@ class InvalidTransition(Conflict):
         self.entity = entity
         self.current = current
         self.target = target
+
+
+class HasHistory(Conflict):
+    """A row that other rows refer to (orders, plans, events, pay…) was about to be deleted.
+
+    Such rows are archived instead, so the history that names them stays whole.
+    """
+
+    code = "has_history"
+    title = "Has history"
+
+    @classmethod
+    def refusing(cls, obj: Any, history: list[str], *, instead: str = "archive it") -> "HasHistory":
+        """The refusal to delete ``obj``, naming what refers to it and what to do instead."""
+        name = f"{obj._meta.verbose_name.capitalize()} {obj}"
+        return cls(
+            f"{name} cannot be deleted: it has history ({', '.join(history)}). {instead.capitalize()}"
+            " instead.",
+            extra={"history": history},
+        )

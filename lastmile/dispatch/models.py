@@ -155,7 +155,7 @@ validate_table(ROUTE_TRANSITIONS, set(RouteStatus.values))
 class Route(TimeStampedModel):
     """One vehicle's day in a plan: its stops in order, planned times and totals."""
 
-    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="routes")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="routes")
     vehicle = models.ForeignKey("fleet.Vehicle", on_delete=models.PROTECT, related_name="routes")
     courier = models.ForeignKey(
         "workforce.Courier",
@@ -224,9 +224,9 @@ validate_table(OFFER_TRANSITIONS, set(OfferStatus.values))
 class RouteOffer(TimeStampedModel):
     """A published route without a driver, offered to one crowd courier at a time."""
 
-    route = models.ForeignKey(Route, on_delete=models.CASCADE, related_name="offers")
+    route = models.ForeignKey(Route, on_delete=models.PROTECT, related_name="offers")
     courier = models.ForeignKey(
-        "workforce.Courier", on_delete=models.CASCADE, related_name="route_offers"
+        "workforce.Courier", on_delete=models.PROTECT, related_name="route_offers"
     )
     status = models.CharField(max_length=16, choices=OfferStatus.choices, default=OfferStatus.OPEN)
     expires_at = models.DateTimeField()
@@ -294,7 +294,7 @@ SETTLED_STOP_STATUSES = (StopStatus.COMPLETED, StopStatus.FAILED, StopStatus.SKI
 class Stop(models.Model):
     """A visit on a route, in order; times are aware datetimes, windows the order's own."""
 
-    route = models.ForeignKey(Route, on_delete=models.CASCADE, related_name="stops")
+    route = models.ForeignKey(Route, on_delete=models.PROTECT, related_name="stops")
     sequence = models.PositiveIntegerField(help_text="1 for the first stop after leaving the hub")
     trip = models.PositiveSmallIntegerField(default=1, help_text="Which tour out of the hub")
     kind = models.CharField(max_length=16, choices=StopKind.choices)
@@ -362,7 +362,7 @@ class UnassignedOrder(models.Model):
         SHIFT = UnassignedReason.SHIFT.value, "No shift long enough"
         DROPPED_FOR_COST = UnassignedReason.DROPPED_FOR_COST.value, "No room in the plan"
 
-    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="unassigned")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="unassigned")
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="+")
     reason = models.CharField(max_length=24, choices=Reason.choices)
     detail = models.TextField()
@@ -401,7 +401,7 @@ class PlanEvent(AppendOnlyModel):
         REPLAN_REQUESTED = "replan_requested", "Re-plan requested"
         REPLANNED = "replanned", "Re-planned during the day"
 
-    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="events")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(max_length=24, choices=Kind.choices)
     from_status = models.CharField(max_length=16, blank=True)
     to_status = models.CharField(max_length=16, blank=True)
@@ -457,7 +457,7 @@ class Replan(TimeStampedModel):
     was taken to start from.
     """
 
-    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="replans")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="replans")
     status = models.CharField(
         max_length=16, choices=ReplanStatus.choices, default=ReplanStatus.QUEUED
     )

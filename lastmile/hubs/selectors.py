@@ -5,6 +5,7 @@ import datetime as dt
 from django.db.models import Prefetch, QuerySet
 
 from lastmile.core.errors import NotFound
+from lastmile.core.history import references_to
 from lastmile.hubs.models import Hub, OpeningHours
 
 
@@ -13,6 +14,14 @@ def hub_list(*, active_only: bool = True) -> QuerySet[Hub]:
         Prefetch("opening_hours", queryset=OpeningHours.objects.order_by("weekday", "opens_at"))
     )
     return hubs.filter(is_active=True) if active_only else hubs
+
+
+def hub_history(*, hub: Hub) -> list[str]:
+    """What refers to the hub ("3 orders", "1 plan"…), besides its own opening hours.
+
+    A hub with history is archived, never deleted; ``[]`` means it can still be deleted.
+    """
+    return references_to(hub, own=[OpeningHours])
 
 
 def hub_get_by_code(*, code: str) -> Hub:

@@ -1,4 +1,4 @@
-"""Writes of hubs: creating them and setting their opening hours."""
+"""Writes of hubs: creating them, setting their opening hours, archiving and deleting them."""
 
 import datetime as dt
 from collections.abc import Iterable
@@ -6,8 +6,12 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import ProtectedError, RestrictedError
+from django.utils import timezone
 
+from lastmile.core.errors import HasHistory
 from lastmile.hubs.models import Hub, OpeningHours, find_overlaps
+from lastmile.hubs.selectors import hub_history
 
 Interval = tuple[int, dt.time, dt.time]
 
@@ -55,3 +59,36 @@ def hub_create(
     hub.save()
     hub_set_opening_hours(hub=hub, intervals=opening_hours)
     return hub
+
+
+@transaction.atomic
+def hub_archive(*, hub: Hub) -> Hub:
+    """Archive the hub: inactive for good, kept with everything that refers to it.
+
+    Planning, order imports, the dispatch board and courier forms offer only active hubs, so
+    nothing new is planned at an archived hub. Archiving an archived hub changes nothing.
+    """
+    locked = Hub.objects.select_for_update().get(pk=hub.pk)
+    if locked.archived_at is not None:
+        return locked
+    locked.is_active, locked.archived_at = False, timezone.now()
+    locked.save(update_fields=["is_active", "archived_at", "updated_at"])
+    return locked
+
+
+@transaction.atomic
+def hub_delete(*, hub: Hub) -> None:
+    """Delete a hub nothing refers to (one created by mistake), with its opening hours.
+
+    A hub with history (orders, plans, vehicles, couriers, pay rules…) is refused with
+    ``HasHistory``: archive it instead. The row lock makes a concurrent write that refers to
+    the hub wait, so it cannot slip in between the check and the delete.
+    """
+    locked = Hub.objects.select_for_update().get(pk=hub.pk)
+    history = hub_history(hub=locked)
+    if history:
+        raise HasHistory.refusing(locked, history)
+    try:
+        locked.delete()
+    except (ProtectedError, RestrictedError) as exc:
+        raise HasHistory.refusing(locked, ["rows that refer to it"]) from exc

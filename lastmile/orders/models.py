@@ -140,7 +140,7 @@ class Order(TimeStampedModel):
 
 
 class Parcel(TimeStampedModel):
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="parcels")
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="parcels")
     barcode = models.CharField(max_length=64, unique=True)
     weight_g = models.PositiveIntegerField()
     length_mm = models.PositiveIntegerField()
@@ -184,7 +184,7 @@ class OrderEvent(AppendOnlyModel):
         ATTEMPT_RECORDED = "attempt_recorded", "Delivery attempt recorded"
         ETA_CHANGED = "eta_changed", "Estimated arrival changed"
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(max_length=24, choices=Kind.choices)
     from_status = models.CharField(max_length=24, blank=True)
     to_status = models.CharField(max_length=24, blank=True)
@@ -223,7 +223,7 @@ class DeliveryAttempt(TimeStampedModel):
         DELIVERED = "delivered", "Delivered"
         FAILED = "failed", "Failed"
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="attempts")
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="attempts")
     number = models.PositiveSmallIntegerField(help_text="1 for the first attempt")
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     failure_reason = models.CharField(max_length=24, choices=FailureReason.choices, blank=True)
@@ -281,7 +281,7 @@ class ProofOfDelivery(TimeStampedModel):
     checked by content (``lastmile.core.uploads``) and served only through the admin's
     proof view."""
 
-    attempt = models.OneToOneField(DeliveryAttempt, on_delete=models.CASCADE, related_name="proof")
+    attempt = models.OneToOneField(DeliveryAttempt, on_delete=models.PROTECT, related_name="proof")
     recipient_name = models.CharField(max_length=120, blank=True)
     photo = models.ImageField(upload_to=_pod_upload_to, blank=True)
     signature = models.ImageField(upload_to=_pod_upload_to, blank=True)

@@ -13,7 +13,7 @@ def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     base = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL"))
+        if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL", "USE_X_FORWARDED_HEADERS"))
     }
     base["DJANGO_SETTINGS_MODULE"] = "lastmile.settings"
     return subprocess.run(
@@ -33,6 +33,8 @@ PRODUCTION_ENV = {
     "DJANGO_ALLOWED_HOSTS": "backoffice.example.com",
     "DATABASE_URL": "postgres://lastmile@db.internal:5432/lastmile",
     "REDIS_URL": "redis://redis.internal:6379/0",
+    # Production runs behind a TLS-terminating proxy that sets X-Forwarded-Proto.
+    "USE_X_FORWARDED_HEADERS": "1",
 }
 
 
@@ -70,3 +72,44 @@ def test_database_and_broker_come_from_the_environment():
     line = _print_settings(PRODUCTION_ENV)
 
     assert line == "django.db.backends.postgresql False redis://redis.internal:6379/0"
+
+
+def test_deploy_check_warns_when_https_is_enforced_without_trusting_the_proxy():
+    # given production settings that redirect to HTTPS but do not trust X-Forwarded-Proto
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "USE_X_FORWARDED_HEADERS"}
+
+    # when
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+
+    # then
+    assert result.returncode != 0
+    assert "core.W001" in result.stderr + result.stdout
+
+
+def _scheme_seen_by_the_app(env: dict[str, str]) -> str:
+    """A request sent straight to the app claiming ``X-Forwarded-Proto: https``: is it secure,
+    and what does the app answer (a redirect to HTTPS, or the page itself)?"""
+    code = (
+        "from django.test import Client, RequestFactory; "
+        "secure = RequestFactory().get('/', HTTP_X_FORWARDED_PROTO='https').is_secure(); "
+        "status = Client().get('/no-such-page/', HTTP_X_FORWARDED_PROTO='https').status_code; "
+        "print(secure, status)"
+    )
+    result = run_manage("shell", "-c", code, env={**env, "DJANGO_ALLOWED_HOSTS": "testserver"})
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_forwarded_proto_header_is_ignored_unless_the_app_is_behind_a_proxy():
+    # given production settings without USE_X_FORWARDED_HEADERS
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "USE_X_FORWARDED_HEADERS"}
+
+    # when / then: the request is plain HTTP and is redirected to HTTPS
+    assert _scheme_seen_by_the_app(env) == "False 301"
+
+
+def test_forwarded_proto_header_is_honoured_behind_a_proxy():
+    # given production settings with USE_X_FORWARDED_HEADERS=1
+
+    # when / then: the request counts as HTTPS and reaches the app (a 404 for this path)
+    assert _scheme_seen_by_the_app(PRODUCTION_ENV) == "True 404"

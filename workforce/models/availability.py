@@ -15,8 +15,8 @@ from workforce.models.couriers import AppendOnlyModel, Courier
 class AvailabilitySlot(TimeStampedModel):
     """A courier declares they can work at a hub on a day between two local times."""
 
-    courier = models.ForeignKey(Courier, on_delete=models.CASCADE, related_name="availability")
-    hub = models.ForeignKey("hubs.Hub", on_delete=models.CASCADE, related_name="availability")
+    courier = models.ForeignKey(Courier, on_delete=models.PROTECT, related_name="availability")
+    hub = models.ForeignKey("hubs.Hub", on_delete=models.PROTECT, related_name="availability")
     day = models.DateField()
     starts_at = models.TimeField(help_text="Hub-local time")
     ends_at = models.TimeField(help_text="Hub-local time")
@@ -56,7 +56,7 @@ class Weekday(models.IntegerChoices):
 class CoverageNeed(models.Model):
     """How many couriers a hub wants on a weekday between two local times (configurable)."""
 
-    hub = models.ForeignKey("hubs.Hub", on_delete=models.CASCADE, related_name="coverage_needs")
+    hub = models.ForeignKey("hubs.Hub", on_delete=models.PROTECT, related_name="coverage_needs")
     weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
     starts_at = models.TimeField()
     ends_at = models.TimeField()
@@ -155,9 +155,9 @@ class DeliveryRating(AppendOnlyModel):
     """
 
     attempt = models.OneToOneField(
-        "orders.DeliveryAttempt", on_delete=models.CASCADE, related_name="rating"
+        "orders.DeliveryAttempt", on_delete=models.PROTECT, related_name="rating"
     )
-    courier = models.ForeignKey(Courier, on_delete=models.CASCADE, related_name="ratings")
+    courier = models.ForeignKey(Courier, on_delete=models.PROTECT, related_name="ratings")
     stars = models.PositiveSmallIntegerField()
     comment = models.TextField(blank=True)
     rated_at = models.DateTimeField()

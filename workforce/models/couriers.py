@@ -149,7 +149,7 @@ class Courier(TimeStampedModel):
 class CourierApplication(TimeStampedModel):
     """The courier's application: filled in by them, decided by a workforce manager."""
 
-    courier = models.OneToOneField(Courier, on_delete=models.CASCADE, related_name="application")
+    courier = models.OneToOneField(Courier, on_delete=models.PROTECT, related_name="application")
     status = models.CharField(
         max_length=24, choices=ApplicationStatus.choices, default=ApplicationStatus.DRAFT
     )
@@ -211,7 +211,7 @@ class CourierEvent(AppendOnlyModel):
         COURIER_STATUS = "courier_status", "Courier status changed"
         SHIFT_STATUS = "shift_status", "Shift status changed"
 
-    courier = models.ForeignKey(Courier, on_delete=models.CASCADE, related_name="events")
+    courier = models.ForeignKey(Courier, on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(max_length=32, choices=Kind.choices)
     from_status = models.CharField(max_length=24, blank=True)
     to_status = models.CharField(max_length=24, blank=True)
@@ -236,7 +236,7 @@ class CourierEvent(AppendOnlyModel):
 class TermsAcceptance(AppendOnlyModel):
     """A courier accepted a version of the terms at a moment (kept as evidence)."""
 
-    courier = models.ForeignKey(Courier, on_delete=models.CASCADE, related_name="terms_acceptances")
+    courier = models.ForeignKey(Courier, on_delete=models.PROTECT, related_name="terms_acceptances")
     version = models.CharField(max_length=32)
     accepted_at = models.DateTimeField()
     ip_address = models.GenericIPAddressField(null=True, blank=True)

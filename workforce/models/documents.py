@@ -44,7 +44,7 @@ def _document_upload_to(instance: "CourierDocument", filename: str) -> str:
 
 
 class CourierDocument(TimeStampedModel):
-    courier = models.ForeignKey(Courier, on_delete=models.CASCADE, related_name="documents")
+    courier = models.ForeignKey(Courier, on_delete=models.PROTECT, related_name="documents")
     kind = models.CharField(max_length=24, choices=DocumentKind.choices)
     file = models.FileField(upload_to=_document_upload_to, max_length=255)
     content_type = models.CharField(max_length=32, choices=DocumentContentType.choices)

@@ -60,6 +60,7 @@ class PayRule(TimeStampedModel):
 class PeakWindow(models.Model):
     """Work inside this weekly window (hub-local time) is paid at ``multiplier_pct`` percent."""
 
+    # Part of the rule's definition; a rule that priced earnings is protected by them.
     rule = models.ForeignKey(PayRule, on_delete=models.CASCADE, related_name="peaks")
     weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
     starts_at = models.TimeField()
@@ -215,7 +216,7 @@ class PayoutBatch(TimeStampedModel):
 class PayoutBatchEvent(AppendOnlyModel):
     """The batch's audit trail: every status move, who made it, when."""
 
-    batch = models.ForeignKey(PayoutBatch, on_delete=models.CASCADE, related_name="events")
+    batch = models.ForeignKey(PayoutBatch, on_delete=models.PROTECT, related_name="events")
     from_status = models.CharField(max_length=16, blank=True)
     to_status = models.CharField(max_length=16)
     actor = models.ForeignKey(
