@@ -318,6 +318,9 @@ WORKFORCE_FIELD_ENCRYPTION_KEYS = env.list("WORKFORCE_FIELD_ENCRYPTION_KEYS", de
 WORKFORCE_FIELD_ENCRYPTION_DERIVED_FALLBACK = env.bool(
     "WORKFORCE_FIELD_ENCRYPTION_DERIVED_FALLBACK", default=True
 )
+# Four eyes on payouts: whoever approved a batch (or released its account hold) cannot export
+# it. Turn off only where one person runs the finances alone.
+WORKFORCE_PAYOUT_FOUR_EYES = env.bool("WORKFORCE_PAYOUT_FOUR_EYES", default=True)
 WORKFORCE_PAYOUT_CURRENCY = "EUR"  # SEPA transfers are in euro
 # The account payouts are paid from (the debtor of the SEPA file). The demo uses a test IBAN.
 WORKFORCE_SEPA_DEBTOR_NAME = env.str(

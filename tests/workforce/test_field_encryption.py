@@ -6,16 +6,19 @@ import os
 import secrets
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.core.management.base import CommandError, SystemCheckError
+from django.utils import timezone
 
-from tests.workforce.factories import VALID_IBANS, active_courier
-from workforce import crypto
-from workforce.models import Courier
+from tests.factories import UserFactory
+from tests.workforce.factories import VALID_IBANS, active_courier, entry
+from workforce import crypto, services
+from workforce.models import Courier, PayoutBatch
 
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
 MONDAY = dt.date(2026, 3, 2)
@@ -32,11 +35,27 @@ def _rotate(*args: str) -> str:
     return out.getvalue()
 
 
+def _couriers_with_approved_batches(count: int) -> tuple[list[Courier], list[PayoutBatch]]:
+    approver = UserFactory(username="approver", is_staff=True)
+    couriers = [active_courier(n=n) for n in range(count)]
+    for n, courier in enumerate(couriers):
+        entry(
+            courier,
+            amount_minor=1000 + n,
+            earned_at=dt.datetime.combine(
+                MONDAY, dt.time(9), tzinfo=timezone.get_current_timezone()
+            ),
+            source_id=n + 1,
+        )
+    batches = services.payout_week_close(week_start=MONDAY).created
+    return couriers, [services.payout_batch_approve(batch=b, actor=approver) for b in batches]
+
+
 @pytest.mark.django_db
-def test_ibans_survive_a_new_key_rotation_and_dropping_the_old_key(settings):
-    # given IBANs stored under the old key
+def test_ibans_and_the_sepa_export_survive_a_new_key_rotation_and_dropping_the_old_key(settings):
+    # given IBANs (and the accounts approved on batches) stored under the old key
     settings.WORKFORCE_FIELD_ENCRYPTION_KEYS = [OLD_KEY]
-    couriers = [active_courier(n=n) for n in range(3)]
+    couriers, batches = _couriers_with_approved_batches(3)
     expected = {c.pk: VALID_IBANS[n] for n, c in enumerate(couriers)}
 
     # when a new key is put in front, every value is rotated, and the old key is dropped
@@ -45,11 +64,20 @@ def test_ibans_survive_a_new_key_rotation_and_dropping_the_old_key(settings):
     settings.WORKFORCE_FIELD_ENCRYPTION_KEYS = [NEW_KEY]
     second = _rotate()
 
-    # then every IBAN reads back, and a second run has nothing to do
+    # then every IBAN reads back, the bank file pays them, and a second run has nothing to do
     assert "workforce.Courier.iban_encrypted: 3 re-encrypted, 0 already current" in first
+    assert "workforce.PayoutBatch.payee_iban_encrypted: 3 re-encrypted" in first
     assert "workforce.Courier.iban_encrypted: 0 re-encrypted, 3 already current" in second
     for courier in Courier.objects.filter(pk__in=expected):
         assert crypto.decrypt(courier.iban_encrypted) == expected[courier.pk]
+    export = services.payout_export_sepa(
+        batch_ids=[b.pk for b in batches], actor=UserFactory(username="exporter")
+    )
+    root = ET.fromstring(export.file.open("rb").read())  # noqa: S314 - our own file
+    paid = {
+        t.find("p:CdtrAcct/p:Id/p:IBAN", NS).text for t in root.iter(f"{{{NS['p']}}}CdtTrfTxInf")
+    }
+    assert paid == set(expected.values())
 
 
 @pytest.mark.django_db
