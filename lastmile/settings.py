@@ -376,9 +376,19 @@ SPECTACULAR_SETTINGS = {
 
 # Couriers accept this version of the terms; a new version asks everyone again.
 WORKFORCE_TERMS_VERSION = env.str("WORKFORCE_TERMS_VERSION", default="2026-01")
-# Fernet keys (comma-separated, newest first) that encrypt couriers' IBANs. Without any, a key
-# is derived from SECRET_KEY; set your own in production so SECRET_KEY can rotate alone.
+# Fernet keys (comma-separated, newest first) that encrypt couriers' IBANs: the first encrypts,
+# all decrypt; put a new key first, run `manage.py rotate_field_keys`, then drop the old one.
+# Required with DEBUG off (system check workforce.E001); in debug a key derived from
+# SECRET_KEY is used when none is set.
 WORKFORCE_FIELD_ENCRYPTION_KEYS = env.list("WORKFORCE_FIELD_ENCRYPTION_KEYS", default=[])
+# Also read values written under the keys derived from SECRET_KEY / SECRET_KEY_FALLBACKS (data
+# stored before explicit keys were set). Turn off once rotate_field_keys has moved everything.
+WORKFORCE_FIELD_ENCRYPTION_DERIVED_FALLBACK = env.bool(
+    "WORKFORCE_FIELD_ENCRYPTION_DERIVED_FALLBACK", default=True
+)
+# Four eyes on payouts: whoever approved a batch (or released its account hold) cannot export
+# it. Turn off only where one person runs the finances alone.
+WORKFORCE_PAYOUT_FOUR_EYES = env.bool("WORKFORCE_PAYOUT_FOUR_EYES", default=True)
 WORKFORCE_PAYOUT_CURRENCY = "EUR"  # SEPA transfers are in euro
 # The account payouts are paid from (the debtor of the SEPA file). The demo uses a test IBAN.
 WORKFORCE_SEPA_DEBTOR_NAME = env.str(

@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core import mail
+from django.test import Client
 from django.utils import timezone
 
 from lastmile.accounts.roles import Role
@@ -31,6 +32,16 @@ MONDAY = dt.date(2026, 3, 2)
 @pytest.fixture
 def manager(client):
     user = StaffFactory(username="wiebke", role=Role.WORKFORCE_MANAGER)
+    client.force_login(user)
+    client.user = user
+    return client
+
+
+@pytest.fixture
+def second_manager():
+    """Another finance user, in a browser of their own (the four-eyes partner)."""
+    user = StaffFactory(username="jonas", role=Role.WORKFORCE_MANAGER)
+    client = Client()
     client.force_login(user)
     client.user = user
     return client
@@ -232,7 +243,7 @@ def test_coverage_page_shows_hours_against_need(manager):
     ]
 
 
-def test_close_week_page_then_approve_and_download_the_sepa_file(manager):
+def test_close_week_page_then_approve_and_download_the_sepa_file(manager, second_manager):
     courier = active_courier()
     entry(
         courier,
@@ -252,7 +263,7 @@ def test_close_week_page_then_approve_and_download_the_sepa_file(manager):
         "/admin/workforce/payoutbatch/",
         {"action": "approve_batches", ACTION_CHECKBOX_NAME: [batch.pk]},
     )
-    sepa = manager.post(
+    sepa = second_manager.post(
         "/admin/workforce/payoutbatch/",
         {"action": "export_sepa", ACTION_CHECKBOX_NAME: [batch.pk]},
     )
@@ -301,3 +312,135 @@ def test_correct_action_appends_a_correction(manager):
     correction = EarningEntry.objects.get(corrects=stop)
     assert correction.amount_minor == 150
     assert correction.created_by == manager.user
+
+
+# --- Payout accounts and four eyes, as finance users see them -------------------------------
+
+
+def _messages(response) -> str:
+    return " ".join(str(m) for m in response.context["messages"])
+
+
+def _batch_action(client, action: str, batch: PayoutBatch, follow: bool = True):
+    return client.post(
+        "/admin/workforce/payoutbatch/",
+        {"action": action, ACTION_CHECKBOX_NAME: [batch.pk]},
+        follow=follow,
+    )
+
+
+def _closed_batch() -> PayoutBatch:
+    courier = active_courier()
+    entry(
+        courier,
+        amount_minor=4321,
+        earned_at=dt.datetime(2026, 3, 3, 10, tzinfo=dt.UTC),
+        source_id=1,
+    )
+    (batch,) = services.payout_week_close(week_start=MONDAY).created
+    return batch
+
+
+def test_an_iban_changed_after_approval_is_held_in_the_admin_until_released(
+    manager, second_manager
+):
+    # given a batch approved in the admin, then the courier changes their IBAN in the portal
+    batch = _closed_batch()
+    _batch_action(manager, "approve_batches", batch)
+    courier_browser = Client()
+    courier_browser.force_login(batch.courier.user)
+    courier_browser.post(
+        "/courier/application/payout/",
+        {"account_holder": "Ada Courier0", "iban": "NL91 ABNA 0417 1643 00", "bic": ""},
+    )
+
+    # when another finance user tries to export it, looks at the list, releases it, exports
+    refused = _batch_action(second_manager, "export_sepa", batch)
+    listing = second_manager.get("/admin/workforce/payoutbatch/?status__exact=account_changed")
+    released = _batch_action(second_manager, "release_account_hold", batch)
+    sepa = _batch_action(manager, "export_sepa", batch, follow=False)
+
+    # then the export was refused with the reason, the list shows it, and the file pays the
+    # account checked on release
+    assert refused.status_code == 200
+    assert "account changed after approval" in _messages(refused)
+    assert "Held: account changed" in listing.content.decode()
+    assert "changed their payout account after approval" in listing.content.decode()
+    assert "1 payout batches released" in _messages(released)
+    assert sepa.status_code == 200
+    root = ET.fromstring(b"".join(sepa.streaming_content))  # noqa: S314 - our own file
+    assert root.find(".//{*}CdtrAcct/{*}Id/{*}IBAN").text == "NL91ABNA0417164300"
+
+
+def test_the_approver_is_told_another_finance_user_must_export(manager, second_manager):
+    # given a batch the manager approved
+    batch = _closed_batch()
+    _batch_action(manager, "approve_batches", batch)
+
+    # when the same manager, then a colleague, export it
+    own = _batch_action(manager, "export_sepa", batch)
+    other = _batch_action(second_manager, "export_sepa", batch, follow=False)
+
+    # then the approver gets a clear message and no file; the colleague gets the file
+    assert own.status_code == 200
+    assert "Four eyes: you approved this batch yourself" in _messages(own)
+    assert other.status_code == 200
+    assert other["Content-Disposition"].startswith("attachment")
+    batch.refresh_from_db()
+    assert batch.status == PayoutStatus.EXPORTED
+
+
+def test_with_four_eyes_off_the_approver_exports_in_the_admin(manager, settings):
+    # given a one-person company
+    settings.WORKFORCE_PAYOUT_FOUR_EYES = False
+    batch = _closed_batch()
+    _batch_action(manager, "approve_batches", batch)
+
+    # when the approver exports
+    sepa = _batch_action(manager, "export_sepa", batch, follow=False)
+
+    # then the file comes
+    assert sepa.status_code == 200
+    assert sepa["Content-Disposition"].startswith("attachment")
+
+
+def _closed_batch_for_second_courier() -> PayoutBatch:
+    from cryptography.fernet import Fernet
+
+    from tests.workforce.factories import VALID_IBANS
+    from workforce.models import Courier
+
+    courier = active_courier(n=1)
+    token = Fernet(Fernet.generate_key()).encrypt(VALID_IBANS[1].encode()).decode()
+    Courier.objects.filter(pk=courier.pk).update(iban_encrypted=token)
+    entry(
+        courier,
+        amount_minor=100,
+        earned_at=dt.datetime(2026, 3, 10, 10, tzinfo=dt.UTC),
+        source_id=2,
+    )
+    (batch,) = services.payout_week_close(week_start=MONDAY + dt.timedelta(days=7)).created
+    return batch
+
+
+def test_an_account_no_key_can_read_is_a_message_in_the_admin_not_an_error_page(
+    manager, second_manager, settings
+):
+    from cryptography.fernet import Fernet
+
+    # given an approved batch, and the key its account was stored with dropped
+    settings.WORKFORCE_FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    batch = _closed_batch()
+    _batch_action(manager, "approve_batches", batch)
+    settings.WORKFORCE_FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    other = _closed_batch_for_second_courier()
+
+    # when it is exported, and another batch of an unreadable account is approved
+    export = _batch_action(second_manager, "export_sepa", batch)
+    approve = _batch_action(manager, "approve_batches", other)
+
+    # then both are refused with a message naming the cause
+    assert export.status_code == 200
+    assert "cannot be decrypted" in _messages(export)
+    assert approve.status_code == 200
+    assert "cannot be decrypted" in _messages(approve)

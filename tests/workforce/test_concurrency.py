@@ -95,3 +95,52 @@ def test_two_concurrent_accruals_price_each_stop_once():
     assert not [r for r in results.values() if isinstance(r, Exception)], results
     assert EarningEntry.objects.count() == 10
     assert EarningEntry.objects.values("source_id").distinct().count() == 10
+
+
+def test_an_approval_racing_an_iban_change_never_approves_the_old_account():
+    # given a closed batch, and a courier changing their IBAN in a transaction that has not
+    # committed yet when a manager approves the batch
+    from django.db import transaction
+
+    from tests.factories import UserFactory
+    from workforce import crypto
+    from workforce.models import PayoutStatus
+
+    courier = active_courier(n=0)
+    entry(
+        courier, amount_minor=700, earned_at=dt.datetime(2026, 3, 3, 9, tzinfo=BERLIN), source_id=1
+    )
+    (batch,) = services.payout_week_close(week_start=MONDAY).created
+    manager = UserFactory(username="approver", is_staff=True)
+    changed, release = threading.Event(), threading.Event()
+
+    def change_iban():
+        try:
+            with transaction.atomic():
+                services.courier_set_payout_account(
+                    courier=courier, account_holder="Ada Courier0", iban="NL91ABNA0417164300"
+                )
+                changed.set()
+                release.wait(timeout=10)  # the approval runs meanwhile
+        finally:
+            connection.close()
+
+    def approve():
+        try:
+            changed.wait(timeout=10)
+            threading.Timer(1.0, release.set).start()  # let the change commit a moment later
+            return services.payout_batch_approve(batch=batch, actor=manager)
+        finally:
+            connection.close()
+
+    # when both run
+    changer, approver = threading.Thread(target=change_iban), threading.Thread(target=approve)
+    changer.start()
+    approver.start()
+    changer.join(timeout=30)
+    approver.join(timeout=30)
+
+    # then the batch is approved to the new account (the approval waited for the change)
+    batch.refresh_from_db()
+    assert batch.status == PayoutStatus.APPROVED
+    assert crypto.decrypt(batch.payee_iban_encrypted) == "NL91ABNA0417164300"

@@ -7,22 +7,25 @@ import xml.etree.ElementTree as ET
 from decimal import Decimal
 
 import pytest
+from cryptography.fernet import Fernet
 from django.db import IntegrityError
 from django.utils import timezone
 
-from lastmile.core.errors import ValidationFailed
+from lastmile.core.errors import PermissionDenied, ValidationFailed
 from lastmile.orders import services as order_services
 from lastmile.orders.models import OrderStatus
 from tests.factories import UserFactory
 from tests.orders.factories import OrderFactory
 from tests.workforce.factories import PayRuleFactory, active_courier, entry
-from workforce import services
+from workforce import crypto, services
 from workforce.models import (
     AppendOnlyError,
+    Courier,
     EarningEntry,
     EarningKind,
     EarningSource,
     PayoutBatch,
+    PayoutExport,
     PayoutStatus,
     PayoutWeek,
     PeakWindow,
@@ -42,6 +45,12 @@ def at(day: dt.date, hour: int) -> dt.datetime:
 @pytest.fixture
 def manager():
     return UserFactory(username="wiebke", is_staff=True)
+
+
+@pytest.fixture
+def exporter():
+    """A second finance user: whoever approved a batch may not export it (four eyes)."""
+    return UserFactory(username="jonas", is_staff=True)
 
 
 # --- Pricing --------------------------------------------------------------------------------
@@ -274,11 +283,11 @@ def _approved_batches(manager, count: int = 3) -> list[PayoutBatch]:
     return [services.payout_batch_approve(batch=b, actor=manager) for b in batches]
 
 
-def test_pain001_file_has_the_schema_shape_totals_and_one_transfer_per_courier(manager):
+def test_pain001_file_has_the_schema_shape_totals_and_one_transfer_per_courier(manager, exporter):
     batches = _approved_batches(manager)
 
     export = services.payout_export_sepa(
-        batch_ids=[b.pk for b in batches], actor=manager, execution_date=dt.date(2026, 3, 10)
+        batch_ids=[b.pk for b in batches], actor=exporter, execution_date=dt.date(2026, 3, 10)
     )
 
     root = ET.fromstring(export.file.open("rb").read())  # noqa: S314 - our own file
@@ -308,14 +317,14 @@ def test_pain001_file_has_the_schema_shape_totals_and_one_transfer_per_courier(m
     assert export.control_sum_minor == 7407
 
 
-def test_export_refuses_batches_that_are_not_approved_and_writes_nothing(manager):
+def test_export_refuses_batches_that_are_not_approved_and_writes_nothing(manager, exporter):
     from lastmile.core.errors import InvalidTransition
 
     batches = _approved_batches(manager, count=2)
     services.payout_batch_hold(batch=batches[1], actor=manager, reason="query")
 
     with pytest.raises(InvalidTransition):
-        services.payout_export_sepa(batch_ids=[b.pk for b in batches], actor=manager)
+        services.payout_export_sepa(batch_ids=[b.pk for b in batches], actor=exporter)
 
     assert {b.status for b in PayoutBatch.objects.all()} == {
         PayoutStatus.APPROVED,
@@ -323,12 +332,12 @@ def test_export_refuses_batches_that_are_not_approved_and_writes_nothing(manager
     }
 
 
-def test_export_needs_the_paying_account_configured(manager, settings):
+def test_export_needs_the_paying_account_configured(manager, exporter, settings):
     batches = _approved_batches(manager, count=1)
     settings.WORKFORCE_SEPA_DEBTOR_IBAN = ""
 
     with pytest.raises(Exception, match="paying account is not configured"):
-        services.payout_export_sepa(batch_ids=[batches[0].pk], actor=manager)
+        services.payout_export_sepa(batch_ids=[batches[0].pk], actor=exporter)
 
 
 def test_sepa_names_are_transliterated():
@@ -388,3 +397,176 @@ def test_clock_times_without_a_time_zone_are_refused():
         services.shift_complete(shift=shift, at=at(MONDAY, 12).replace(tzinfo=None))
 
     assert not EarningEntry.objects.exists()
+
+
+# --- The account a batch is paid to, and four eyes -------------------------------------------
+
+NEW_IBAN = "NL91ABNA0417164300"
+
+
+def _paid_ibans(export) -> dict[str, str]:
+    root = ET.fromstring(export.file.open("rb").read())  # noqa: S314 - our own file
+    return {
+        t.find("p:PmtId/p:EndToEndId", NS).text: t.find("p:CdtrAcct/p:Id/p:IBAN", NS).text
+        for t in root.iter(f"{{{NS['p']}}}CdtTrfTxInf")
+    }
+
+
+def _change_account(batch: PayoutBatch, *, iban: str = NEW_IBAN, holder: str = "Ada Courier0"):
+    courier = batch.courier
+    return services.courier_set_payout_account(
+        courier=courier, account_holder=holder, iban=iban, actor=courier.user
+    )
+
+
+def test_an_iban_changed_after_approval_holds_the_batch_and_its_export_is_refused(
+    manager, exporter
+):
+    # given an approved batch
+    (batch,) = _approved_batches(manager, count=1)
+
+    # when the courier changes their IBAN
+    _change_account(batch)
+
+    # then the batch is held with its reason and event, and the export refuses it
+    batch.refresh_from_db()
+    assert batch.status == PayoutStatus.ACCOUNT_CHANGED
+    assert "changed their payout account after approval" in batch.hold_reason
+    event = batch.events.order_by("pk").last()
+    assert (event.from_status, event.to_status) == ("approved", "account_changed")
+    assert event.note == batch.hold_reason
+    with pytest.raises(services.PayoutAccountChanged, match="release the hold"):
+        services.payout_export_sepa(batch_ids=[batch.pk], actor=exporter)
+    assert not PayoutExport.objects.exists()
+
+
+def test_the_export_pays_the_account_approved_not_the_one_on_the_courier_now(manager, exporter):
+    # given an approved batch, and the courier's row changed without the account service
+    (batch,) = _approved_batches(manager, count=1)
+    Courier.objects.filter(pk=batch.courier_id).update(
+        iban_encrypted=crypto.encrypt(NEW_IBAN), iban_country="NL", iban_last4="4300"
+    )
+
+    # when it is exported
+    export = services.payout_export_sepa(batch_ids=[batch.pk], actor=exporter)
+
+    # then the bank is told to pay the approved account
+    assert _paid_ibans(export) == {batch.end_to_end_id: "DE89370400440532013000"}
+
+
+def test_releasing_an_account_hold_approves_the_new_account_and_the_export_pays_it(
+    manager, exporter
+):
+    # given a batch held because the courier's IBAN changed after approval
+    (batch,) = _approved_batches(manager, count=1)
+    _change_account(batch)
+
+    # when a finance user releases it after checking, and another one exports it
+    released = services.payout_batch_release_account_hold(batch=batch, actor=exporter)
+    export = services.payout_export_sepa(batch_ids=[batch.pk], actor=manager)
+
+    # then the new account was approved by the releaser and is what the bank pays
+    assert released.approved_by == exporter
+    assert released.payee_iban_masked.endswith("4300")
+    assert released.hold_reason == ""
+    assert _paid_ibans(export) == {batch.end_to_end_id: NEW_IBAN}
+
+
+def test_typing_the_same_account_again_does_not_hold_the_batch(manager):
+    # given an approved batch
+    (batch,) = _approved_batches(manager, count=1)
+
+    # when the courier saves the same account again
+    _change_account(batch, iban="DE89 3704 0044 0532 0130 00")
+
+    # then nothing is held
+    batch.refresh_from_db()
+    assert batch.status == PayoutStatus.APPROVED
+
+
+def test_the_approver_cannot_export_their_own_batch_and_another_finance_user_can(manager, exporter):
+    # given batches approved by the manager
+    batches = _approved_batches(manager, count=2)
+    ids = [b.pk for b in batches]
+
+    # when the approver exports them
+    with pytest.raises(PermissionDenied, match="another finance user must export") as excinfo:
+        services.payout_export_sepa(batch_ids=ids, actor=manager)
+
+    # then nothing was written, and a second person can export them
+    assert excinfo.value.code == "payout_four_eyes"
+    assert {b.status for b in PayoutBatch.objects.all()} == {PayoutStatus.APPROVED}
+    export = services.payout_export_sepa(batch_ids=ids, actor=exporter)
+    assert export.transaction_count == 2
+
+
+def test_whoever_released_an_account_hold_cannot_export_that_batch(manager, exporter):
+    # given a hold released by the exporter
+    (batch,) = _approved_batches(manager, count=1)
+    _change_account(batch)
+    services.payout_batch_release_account_hold(batch=batch, actor=exporter)
+
+    # when / then the releaser approved the new account, so another person exports
+    with pytest.raises(PermissionDenied):
+        services.payout_export_sepa(batch_ids=[batch.pk], actor=exporter)
+
+
+def test_with_four_eyes_turned_off_the_approver_can_export(manager, settings):
+    # given a one-person company
+    settings.WORKFORCE_PAYOUT_FOUR_EYES = False
+    batches = _approved_batches(manager, count=1)
+
+    # when the approver exports
+    export = services.payout_export_sepa(batch_ids=[batches[0].pk], actor=manager)
+
+    # then the file is written
+    assert export.transaction_count == 1
+
+
+def test_a_refused_file_whose_courier_changed_account_meanwhile_goes_on_hold(manager, exporter):
+    # given an exported batch whose courier then changed account
+    (batch,) = _approved_batches(manager, count=1)
+    services.payout_export_sepa(batch_ids=[batch.pk], actor=exporter)
+    _change_account(batch)
+
+    # when the bank refuses the file
+    returned = services.payout_batch_return_to_approved(
+        batch=batch, actor=exporter, reason="file refused"
+    )
+
+    # then it does not go back to the old account unseen
+    assert returned.status == PayoutStatus.ACCOUNT_CHANGED
+
+
+def test_a_batch_of_a_courier_without_an_account_cannot_be_approved(manager):
+    # given a courier whose account was never entered
+    courier = active_courier(n=0)
+    Courier.objects.filter(pk=courier.pk).update(iban_encrypted="", iban_country="", iban_last4="")
+    entry(courier, amount_minor=500, earned_at=at(MONDAY, 9), source_id=1)
+    (batch,) = services.payout_week_close(week_start=MONDAY).created
+
+    # when / then
+    with pytest.raises(ValidationFailed, match="no payout account"):
+        services.payout_batch_approve(batch=batch, actor=manager)
+    batch.refresh_from_db()
+    assert batch.status == PayoutStatus.CLOSED
+
+
+def test_an_approved_account_no_key_can_read_refuses_the_export_by_name(
+    manager, exporter, settings
+):
+    # given an approved batch whose key has since been dropped
+    settings.WORKFORCE_FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    (batch,) = _approved_batches(manager, count=1)
+    settings.WORKFORCE_FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+
+    # when it is exported
+    with pytest.raises(ValidationFailed) as excinfo:
+        services.payout_export_sepa(batch_ids=[batch.pk], actor=exporter)
+
+    # then the refusal names the batch and the cause, and nothing moved
+    (problem,) = excinfo.value.errors["__all__"]
+    assert str(batch) in problem
+    assert "cannot be decrypted" in problem
+    batch.refresh_from_db()
+    assert batch.status == PayoutStatus.APPROVED

@@ -171,8 +171,12 @@ PAYOUT_MOVES = {
     PS.EXPORTED: lambda b, who: services.payout_export_sepa(batch_ids=[b.pk], actor=who),
     PS.PAID: lambda b, who: services.payout_batch_mark_paid(batch=b, actor=who),
 }
-# exported → approved is the bank refusing a file: its own service, tested below.
+# exported → approved is the bank refusing a file, account changed → approved is finance
+# releasing an account hold: their own services, tested below.
 RETURN = (PS.EXPORTED, PS.APPROVED)
+RELEASE = (PS.ACCOUNT_CHANGED, PS.APPROVED)
+# States in which the batch carries the account it was approved with.
+WITH_PAYEE = {PS.APPROVED, PS.ACCOUNT_CHANGED, PS.EXPORTED, PS.PAID}
 
 
 def _batch_in(state: str) -> PayoutBatch:
@@ -192,6 +196,14 @@ def _batch_in(state: str) -> PayoutBatch:
             currency="EUR",
             requested_execution_date=dt.date(2026, 1, 13),
         )
+    payee = {}
+    if state in WITH_PAYEE:
+        payee = {
+            "payee_name": courier.account_holder,
+            "payee_iban_encrypted": courier.iban_encrypted,
+            "payee_iban_country": courier.iban_country,
+            "payee_iban_last4": courier.iban_last4,
+        }
     return PayoutBatch.objects.create(
         courier=courier,
         week=week,
@@ -201,12 +213,17 @@ def _batch_in(state: str) -> PayoutBatch:
         status=state,
         export=export,
         end_to_end_id=f"LM-TEST-{courier.pk}",
+        **payee,
     )
 
 
 @pytest.mark.parametrize(
     ("current", "target"),
-    [(c, t) for c, t in itertools.product(PS.values, PAYOUT_MOVES) if c != t and (c, t) != RETURN],
+    [
+        (c, t)
+        for c, t in itertools.product(PS.values, PAYOUT_MOVES)
+        if c != t and (c, t) not in (RETURN, RELEASE)
+    ],
 )
 def test_payout_move(current, target, reviewer):
     batch = _batch_in(current)
@@ -237,6 +254,34 @@ def test_a_refused_bank_file_puts_the_batch_back_to_approved(reviewer):
         services.payout_batch_return_to_approved(
             batch=_batch_in(PS.CLOSED), actor=reviewer, reason="x"
         )
+
+
+@pytest.mark.parametrize("current", [s for s in PS.values if s != PS.APPROVED])
+def test_only_a_batch_held_for_an_account_change_can_be_released(current, reviewer):
+    batch = _batch_in(current)
+
+    if current == PS.ACCOUNT_CHANGED:
+        services.payout_batch_release_account_hold(batch=batch, actor=reviewer)
+        batch.refresh_from_db()
+        assert batch.status == PS.APPROVED
+        events = PayoutBatchEvent.objects.filter(batch=batch)
+        assert [(e.from_status, e.to_status) for e in events] == [(current, PS.APPROVED)]
+    else:
+        with pytest.raises(InvalidTransition):
+            services.payout_batch_release_account_hold(batch=batch, actor=reviewer)
+        batch.refresh_from_db()
+        assert batch.status == current
+        assert not PayoutBatchEvent.objects.filter(batch=batch).exists()
+
+
+def test_approving_does_not_release_an_account_hold(reviewer):
+    batch = _batch_in(PS.ACCOUNT_CHANGED)
+
+    with pytest.raises(InvalidTransition):
+        services.payout_batch_approve(batch=batch, actor=reviewer)
+
+    batch.refresh_from_db()
+    assert batch.status == PS.ACCOUNT_CHANGED
 
 
 # --- Shift ----------------------------------------------------------------------------------

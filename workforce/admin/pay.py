@@ -1,8 +1,9 @@
 """Pay in the back-office: rules, the ledger (read-only, corrected by new lines), payouts.
 
-Closing a week, approving, exporting and marking paid are services with their own audit
-rows; exports are downloads (CSV for accounting, pain.001 XML for the bank) and the XML is
-kept as a ``PayoutExport`` served only to staff who may view it.
+Closing a week, approving, holding, releasing an account hold, exporting and marking paid
+are services with their own audit rows; exports are downloads (CSV for accounting, pain.001
+XML for the bank) and the XML is kept as a ``PayoutExport`` served only to staff who may
+view it.
 """
 
 import datetime as dt
@@ -197,7 +198,7 @@ def _csv_rows(batches: QuerySet[PayoutBatch]):
             "week_start": batch.week.week_start.isoformat(),
             "courier": str(batch.courier),
             "courier_email": batch.courier.user.email,
-            "iban": batch.courier.iban_masked,
+            "iban": batch.payee_iban_masked or batch.courier.iban_masked,
             "status": batch.status,
             "end_to_end_id": batch.end_to_end_id,
             "entry": entry.pk,
@@ -236,6 +237,14 @@ def approve_batches(request, batch):
 @action_with_form(ReasonForm, "Hold payout batches", "held", objects=_with_week_and_courier)
 def hold_batches(request, batch, data):
     return services.payout_batch_hold(batch=batch, actor=request.user, reason=data["reason"])
+
+
+@admin.action(
+    description="Release the account hold (the new account is checked)", permissions=["export"]
+)
+@action_per_row("released", objects=_with_week_and_courier)
+def release_account_hold(request, batch):
+    return services.payout_batch_release_account_hold(batch=batch, actor=request.user)
 
 
 @admin.action(
@@ -316,14 +325,23 @@ class PayoutBatchAdmin(ReadOnlyAdmin):
         "entry_count",
         "status",
         "iban",
+        "hold_reason",
+        "approved_by",
         "end_to_end_id",
         "exported_at",
     ]
     list_filter = ["status", "week", "courier__kind", "courier__home_hub"]
     search_fields = ["courier__user__email", "courier__user__last_name", "=end_to_end_id"]
-    list_select_related = ["week", "courier__user"]
+    list_select_related = ["week", "courier__user", "approved_by"]
     list_per_page = 100
-    actions = [approve_batches, hold_batches, export_sepa, export_csv, mark_paid]
+    actions = [
+        approve_batches,
+        hold_batches,
+        release_account_hold,
+        export_sepa,
+        export_csv,
+        mark_paid,
+    ]
     inlines = [EntryInline, BatchEventInline]
     readonly_fields = [
         "courier",
@@ -332,9 +350,13 @@ class PayoutBatchAdmin(ReadOnlyAdmin):
         "entry_count",
         "status",
         "status_changed_at",
+        "hold_reason",
         "end_to_end_id",
         "approved_by",
         "approved_at",
+        "payee_name",
+        "payee_account",
+        "payee_bic",
         "export",
         "exported_at",
         "paid_at",
@@ -350,7 +372,12 @@ class PayoutBatchAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Account")
     def iban(self, batch: PayoutBatch) -> str:
-        return batch.courier.iban_masked or "missing"
+        """The account approved with the batch, or the courier's until it is approved."""
+        return batch.payee_iban_masked or batch.courier.iban_masked or "missing"
+
+    @admin.display(description="Approved account")
+    def payee_account(self, batch: PayoutBatch) -> str:
+        return batch.payee_iban_masked or "—"
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {

@@ -7,6 +7,7 @@ from django.db.models import Q
 from lastmile.core.models import AppendOnlyModel, TimeStampedModel
 from lastmile.core.skills import validate_skills
 from lastmile.core.state import validate_table
+from workforce.crypto import EncryptedTokenField
 
 
 class CourierKind(models.TextChoices):
@@ -100,7 +101,7 @@ class Courier(TimeStampedModel):
     # Payout account. The IBAN is stored encrypted (``workforce.crypto``); only its country
     # and last four characters are kept in clear, for the masked display.
     account_holder = models.CharField(max_length=70, blank=True)
-    iban_encrypted = models.TextField(blank=True, editable=False)
+    iban_encrypted = EncryptedTokenField(blank=True, editable=False)
     iban_country = models.CharField(max_length=2, blank=True, editable=False)
     iban_last4 = models.CharField(max_length=4, blank=True, editable=False)
     bic = models.CharField(max_length=11, blank=True)

@@ -12,6 +12,7 @@ from django.db.models import F, Q
 
 from lastmile.core.models import TimeStampedModel
 from lastmile.core.state import validate_table
+from workforce.crypto import EncryptedTokenField
 from workforce.models.availability import Weekday
 from workforce.models.couriers import AppendOnlyModel, Courier, CourierKind
 
@@ -117,7 +118,10 @@ class PayoutWeek(TimeStampedModel):
 class PayoutStatus(models.TextChoices):
     CLOSED = "closed", "Closed"  # its entries and total are fixed; waits for approval
     ON_HOLD = "on_hold", "On hold"  # a manager stopped it (query, missing account)
-    APPROVED = "approved", "Approved"  # a manager approved it for payment
+    APPROVED = "approved", "Approved"  # a manager approved it, and the account it goes to
+    # Approved, but the courier changed their payout account since: finance checks the new
+    # account with the courier and releases it (back to approved, to the new account).
+    ACCOUNT_CHANGED = "account_changed", "Held: account changed"
     EXPORTED = "exported", "Exported"  # in a SEPA file handed to the bank
     PAID = "paid", "Paid"  # the bank confirmed the transfer (final)
 
@@ -126,7 +130,8 @@ PS = PayoutStatus
 PAYOUT_TRANSITIONS: dict[str, frozenset[str]] = {
     PS.CLOSED: frozenset({PS.APPROVED, PS.ON_HOLD}),
     PS.ON_HOLD: frozenset({PS.APPROVED}),
-    PS.APPROVED: frozenset({PS.EXPORTED, PS.ON_HOLD}),
+    PS.APPROVED: frozenset({PS.EXPORTED, PS.ON_HOLD, PS.ACCOUNT_CHANGED}),
+    PS.ACCOUNT_CHANGED: frozenset({PS.APPROVED, PS.ON_HOLD}),
     # exported → approved: the bank refused the file; the batch goes into the next one.
     PS.EXPORTED: frozenset({PS.PAID, PS.APPROVED}),
     PS.PAID: frozenset(),
@@ -175,6 +180,16 @@ class PayoutBatch(TimeStampedModel):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     approved_at = models.DateTimeField(null=True, blank=True)
+    # The account the batch is paid to, copied from the courier when it is approved (and when
+    # an account hold is released): the SEPA file pays this, never the courier's current one.
+    payee_name = models.CharField(max_length=70, blank=True)
+    payee_iban_encrypted = EncryptedTokenField(blank=True, editable=False)
+    payee_iban_country = models.CharField(max_length=2, blank=True, editable=False)
+    payee_iban_last4 = models.CharField(max_length=4, blank=True, editable=False)
+    payee_bic = models.CharField(max_length=11, blank=True)
+    hold_reason = models.CharField(
+        max_length=255, blank=True, help_text="Why the batch is held (on hold, account changed)"
+    )
     export = models.ForeignKey(
         PayoutExport, on_delete=models.PROTECT, null=True, blank=True, related_name="batches"
     )
@@ -211,6 +226,13 @@ class PayoutBatch(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.week} · {self.courier}"
+
+    @property
+    def payee_iban_masked(self) -> str:
+        """The approved account as every screen shows it: country and last four only."""
+        if not self.payee_iban_last4:
+            return ""
+        return f"{self.payee_iban_country}•• •••• •••• •••• {self.payee_iban_last4}"
 
 
 class PayoutBatchEvent(AppendOnlyModel):

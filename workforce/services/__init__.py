@@ -26,12 +26,15 @@ from workforce.services.onboarding import (
     documents_flag_expired,
 )
 from workforce.services.payouts import (
+    PayoutAccountChanged,
     WeekCloseResult,
     last_completed_week,
     payout_batch_approve,
     payout_batch_hold,
     payout_batch_mark_paid,
+    payout_batch_release_account_hold,
     payout_batch_return_to_approved,
+    payout_batches_hold_for_account_change,
     payout_export_sepa,
     payout_week_close,
     week_bounds,
@@ -47,6 +50,7 @@ from workforce.services.vetting import (
 )
 
 __all__ = [
+    "PayoutAccountChanged",
     "WeekCloseResult",
     "application_approve",
     "application_reject",
@@ -73,7 +77,9 @@ __all__ = [
     "payout_batch_approve",
     "payout_batch_hold",
     "payout_batch_mark_paid",
+    "payout_batch_release_account_hold",
     "payout_batch_return_to_approved",
+    "payout_batches_hold_for_account_change",
     "payout_export_sepa",
     "payout_week_close",
     "shift_cancel",

@@ -43,6 +43,7 @@ from workforce.models import (
 )
 from workforce.selectors import application_checklist
 from workforce.services.common import notify_after_commit, record_event
+from workforce.services.payouts import payout_batches_hold_for_account_change
 
 logger = logging.getLogger(__name__)
 
@@ -266,7 +267,9 @@ def courier_set_payout_account(
 
     Allowed while the application is with the courier, and for active couriers (people change
     banks). A change on an approved account mails the courier, so a hijacked session cannot
-    divert pay unnoticed. The IBAN is never logged and never leaves this function in clear.
+    divert pay unnoticed, and puts the courier's approved, unexported payout batches on hold
+    ("account changed") until finance releases them. The IBAN is never logged and never
+    leaves this function in clear.
     """
     errors: dict[str, list[str]] = {}
     holder = " ".join(account_holder.split())
@@ -308,6 +311,8 @@ def courier_set_payout_account(
     )
     if previous and locked.application.status == ApplicationStatus.APPROVED:
         notify_after_commit(locked.pk, "payout_account_changed", iban=locked.iban_masked)
+    # Approved batches were approved with the old account: they wait for finance to check.
+    payout_batches_hold_for_account_change(courier=locked, actor=actor)
     return locked
 
 

@@ -21,7 +21,12 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from lastmile.accounts.models import User
-from lastmile.core.errors import ApplicationError, InvalidTransition, ValidationFailed
+from lastmile.core.errors import (
+    ApplicationError,
+    InvalidTransition,
+    PermissionDenied,
+    ValidationFailed,
+)
 from lastmile.core.state import check_transition
 from workforce import crypto
 from workforce.banking import check_bic, check_iban
@@ -36,6 +41,8 @@ from workforce.models import (
     PayoutStatus,
     PayoutWeek,
 )
+
+PS = PayoutStatus
 
 logger = logging.getLogger(__name__)
 
@@ -190,15 +197,89 @@ def _refuse_from(batch: PayoutBatch, *states: str, target: str) -> None:
         raise InvalidTransition(entity="Payout", current=current, target=target)
 
 
+class PayoutAccountChanged(InvalidTransition):
+    """An export was asked for a batch held because its courier's account changed."""
+
+    code = "payout_account_changed"
+
+    def __init__(self, *, batch: PayoutBatch) -> None:
+        super().__init__(
+            entity=f"Payout {batch.end_to_end_id}", current=batch.status, target=PS.EXPORTED
+        )
+        self.message = (
+            f"{batch} is held: the courier's payout account changed after approval. Check "
+            "the new account and release the hold before exporting. Nothing was exported."
+        )
+        self.args = (self.message,)
+
+
+def _lock_courier(courier_id: int) -> Courier:
+    # Approving, releasing and changing an account all lock the courier before the batches,
+    # so a change of account and an approval cannot pass each other unseen.
+    return Courier.objects.select_for_update().get(pk=courier_id)
+
+
+def _payee_fields(courier: Courier) -> dict:
+    """The courier's current payout account as the batch's snapshot (under the newest key)."""
+    if not courier.iban_encrypted:
+        raise ValidationFailed(
+            "The courier has no payout account; hold the batch until they add one.",
+            code="payout_account_missing",
+        )
+    try:
+        token = crypto.rotate(courier.iban_encrypted)
+    except crypto.InvalidToken:
+        raise ValidationFailed(
+            "The courier's IBAN cannot be decrypted with the configured keys "
+            "(WORKFORCE_FIELD_ENCRYPTION_KEYS lacks the key it was stored with); restore that "
+            "key or ask the courier to enter the IBAN again.",
+            code="payout_account_unreadable",
+        ) from None
+    return {
+        "payee_name": courier.account_holder or str(courier),
+        "payee_iban_encrypted": token,
+        "payee_iban_country": courier.iban_country,
+        "payee_iban_last4": courier.iban_last4,
+        "payee_bic": courier.bic,
+    }
+
+
+def _payee_differs(batch: PayoutBatch, courier: Courier) -> bool:
+    """Does the courier's current account differ from the one approved on the batch?"""
+    if (batch.payee_name, batch.payee_bic) != (courier.account_holder or str(courier), courier.bic):
+        return True
+    if not (batch.payee_iban_encrypted and courier.iban_encrypted):
+        return batch.payee_iban_encrypted != courier.iban_encrypted
+    try:
+        return crypto.decrypt(batch.payee_iban_encrypted) != crypto.decrypt(courier.iban_encrypted)
+    except crypto.InvalidToken:
+        return True  # what cannot be compared is treated as changed: a person looks at it
+
+
+def _status(batch: PayoutBatch) -> str:
+    return PayoutBatch.objects.values_list("status", flat=True).get(pk=batch.pk)
+
+
 @transaction.atomic
 def payout_batch_approve(*, batch: PayoutBatch, actor: User) -> PayoutBatch:
-    """A manager approves a closed (or held) batch for payment."""
-    _refuse_from(batch, PayoutStatus.EXPORTED, target=PayoutStatus.APPROVED)
+    """A manager approves a closed (or held) batch for payment, and with it the account it is
+    paid to: the courier's payout account is copied onto the batch, which the SEPA export
+    pays. Refused when the courier has no readable account. A batch held because its
+    account changed is released with :func:`payout_batch_release_account_hold`."""
+    courier = _lock_courier(batch.courier_id)
+    _refuse_from(batch, PS.EXPORTED, PS.ACCOUNT_CHANGED, target=PayoutStatus.APPROVED)
+    if _status(batch) == PayoutStatus.APPROVED:
+        return PayoutBatch.objects.get(pk=batch.pk)  # approving twice changes nothing
     return _move_batch(
         batch,
         target=PayoutStatus.APPROVED,
         actor=actor,
-        fields={"approved_by": actor, "approved_at": _NOW},
+        fields={
+            "approved_by": actor,
+            "approved_at": _NOW,
+            "hold_reason": "",
+            **_payee_fields(courier),
+        },
     )
 
 
@@ -207,7 +288,70 @@ def payout_batch_hold(*, batch: PayoutBatch, actor: User, reason: str) -> Payout
     """Stop a batch from being paid until it is approved again (a query, a missing account)."""
     if not reason.strip():
         raise ValidationFailed("Say why it is held.", errors={"reason": ["Give a reason."]})
-    return _move_batch(batch, target=PayoutStatus.ON_HOLD, actor=actor, note=reason.strip())
+    return _move_batch(
+        batch,
+        target=PayoutStatus.ON_HOLD,
+        actor=actor,
+        note=reason.strip(),
+        fields={"hold_reason": reason.strip()[:255]},
+    )
+
+
+def payout_batches_hold_for_account_change(
+    *, courier: Courier, actor: User | None
+) -> list[PayoutBatch]:
+    """Hold the courier's approved, unexported batches whose approved account differs from
+    the courier's current one (approved → account changed, with the reason on the batch and
+    its event), so a changed IBAN never silently redirects an approved payment.
+
+    Runs inside the caller's transaction, which has locked ``courier`` and saved its new
+    account. Returns the batches it held.
+    """
+    approved = (
+        PayoutBatch.objects.select_for_update()
+        .filter(courier=courier, status=PayoutStatus.APPROVED)
+        .order_by("pk")
+    )
+    reason = (
+        f"The courier changed their payout account after approval (now "
+        f"{courier.iban_masked or 'none'}); check it with them, then release the hold."
+    )
+    held = []
+    for batch in approved:
+        if _payee_differs(batch, courier):
+            held.append(
+                _move_batch(
+                    batch,
+                    target=PayoutStatus.ACCOUNT_CHANGED,
+                    actor=actor,
+                    note=reason,
+                    fields={"hold_reason": reason[:255]},
+                )
+            )
+    if held:
+        logger.info(
+            "workforce: payouts held after an account change",
+            extra={"courier_id": courier.pk, "batch_ids": [b.pk for b in held]},
+        )
+    return held
+
+
+@transaction.atomic
+def payout_batch_release_account_hold(*, batch: PayoutBatch, actor: User) -> PayoutBatch:
+    """Finance has checked the courier's new account: the batch is approved again, to the
+    account the courier has now (copied onto the batch), with ``actor`` as its approver."""
+    courier = _lock_courier(batch.courier_id)
+    _refuse_from(batch, PS.CLOSED, PS.ON_HOLD, PS.EXPORTED, PS.PAID, target=PayoutStatus.APPROVED)
+    if _status(batch) == PayoutStatus.APPROVED:
+        return PayoutBatch.objects.get(pk=batch.pk)
+    payee = _payee_fields(courier)
+    return _move_batch(
+        batch,
+        target=PayoutStatus.APPROVED,
+        actor=actor,
+        note=f"Account checked and released: {courier.iban_masked}",
+        fields={"approved_by": actor, "approved_at": _NOW, "hold_reason": "", **payee},
+    )
 
 
 @transaction.atomic
@@ -218,11 +362,15 @@ def payout_batch_mark_paid(*, batch: PayoutBatch, actor: User) -> PayoutBatch:
 
 @transaction.atomic
 def payout_batch_return_to_approved(*, batch: PayoutBatch, actor: User, reason: str) -> PayoutBatch:
-    """The bank refused the file: the batch goes back to approved, for the next export."""
-    _refuse_from(batch, PayoutStatus.CLOSED, PayoutStatus.ON_HOLD, target=PayoutStatus.APPROVED)
+    """The bank refused the file: the batch goes back to approved, for the next export — or
+    on to "account changed" when the courier's account changed since it was approved."""
+    courier = _lock_courier(batch.courier_id)
+    _refuse_from(batch, PS.CLOSED, PS.ON_HOLD, PS.ACCOUNT_CHANGED, target=PayoutStatus.APPROVED)
     if not reason.strip():
         raise ValidationFailed("Say what the bank answered.", errors={"reason": ["Required."]})
-    return _move_batch(batch, target=PayoutStatus.APPROVED, actor=actor, note=reason.strip())
+    batch = _move_batch(batch, target=PayoutStatus.APPROVED, actor=actor, note=reason.strip())
+    held = payout_batches_hold_for_account_change(courier=courier, actor=actor)
+    return next((b for b in held if b.pk == batch.pk), batch)
 
 
 # --- SEPA export ----------------------------------------------------------------------------
@@ -260,9 +408,12 @@ def payout_export_sepa(
 ) -> PayoutExport:
     """Write one pain.001.001.03 file paying the approved batches, and mark them exported.
 
-    Every batch must be approved and its courier must have a payout account; otherwise
-    nothing is written and the error names the batches. The file is kept (outside the web
-    root) as the record of what was sent.
+    Each batch is paid to the account approved with it (its payee snapshot), never the
+    courier's current one. Refused, writing nothing and naming the batches, when a batch is
+    not approved (a batch held for an account change says so), when ``actor`` approved one
+    of them and ``WORKFORCE_PAYOUT_FOUR_EYES`` is on, or when an approved account is missing
+    or cannot be decrypted. The file is kept (outside the web root) as the record of what
+    was sent.
     """
     debtor = sepa_debtor()
     batches = list(
@@ -274,6 +425,8 @@ def payout_export_sepa(
     if not batches:
         raise ValidationFailed("Choose at least one batch.", code="no_batches")
     for batch in batches:
+        if batch.status == PayoutStatus.ACCOUNT_CHANGED:
+            raise PayoutAccountChanged(batch=batch)
         # Only approved batches may be paid: anything else is a refused move of its machine.
         check_transition(
             PAYOUT_TRANSITIONS,
@@ -287,18 +440,28 @@ def payout_export_sepa(
                 current=batch.status,
                 target=PayoutStatus.EXPORTED,
             )
-    problems = [
-        f"{batch}: the courier has no payout account"
-        for batch in batches
-        if not batch.courier.iban_encrypted
-    ]
+    if settings.WORKFORCE_PAYOUT_FOUR_EYES and actor is not None:
+        own = [str(batch) for batch in batches if batch.approved_by_id == actor.pk]
+        if own:
+            raise PermissionDenied(
+                "Four eyes: you approved "
+                + ("this batch" if len(own) == 1 else f"{len(own)} of these batches")
+                + " yourself, so another finance user must export it. Nothing was exported.",
+                code="payout_four_eyes",
+                errors={"__all__": own},
+            )
+    transfers, problems = [], []
+    for batch in batches:
+        try:
+            transfers.append(_transfer(batch))
+        except _PayeeProblem as exc:
+            problems.append(f"{batch}: {exc}")
     if problems:
         raise ValidationFailed(
             "Nothing was exported.", code="export_refused", errors={"__all__": problems}
         )
     now = timezone.now()
     message_id = f"LM{now:%Y%m%d%H%M%S}{secrets.token_hex(4).upper()}"
-    transfers = [_transfer(batch) for batch in batches]
     execution_date = execution_date or _next_business_day(
         timezone.localdate() + dt.timedelta(days=1)
     )
@@ -338,16 +501,29 @@ def payout_export_sepa(
     return export
 
 
+class _PayeeProblem(Exception):
+    pass
+
+
 def _transfer(batch: PayoutBatch) -> Transfer:
-    courier: Courier = batch.courier
+    """The batch's transfer, to the account approved on it (not the courier's current one)."""
+    if not batch.payee_iban_encrypted:
+        raise _PayeeProblem("no payout account was approved with it; hold it and approve again")
+    try:
+        iban = crypto.decrypt(batch.payee_iban_encrypted)
+    except crypto.InvalidToken:
+        raise _PayeeProblem(
+            "its approved IBAN cannot be decrypted with the configured keys "
+            "(WORKFORCE_FIELD_ENCRYPTION_KEYS lacks the key it was stored with)"
+        ) from None
     iso = batch.week.week_start.isocalendar()
     return Transfer(
         end_to_end_id=batch.end_to_end_id,
         amount_minor=batch.total_minor,
         currency=batch.currency,
-        creditor_name=courier.account_holder or str(courier),
-        creditor_iban=crypto.decrypt(courier.iban_encrypted),
-        creditor_bic=courier.bic,
+        creditor_name=batch.payee_name or str(batch.courier),
+        creditor_iban=iban,
+        creditor_bic=batch.payee_bic,
         remittance=f"Lastmile payout {iso.year}-W{iso.week:02d} {batch.end_to_end_id}",
     )
 
