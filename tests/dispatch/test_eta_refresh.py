@@ -11,6 +11,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from celery.contrib.testing.worker import start_worker
 from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 
@@ -316,3 +317,41 @@ def test_the_routing_provider_is_asked_after_the_delivery_committed_with_no_row_
     assert answer.status_code == 200
     assert seen == [{"in_transaction": False, "route_free": True, "delivered": True}]
     assert Route.objects.get(pk=route.pk).eta_source == EtaSource.ROUTING
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.celery_worker
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_on_the_default_queue_refreshes_the_etas_after_the_delivery(
+    client, route_day, osrm
+):
+    # given: a route on the road, the routing server down, and a worker on the default queue
+    assert celery_app.conf.task_always_eager is False
+    route, courier, _ = route_day
+    route_start(route=route, courier=courier, at=route.planned_start)
+    first, second, _ = _stops(route)
+    client.force_login(courier.user)
+    with start_worker(
+        celery_app,
+        pool="solo",
+        concurrency=1,
+        queues=["default"],
+        perform_ping_check=False,
+        shutdown_timeout=30,
+    ):
+        # when: the courier delivers; the answer does not wait for the refresh
+        answer = client.post(url("stop-deliver", first.pk), {"recipient_name": "Anna"})
+        assert answer.status_code == 200
+        assert Stop.objects.get(pk=first.pk).status == StopStatus.COMPLETED
+
+        # then: the worker refreshes the ETAs ahead from the delivery, by the fallback
+        deadline = time.monotonic() + 30
+        route.refresh_from_db()
+        while route.eta_source != EtaSource.FALLBACK and time.monotonic() < deadline:
+            time.sleep(0.2)
+            route.refresh_from_db()
+    first.refresh_from_db()
+    leg = dt.timedelta(seconds=_leg_s(_profile(route), _point(first), _point(second)))
+    assert route.eta_source == EtaSource.FALLBACK
+    assert Stop.objects.get(pk=second.pk).eta == first.actual_departure + leg
