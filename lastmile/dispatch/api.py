@@ -52,6 +52,9 @@ class RouteSummarySerializer(serializers.Serializer):
     started_at = serializers.DateTimeField(allow_null=True)
     completed_at = serializers.DateTimeField(allow_null=True)
     distance_m = serializers.IntegerField()
+    # "fallback": the routing server failed, the ETAs are a straight-line estimate.
+    eta_source = serializers.CharField()
+    etas_refreshed_at = serializers.DateTimeField(allow_null=True)
 
 
 class StopSerializer(serializers.Serializer):

@@ -152,6 +152,13 @@ ROUTE_TRANSITIONS: dict[str, frozenset[str]] = {
 validate_table(ROUTE_TRANSITIONS, set(RouteStatus.values))
 
 
+class EtaSource(models.TextChoices):
+    PLAN = "plan", "Plan"  # the planner's arrival times: no courier update refreshed them yet
+    ROUTING = "routing", "Routing provider"  # refreshed with the provider planning uses
+    # The provider failed (down, timed out, nonsense): great-circle estimate, less accurate.
+    FALLBACK = "fallback", "Straight-line estimate (routing server failed)"
+
+
 class Route(TimeStampedModel):
     """One vehicle's day in a plan: its stops in order, planned times and totals."""
 
@@ -181,12 +188,27 @@ class Route(TimeStampedModel):
     dispatched_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    eta_source = models.CharField(
+        max_length=16,
+        choices=EtaSource.choices,
+        default=EtaSource.PLAN,
+        help_text="Where the ETAs of the stops ahead came from at their last refresh",
+    )
+    etas_refreshed_at = models.DateTimeField(null=True, blank=True)
+    etas_version = models.PositiveIntegerField(
+        default=0,
+        help_text="Counts courier updates; an ETA refresh computed for an older one is dropped",
+    )
 
     class Meta:
         ordering = ["plan", "colour_index", "pk"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=RouteStatus.values), name="dispatch_route_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(eta_source__in=EtaSource.values),
+                name="dispatch_route_eta_source_valid",
             ),
             models.CheckConstraint(
                 condition=Q(planned_end__gte=F("planned_start")),

@@ -223,6 +223,7 @@ def board_data(*, hub: Hub, service_date: dt.date) -> dict[str, Any]:
                 "load_weight_g": route.load_weight_g,
                 "load_volume_cm3": route.load_volume_cm3,
                 "trips": route.trips,
+                "eta_source": route.eta_source,
                 "order_stops": 0,
                 "stops": [],
             }

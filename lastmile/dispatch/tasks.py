@@ -1,5 +1,6 @@
 """Celery interface of dispatch: thin callers of the planning services (planning queue)."""
 
+import datetime as dt
 import logging
 
 from celery import group, shared_task
@@ -10,6 +11,8 @@ from lastmile.dispatch.models import ReplanStatus
 from lastmile.dispatch.services import plan_run, plans_request_tomorrow, route_offers_expire
 from lastmile.dispatch.services.offers import EXPIRE_BATCH
 from lastmile.dispatch.services.replanning import live_days_watch, replan_run
+from lastmile.dispatch.services.stops import route_etas_refresh
+from lastmile.routing.problem import Location
 
 logger = logging.getLogger(__name__)
 
@@ -62,3 +65,27 @@ def replan_hub_day_task(self, replan_id: int) -> str | None:
 def watch_live_days_task() -> list[int]:
     """Every minute: today's published days with new or cancelled orders get a re-plan."""
     return [replan.pk for replan in live_days_watch()]
+
+
+@shared_task(name="dispatch.refresh_route_etas")
+def refresh_route_etas_task(
+    route_id: int,
+    version: int,
+    after_sequence: int,
+    latitude: float,
+    longitude: float,
+    depart_at: str,
+) -> str | None:
+    """After a courier's update committed: new ETAs for the stops ahead (default queue).
+
+    A refresh for an update the courier has since superseded does nothing; running it again
+    writes the same ETAs. Returns where the ETAs came from, or ``None`` when dropped.
+    """
+    route = route_etas_refresh(
+        route_id=route_id,
+        version=version,
+        after_sequence=after_sequence,
+        origin=Location(latitude, longitude),
+        depart_at=dt.datetime.fromisoformat(depart_at),
+    )
+    return route.eta_source if route is not None else None

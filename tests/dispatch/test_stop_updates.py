@@ -1,7 +1,7 @@
 """Courier stop updates: start a route, arrive, deliver with proof, fail with a reason.
 
 Through the driver API and the portal's "My route" page; each update moves the stop, route and
-order machines, recomputes the ETAs ahead and is idempotent on retry.
+order machines, has the ETAs ahead recomputed after commit and is idempotent on retry.
 """
 
 import datetime as dt
@@ -371,21 +371,25 @@ def test_too_many_files_in_one_request_is_a_400_problem(client, route_day):
 # --- Services: ETAs, completion ------------------------------------------------------------
 
 
-def test_a_late_delivery_pushes_the_etas_ahead_back_by_the_delay(route_day):
+def test_a_late_delivery_pushes_the_etas_ahead_back_by_the_delay(
+    route_day, eager_tasks, django_capture_on_commit_callbacks
+):
     # given: started on time; the first stop is served ten minutes late
     route, courier, _ = route_day
     first, second, third = _stops(route)
-    route_start(route=route, courier=courier, at=route.planned_start)
+    with django_capture_on_commit_callbacks(execute=True):
+        route_start(route=route, courier=courier, at=route.planned_start)
     on_time = {s.pk: s.eta for s in _stops(route)}
     delay = dt.timedelta(minutes=10)
-    # when
-    stop_arrive(stop=first, courier=courier, at=first.planned_arrival + delay)
-    stop_deliver(
-        stop=first,
-        courier=courier,
-        recipient_name="Anna",
-        at=first.planned_departure + delay,
-    )
+    # when: the ETAs are refreshed after each update commits
+    with django_capture_on_commit_callbacks(execute=True):
+        stop_arrive(stop=first, courier=courier, at=first.planned_arrival + delay)
+        stop_deliver(
+            stop=first,
+            courier=courier,
+            recipient_name="Anna",
+            at=first.planned_departure + delay,
+        )
     # then: the plan's own times came from the same matrix, so the ETAs are the plan + delay
     assert on_time[second.pk] == second.planned_arrival
     assert on_time[third.pk] == third.planned_arrival
@@ -396,21 +400,24 @@ def test_a_late_delivery_pushes_the_etas_ahead_back_by_the_delay(route_day):
     assert after[first.pk].actual_departure == first.planned_departure + delay
 
 
-def test_etas_start_from_the_position_the_courier_sends(route_day):
+def test_etas_start_from_the_position_the_courier_sends(
+    route_day, eager_tasks, django_capture_on_commit_callbacks
+):
     # given: the courier reports the first stop failed from the hub's doorstep
     route, courier, _ = route_day
     first, second, _ = _stops(route)
     route_start(route=route, courier=courier, at=route.planned_start)
     moment = route.planned_start + dt.timedelta(minutes=30)
     # when
-    stop_fail(
-        stop=first,
-        courier=courier,
-        reason=FailureReason.ADDRESS_NOT_FOUND,
-        at=moment,
-        lat=Decimal("52.500000"),
-        lng=Decimal("13.400000"),
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        stop_fail(
+            stop=first,
+            courier=courier,
+            reason=FailureReason.ADDRESS_NOT_FOUND,
+            at=moment,
+            lat=Decimal("52.500000"),
+            lng=Decimal("13.400000"),
+        )
     # then
     profile = vehicle_routing_spec(vehicle=route.vehicle).profile
     leg = _leg_s(profile, (52.5, 13.4), (float(second.latitude), 13.4))

@@ -18,7 +18,7 @@ from lastmile.dispatch.services.publishing import plan_publish
 from lastmile.dispatch.services.routes import route_dispatch
 from lastmile.dispatch.services.running import InfeasiblePlan, plan_run
 from lastmile.dispatch.services.stops import (
-    route_etas_recompute,
+    route_etas_refresh,
     route_start,
     stop_arrive,
     stop_complete,
@@ -38,7 +38,7 @@ __all__ = [
     "planning_input_build",
     "plans_request_tomorrow",
     "route_dispatch",
-    "route_etas_recompute",
+    "route_etas_refresh",
     "route_offer_accept",
     "route_offer_decline",
     "route_offer_next",

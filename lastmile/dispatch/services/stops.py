@@ -1,11 +1,14 @@
 """Courier updates on a dispatched route: start it, arrive at a stop, deliver or fail there.
 
 Each update moves the stop (and route) state machines through one transition function, moves
-the order through the orders services (which record the attempt and its proof), recomputes
-the ETAs of the stops still ahead from where and when the courier is, and completes the route
-once every stop is settled. Every service is scoped to the courier driving the route (another
-courier's route or stop is "not found") and is idempotent: a retried request that asks for
-the state the stop is already in changes nothing and returns the current row.
+the order through the orders services (which record the attempt and its proof) and completes
+the route once every stop is settled. The ETAs of the stops still ahead are recomputed from
+where and when the courier is only after the update commits (``dispatch.refresh_route_etas``):
+the routing server is never asked while a row is locked, and its failure falls back to the
+great-circle estimate instead of losing the courier's update. Every service is scoped to the
+courier driving the route (another courier's route or stop is "not found") and is idempotent:
+a retried request that asks for the state the stop is already in changes nothing and returns
+the current row.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from lastmile.core.state import check_transition
 from lastmile.dispatch.models import (
     ORDER_STOP_KINDS,
     STOP_TRANSITIONS,
+    EtaSource,
     ReplanTrigger,
     Route,
     RouteStatus,
@@ -49,6 +53,7 @@ from lastmile.dispatch.services.routes import (
 from lastmile.orders.models import DeliveryAttempt, FailureReason, Order, OrderStatus
 from lastmile.orders.services.attempts import order_deliver, order_fail
 from lastmile.orders.services.transitions import order_reschedule, order_start_delivery
+from lastmile.routing.matrix import HaversineProvider, MatrixError
 from lastmile.routing.problem import Location
 from workforce.models import Courier
 
@@ -135,29 +140,122 @@ def _service(stop: Stop) -> dt.timedelta:
     return stop.planned_departure - stop.planned_start
 
 
-def route_etas_recompute(
+# The provider failed: its server is down, timed out or answered nonsense (``MatrixError``
+# wraps all of those for OSRM), a socket error escaped a custom provider, or it has no such
+# profile. The courier's update has committed already; the ETAs fall back to the estimate.
+_PROVIDER_FAILURES = (MatrixError, OSError, ValueError)
+
+
+def _etas_refresh_after_commit(
+    route: Route, *, after_sequence: int, origin: Location, depart_at: dt.datetime
+) -> None:
+    """Ask for new ETAs once the courier's update commits (the caller holds ``route``'s lock).
+
+    The route's ``etas_version`` moves on, so a refresh computed for an earlier update is
+    dropped; the task gets ids and primitives and runs on the default queue. A broker that
+    cannot take the message loses only the refresh, never the update (``robust``).
+    """
+    from lastmile.dispatch.tasks import refresh_route_etas_task
+
+    route.etas_version += 1
+    route.save(update_fields=["etas_version"])
+    args = (
+        route.pk,
+        route.etas_version,
+        after_sequence,
+        origin.lat,
+        origin.lng,
+        depart_at.isoformat(),
+    )
+    transaction.on_commit(lambda: refresh_route_etas_task.delay(*args), robust=True)
+
+
+def _pending_after(route_id: int, after_sequence: int) -> list[Stop]:
+    return list(
+        Stop.objects.filter(
+            route_id=route_id, sequence__gt=after_sequence, status=StopStatus.PENDING
+        ).order_by("sequence")
+    )
+
+
+def _points(stops: list[Stop]) -> list[tuple[int, Location]]:
+    return [(s.pk, Location(float(s.latitude), float(s.longitude))) for s in stops]
+
+
+def _travel_times(
+    route: Route, locations: list[Location]
+) -> tuple[tuple[tuple[float, ...], ...], str]:
+    """Durations from the provider planning uses, or the great-circle estimate when it fails."""
+    profile = vehicle_routing_spec(vehicle=route.vehicle).profile
+    try:
+        return matrix_provider().matrix(locations, profile=profile).durations_s, EtaSource.ROUTING
+    except _PROVIDER_FAILURES as exc:
+        logger.warning(
+            "eta provider failed; straight-line estimate used",
+            extra={"route": route.pk, "error": f"{exc.__class__.__name__}: {exc}"},
+        )
+    fallback = HaversineProvider().matrix(locations, profile=profile)
+    return fallback.durations_s, EtaSource.FALLBACK
+
+
+def route_etas_refresh(
     *,
-    route: Route,
+    route_id: int,
+    version: int,
     after_sequence: int,
     origin: Location,
     depart_at: dt.datetime,
-) -> list[Stop]:
-    """Re-estimate the arrival of every pending stop after ``after_sequence``.
+) -> Route | None:
+    """Re-estimate the arrival of every pending stop after ``after_sequence``, after commit.
 
     The courier leaves ``origin`` at ``depart_at``; each leg takes the travel time of the
-    vehicle's profile from the provider planning uses, a stop early for its window waits for
-    it, and each stop keeps its planned service time. One query reads, one bulk update writes.
+    vehicle's profile, a stop early for its window waits for it, and each stop keeps its
+    planned service time. The travel times are fetched with no transaction open and no row
+    locked; when the provider fails (raises, times out) the great-circle estimate is used and
+    the route's ``eta_source`` says ``fallback``. The ETAs are written under the route's lock
+    only if no later courier update (``etas_version``) and no re-plan (the stops ahead)
+    changed the route meanwhile; otherwise nothing is written and ``None`` returned. Running
+    it twice writes the same ETAs. A stop newly running late asks for a re-plan.
     """
-    ahead = list(
-        Stop.objects.filter(
-            route=route, sequence__gt=after_sequence, status=StopStatus.PENDING
-        ).order_by("sequence")
-    )
+    route = Route.objects.select_related("vehicle__vehicle_type").filter(pk=route_id).first()
+    if route is None or route.etas_version != version:
+        return None  # gone, or a later update's refresh is on its way
+    ahead = _pending_after(route_id, after_sequence)
     if not ahead:
-        return []
-    locations = [origin, *(Location(float(s.latitude), float(s.longitude)) for s in ahead)]
-    profile = vehicle_routing_spec(vehicle=route.vehicle).profile
-    durations = matrix_provider().matrix(locations, profile=profile).durations_s
+        return route
+    points = _points(ahead)
+    durations, source = _travel_times(route, [origin, *(location for _, location in points)])
+    # Durable: the travel times above must never have been asked inside someone's transaction.
+    with transaction.atomic(durable=True):
+        # Only the route row: its plan and hub are shared by every courier of the day.
+        locked = (
+            Route.objects.select_for_update(of=("self",))
+            .select_related("plan__hub")
+            .get(pk=route_id)
+        )
+        ahead = _pending_after(route_id, after_sequence)
+        if locked.etas_version != version or _points(ahead) != points:
+            logger.info("eta refresh dropped: the route changed", extra={"route": route_id})
+            return None
+        became_late = _estimate(ahead, durations, depart_at)
+        Stop.objects.bulk_update(ahead, ["eta"])
+        locked.eta_source = source
+        locked.etas_refreshed_at = timezone.now()
+        locked.save(update_fields=["eta_source", "etas_refreshed_at", "updated_at"])
+        if became_late and locked.status == RouteStatus.IN_PROGRESS:
+            # Only when a stop newly runs late: a re-plan that cannot help is not asked again.
+            replan_ask(
+                plan=locked.plan,
+                trigger=ReplanTrigger.LATE,
+                detail={"route": locked.pk, "stops": became_late[:20]},
+            )
+    return locked
+
+
+def _estimate(
+    ahead: list[Stop], durations: tuple[tuple[float, ...], ...], depart_at: dt.datetime
+) -> list[int]:
+    """Set each stop's ``eta`` along ``ahead``; returns the stops that newly run late."""
     clock = depart_at
     late = dt.timedelta(seconds=settings.DISPATCH_LATE_REPLAN_S)
     became_late = []
@@ -171,15 +269,7 @@ def route_etas_recompute(
         if stop.window_start is not None and clock < stop.window_start:
             clock = stop.window_start
         clock += _service(stop)
-    Stop.objects.bulk_update(ahead, ["eta"])
-    if became_late and route.status == RouteStatus.IN_PROGRESS:
-        # Only when a stop newly runs late: a re-plan that cannot help is not asked again.
-        replan_ask(
-            plan=route.plan,
-            trigger=ReplanTrigger.LATE,
-            detail={"route": route.pk, "stops": became_late[:20]},
-        )
-    return ahead
+    return became_late
 
 
 def _late(eta: dt.datetime, stop: Stop, allowance: dt.timedelta) -> bool:
@@ -205,8 +295,8 @@ def route_start(*, route: Route, courier: Courier, at: dt.datetime | None = None
     """The courier leaves the hub: dispatched → in_progress.
 
     Every order on the route's delivery stops goes out for delivery (the van is loaded for the
-    whole route), and every stop's ETA is estimated from the hub at ``at``. Only the route's
-    own courier may start it; starting a route already in progress returns it unchanged.
+    whole route); after commit every stop's ETA is estimated from the hub at ``at``. Only the
+    route's own courier may start it; starting a route already in progress returns it unchanged.
     """
     at = at or timezone.now()
     locked = _lock_route(route.pk, courier)
@@ -223,8 +313,8 @@ def route_start(*, route: Route, courier: Courier, at: dt.datetime | None = None
     )
     for stop in stops:
         order_start_delivery(order=stop.order, source=SOURCE, actor=courier.user)
-    route_etas_recompute(
-        route=locked, after_sequence=0, origin=_here(locked, None, None, None), depart_at=at
+    _etas_refresh_after_commit(
+        locked, after_sequence=0, origin=_here(locked, None, None, None), depart_at=at
     )
     return locked
 
@@ -240,8 +330,8 @@ def stop_arrive(
 ) -> Stop:
     """The courier is at the stop: pending → arrived, with ``actual_arrival``.
 
-    The stops ahead are re-estimated as if the courier leaves once the window opens and the
-    planned service time has passed. A retry (already arrived) changes nothing.
+    After commit, the stops ahead are re-estimated as if the courier leaves once the window
+    opens and the planned service time has passed. A retry (already arrived) changes nothing.
     """
     at = at or timezone.now()
     route, locked = _lock_stop(stop.pk, courier)
@@ -250,8 +340,8 @@ def stop_arrive(
     _require_started(route)
     _stop_transition(route, locked, target=StopStatus.ARRIVED, courier=courier, at=at)
     leave = max(at, locked.window_start) if locked.window_start else at
-    route_etas_recompute(
-        route=route,
+    _etas_refresh_after_commit(
+        route,
         after_sequence=locked.sequence,
         origin=_here(route, locked, lat, lng),
         depart_at=leave + _service(locked),
@@ -273,7 +363,8 @@ def _settle_stop(
 
     A stop already there is returned untouched (a retried request). A pending stop passes
     through arrived at the same moment. ``record`` writes the order's attempt; then the stop
-    moves, the stops ahead get new ETAs and the route completes with its last open stop.
+    moves, the route completes with its last open stop, and the stops ahead get new ETAs
+    after commit.
     """
     at = at or timezone.now()
     route, locked = _lock_stop(stop.pk, courier)
@@ -293,8 +384,8 @@ def _settle_stop(
     _stop_transition(route, locked, target=target, courier=courier, at=at)
     if locked.kind == StopKind.RELOAD and target == StopStatus.COMPLETED:
         _load_next_trip(route, locked, courier)
-    route_etas_recompute(
-        route=route,
+    _etas_refresh_after_commit(
+        route,
         after_sequence=locked.sequence,
         origin=_here(route, locked, lat, lng),
         depart_at=at,
@@ -403,7 +494,7 @@ def stop_deliver(
 
     The order is delivered through ``order_deliver`` with the proof (recipient name, photo or
     signature) and an attempt naming the courier; the stop gets ``actual_departure``, the
-    stops ahead new ETAs, and the route completes if this was its last open stop. A retry of a
+    stops ahead new ETAs after commit, and the route completes if this was its last open stop. A retry of a
     completed stop writes nothing and returns it.
     """
 
@@ -437,8 +528,8 @@ def stop_fail(
     """The courier could not serve the stop: (pending →) arrived → failed.
 
     The order fails through ``order_fail`` with ``reason`` (a ``FailureReason``; ``other``
-    needs a note) and an attempt naming the courier; the stops ahead get new ETAs and the
-    route completes if this was its last open stop. A retry of a failed stop returns it.
+    needs a note) and an attempt naming the courier; the stops ahead get new ETAs after
+    commit and the route completes if this was its last open stop. A retry of a failed stop returns it.
     """
     if reason not in FailureReason.values:
         # Checked before anything else so a bad request is a 400 even for a non-order stop.

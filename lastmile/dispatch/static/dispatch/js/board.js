@@ -390,6 +390,10 @@
       card.appendChild(el("div", { className: "lm-route-load" },
         route.start + "–" + route.end + " · " + route.load_parcels + " parcels, " + kg(route.load_weight_g) +
         " · " + kwh(route.energy_wh) + (route.trips > 1 ? " · " + route.trips + " trips" : "")));
+      if (route.eta_source === "fallback") {
+        card.appendChild(el("div", { className: "lm-route-eta-fallback" },
+          "ETAs: straight-line estimate (routing server failed)"));
+      }
       var details = el("details");
       details.appendChild(el("summary", {}, "Stops"));
       var list = el("ol");

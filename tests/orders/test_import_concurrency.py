@@ -1,0 +1,80 @@
+"""Order imports confirmed concurrently, on PostgreSQL with real threads: orders written once."""
+
+import pytest
+from django.contrib.messages import get_messages
+from django.test import Client
+from django.urls import reverse
+
+from lastmile.accounts.roles import Role
+from lastmile.orders.models import Order, OrderEvent, OrderImport, Parcel
+from tests.factories import StaffFactory
+from tests.hubs.factories import HubFactory
+from tests.orders.factories import PartnerFactory
+from tests.orders.test_import import csv_bytes, good_row, preview
+from tests.races import race
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+ROWS = 60
+
+
+def _dispatchers(count: int) -> list[Client]:
+    clients = []
+    for _ in range(count):
+        client = Client()
+        client.force_login(StaffFactory(role=Role.DISPATCHER))
+        clients.append(client)
+    return clients
+
+
+def _confirm(client: Client, order_import: OrderImport):
+    url = reverse("admin:orders_order_import_preview", args=[order_import.pk])
+    return client.post(url, {"confirm": "1"})
+
+
+def _shown(answer) -> str:
+    return " ".join(str(m) for m in get_messages(answer.wsgi_request))
+
+
+def test_two_concurrent_confirmations_of_one_import_write_its_orders_once():
+    # given: a previewed file of 60 orders, and two dispatchers on its preview page
+    partner, hub = PartnerFactory(), HubFactory()
+    order_import, _ = preview(partner, hub, csv_bytes([good_row(n) for n in range(ROWS)]))
+    first, second = _dispatchers(2)
+
+    # when: both press "Confirm" at the same moment
+    answers = race(lambda: _confirm(first, order_import), lambda: _confirm(second, order_import))
+
+    # then: both see the import's result, and every order, parcel and event exists once
+    assert [getattr(a, "status_code", a) for a in answers] == [302, 302], answers
+    assert all(f"{ROWS} order(s) imported" in _shown(a) for a in answers)
+    assert Order.objects.filter(partner=partner).count() == ROWS
+    assert Parcel.objects.filter(order__partner=partner).count() == ROWS
+    assert OrderEvent.objects.filter(order__partner=partner, kind="created").count() == ROWS
+    order_import.refresh_from_db()
+    assert order_import.status == OrderImport.Status.CONFIRMED
+    assert order_import.created_order_count == ROWS
+
+
+def test_one_file_previewed_twice_and_both_confirmed_at_once_writes_its_orders_once():
+    # given: the same file uploaded twice (two tabs), both previews open
+    partner, hub = PartnerFactory(), HubFactory()
+    content = csv_bytes([good_row(n) for n in range(ROWS)])
+    imports = [preview(partner, hub, content)[0] for _ in range(2)]
+    clients = _dispatchers(2)
+
+    # when: both are confirmed at the same moment
+    answers = race(
+        *(lambda c=c, i=i: _confirm(c, i) for c, i in zip(clients, imports, strict=True))
+    )
+
+    # then: no error page; the orders exist once, and neither import is left half-done
+    assert [getattr(a, "status_code", a) for a in answers] == [302, 302], answers
+    assert Order.objects.filter(partner=partner).count() == ROWS
+    assert OrderEvent.objects.filter(order__partner=partner, kind="created").count() == ROWS
+    created = sorted(
+        OrderImport.objects.filter(pk__in=[i.pk for i in imports]).values_list(
+            "created_order_count", flat=True
+        )
+    )
+    assert created == [0, ROWS], created
