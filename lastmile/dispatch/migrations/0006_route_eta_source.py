@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("dispatch", "0004_replans"),
+        ("dispatch", "0005_protect_history_rows"),
         ("fleet", "0001_initial"),
         ("workforce", "0002_workforce_manager_permissions"),
     ]
