@@ -2,7 +2,8 @@
 
 One view per operation; views parse, look the route or stop up scoped to the courier
 (another courier's is a 404), call one service and render. Errors go through the project's
-exception handler (400 field errors, 404, 409 for a move the state machines refuse).
+exception handler (400 field errors, 404, 409 for a move the state machines refuse). Only
+active, approved couriers get in: a suspended one is a 403 ``courier_not_active``.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from lastmile.core.api import PROBLEMS
+from lastmile.core.errors import NotFound
 from lastmile.core.uploads import validate_image_upload
 from lastmile.dispatch.models import Route, Stop
 from lastmile.dispatch.selectors import (
@@ -34,6 +37,7 @@ from lastmile.dispatch.services import (
     stop_deliver,
     stop_fail,
 )
+from lastmile.dispatch.services.eligibility import courier_active_refusal
 from lastmile.orders.models import FailureReason
 from workforce.models import Courier
 from workforce.selectors import courier_get_for_user
@@ -70,6 +74,28 @@ class StopSerializer(serializers.Serializer):
     actual_departure = serializers.DateTimeField(allow_null=True)
 
 
+class IsActiveCourier(BasePermission):
+    """A courier who may not drive (suspended, offboarded, not approved) is refused with a
+    403 problem ``courier_not_active``. A user without a courier profile passes on to the
+    view, which answers 404 as for anyone else's route."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        try:
+            courier = courier_get_for_user(user=request.user)
+        except NotFound:
+            return True
+        refusal = courier_active_refusal(courier)
+        if refusal is not None:
+            raise refusal
+        return True
+
+
+class DriverApiView(APIView):
+    """The driver API's base: signed in, and an active courier."""
+
+    permission_classes = [IsAuthenticated, IsActiveCourier]
+
+
 def _courier(request: Request) -> Courier:
     # Staff and partners have no courier profile: NotFound, a 404 like any other's route.
     return courier_get_for_user(user=request.user)
@@ -104,7 +130,7 @@ class PositionInputSerializer(serializers.Serializer):
         return attrs
 
 
-class DriverRouteListApi(APIView):
+class DriverRouteListApi(DriverApiView):
     class RouteListOutputSerializer(RouteSummarySerializer):
         pass
 
@@ -119,7 +145,7 @@ class DriverRouteListApi(APIView):
         return Response(self.RouteListOutputSerializer(routes, many=True).data)
 
 
-class DriverRouteDetailApi(APIView):
+class DriverRouteDetailApi(DriverApiView):
     class RouteDetailOutputSerializer(RouteSummarySerializer):
         stops = StopSerializer(many=True, source="stops_list")
 
@@ -134,7 +160,7 @@ class DriverRouteDetailApi(APIView):
         return Response(self.RouteDetailOutputSerializer(route).data)
 
 
-class DriverRouteStartApi(APIView):
+class DriverRouteStartApi(DriverApiView):
     class RouteStartOutputSerializer(RouteSummarySerializer):
         pass
 
@@ -151,7 +177,7 @@ class DriverRouteStartApi(APIView):
         return Response(self.RouteStartOutputSerializer(started).data)
 
 
-class _StopPositionApi(APIView):
+class _StopPositionApi(DriverApiView):
     """A stop update that carries only the courier's optional position."""
 
     class StopPositionInputSerializer(PositionInputSerializer):
@@ -207,7 +233,7 @@ def _image(value: Any) -> Any:
     return value
 
 
-class DriverStopDeliverApi(APIView):
+class DriverStopDeliverApi(DriverApiView):
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     class StopDeliverInputSerializer(PositionInputSerializer):
@@ -250,7 +276,7 @@ class DriverStopDeliverApi(APIView):
         return Response(_stop_body(stop))
 
 
-class DriverStopFailApi(APIView):
+class DriverStopFailApi(DriverApiView):
     class StopFailInputSerializer(PositionInputSerializer):
         reason = serializers.ChoiceField(choices=FailureReason.choices)
         note = serializers.CharField(required=False, allow_blank=True, default="")
