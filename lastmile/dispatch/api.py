@@ -1,4 +1,5 @@
-"""Driver API: a signed-in courier's routes and the stop updates a driver app sends.
+"""Driver API: a signed-in courier's routes, route offers and the stop updates a driver app
+sends.
 
 One view per operation; views parse, look the route or stop up scoped to the courier
 (another courier's is a 404), call one service and render. Errors go through the project's
@@ -23,14 +24,17 @@ from rest_framework.views import APIView
 from lastmile.core.api import PROBLEMS
 from lastmile.core.errors import NotFound
 from lastmile.core.uploads import validate_image_upload
-from lastmile.dispatch.models import Route, Stop
+from lastmile.dispatch.models import Route, RouteOffer, Stop
 from lastmile.dispatch.selectors import (
+    offers_open_for,
     route_get_for_courier,
     route_stops,
     routes_for_courier,
     stop_get_for_courier,
 )
 from lastmile.dispatch.services import (
+    route_offer_accept,
+    route_offer_decline,
     route_start,
     stop_arrive,
     stop_complete,
@@ -302,3 +306,63 @@ class DriverStopFailApi(DriverApiView):
             lng=values.get("longitude"),
         )
         return Response(_stop_body(stop))
+
+
+# --- Route offers ---------------------------------------------------------------------------
+
+
+class OfferSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    route = RouteSummarySerializer()
+
+
+class DriverOfferListApi(DriverApiView):
+    class OfferListOutputSerializer(OfferSerializer):
+        stop_count = serializers.IntegerField()
+
+    @extend_schema(
+        operation_id="driver_offers_list",
+        summary="The courier's open route offers (at most one at a time)",
+        responses={200: OfferListOutputSerializer(many=True), **PROBLEMS},
+    )
+    def get(self, request: Request) -> Response:
+        # One open offer per courier (a database constraint): no pagination needed.
+        offers = offers_open_for(courier=_courier(request))
+        return Response(self.OfferListOutputSerializer(offers, many=True).data)
+
+
+class DriverOfferAcceptApi(DriverApiView):
+    class OfferAcceptOutputSerializer(OfferSerializer):
+        pass
+
+    @extend_schema(
+        operation_id="driver_offers_accept",
+        summary="Take the offered route (409: offer_closed, offer_expired, route_taken, "
+        "courier_unfit, courier_busy; a retry is a no-op)",
+        request=None,
+        responses={200: OfferAcceptOutputSerializer, **PROBLEMS},
+    )
+    def post(self, request: Request, offer_id: int) -> Response:
+        offer = route_offer_accept(offer_id=offer_id, courier=_courier(request))
+        return Response(self.OfferAcceptOutputSerializer(_offer_for_output(offer)).data)
+
+
+class DriverOfferDeclineApi(DriverApiView):
+    class OfferDeclineOutputSerializer(OfferSerializer):
+        pass
+
+    @extend_schema(
+        operation_id="driver_offers_decline",
+        summary="Decline the offered route; it goes to the next courier (a retry is a no-op)",
+        request=None,
+        responses={200: OfferDeclineOutputSerializer, **PROBLEMS},
+    )
+    def post(self, request: Request, offer_id: int) -> Response:
+        offer = route_offer_decline(offer_id=offer_id, courier=_courier(request))
+        return Response(self.OfferDeclineOutputSerializer(_offer_for_output(offer)).data)
+
+
+def _offer_for_output(offer: RouteOffer) -> RouteOffer:
+    return RouteOffer.objects.select_related("route__plan__hub", "route__vehicle").get(pk=offer.pk)

@@ -55,6 +55,7 @@ def _signed_in(courier) -> Client:
 
 
 def _accept(client: Client, offer: RouteOffer):
+    """The portal's accept button."""
     return lambda: client.post(reverse("dispatch_portal:offer_accept", args=[offer.pk]))
 
 
@@ -111,18 +112,25 @@ def test_two_couriers_accepting_one_route_at_once_give_it_to_one(without_constra
     "without_constraint", ["dispatch_offer_one_open_per_courier"], indirect=True
 )
 def test_one_courier_accepting_two_offers_at_once_gets_one_route(without_constraint, tomorrow):
-    # given: one courier holds open offers of both routes of the day
+    # given: one courier holds open offers of both routes of the day; their app taps both
     hub, _, routes = _two_routes_nobody_was_offered(tomorrow)
     ada = driver(hub, tomorrow, kind=CourierKind.CROWD)
     offers = [_offer(route, ada) for route in routes]
     clients = [_signed_in(ada), _signed_in(ada)]
+
+    def accept_through_api(client, offer):
+        return lambda: client.post(reverse("api:driver:offer-accept", args=[offer.pk]))
+
     # when
-    results = _race(_accept(clients[0], offers[0]), _accept(clients[1], offers[1]))
-    # then: one route is theirs, the other answer is a 409 saying they are busy that day
+    results = _race(
+        accept_through_api(clients[0], offers[0]), accept_through_api(clients[1], offers[1])
+    )
+    # then: one route is theirs, the other answer is a 409 problem: busy that day
     statuses = sorted(r.status_code for r in results.values())
-    assert statuses == [302, 409], results
+    assert statuses == [200, 409], results
     loser = next(r for r in results.values() if r.status_code == 409)
-    assert b'data-code="courier_busy"' in loser.content
+    assert loser["Content-Type"] == "application/problem+json"
+    assert loser.json()["code"] == "courier_busy"
     assert Route.objects.filter(courier=ada).count() == 1
     assert RouteOffer.objects.filter(courier=ada, status=OfferStatus.ACCEPTED).count() == 1
 

@@ -342,3 +342,37 @@ def test_a_suspended_courier_cannot_accept_an_offer_left_open(published):
     with pytest.raises(CourierNotActive):
         route_offer_accept(offer_id=offer.pk, courier=first)
     assert Route.objects.get(pk=offer.route_id).courier_id is None
+
+
+# --- The driver API ---------------------------------------------------------------------------
+
+
+def test_a_courier_sees_and_takes_an_offer_through_the_driver_api(client, published):
+    # given
+    plan, first, _ = published
+    offer = RouteOffer.objects.get(route__plan=plan, courier=first, status=OfferStatus.OPEN)
+    client.force_login(first.user)
+    # when
+    listed = client.get(reverse("api:driver:offer-list"))
+    taken = client.post(reverse("api:driver:offer-accept", args=[offer.pk]))
+    # then
+    assert listed.status_code == 200
+    assert [o["id"] for o in listed.json()] == [offer.pk]
+    assert taken.status_code == 200
+    assert taken.json()["status"] == OfferStatus.ACCEPTED
+    assert Route.objects.get(pk=offer.route_id).courier_id == first.pk
+
+
+def test_the_driver_api_refuses_an_offer_no_longer_open_with_a_409_problem(client, published):
+    # given: the courier declined, then taps accept
+    plan, first, _ = published
+    offer = RouteOffer.objects.get(route__plan=plan, courier=first, status=OfferStatus.OPEN)
+    client.force_login(first.user)
+    client.post(reverse("api:driver:offer-decline", args=[offer.pk]))
+    # when
+    answer = client.post(reverse("api:driver:offer-accept", args=[offer.pk]))
+    # then
+    assert answer.status_code == 409
+    assert answer["Content-Type"] == "application/problem+json"
+    assert answer.json()["code"] == "offer_closed"
+    assert Route.objects.get(pk=offer.route_id).courier_id is None
