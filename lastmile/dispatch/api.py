@@ -1,8 +1,10 @@
-"""Driver API: a signed-in courier's routes and the stop updates a driver app sends.
+"""Driver API: a signed-in courier's routes, route offers and the stop updates a driver app
+sends.
 
 One view per operation; views parse, look the route or stop up scoped to the courier
 (another courier's is a 404), call one service and render. Errors go through the project's
-exception handler (400 field errors, 404, 409 for a move the state machines refuse).
+exception handler (400 field errors, 404, 409 for a move the state machines refuse). Only
+active, approved couriers get in: a suspended one is a 403 ``courier_not_active``.
 """
 
 from __future__ import annotations
@@ -14,28 +16,34 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from lastmile.core.api import PROBLEMS
+from lastmile.core.errors import NotFound
 from lastmile.core.limits import LimitedFormParser, LimitedJSONParser
 from lastmile.core.throttles import CourierRateThrottle
 from lastmile.core.uploads import check_image_upload
-from lastmile.dispatch.models import Route, Stop
+from lastmile.dispatch.models import Route, RouteOffer, Stop
 from lastmile.dispatch.selectors import (
+    offers_open_for,
     route_get_for_courier,
     route_stops,
     routes_for_courier,
     stop_get_for_courier,
 )
 from lastmile.dispatch.services import (
+    route_offer_accept,
+    route_offer_decline,
     route_start,
     stop_arrive,
     stop_complete,
     stop_deliver,
     stop_fail,
 )
+from lastmile.dispatch.services.eligibility import courier_active_refusal
 from lastmile.orders.models import FailureReason
 from workforce.models import Courier
 from workforce.selectors import courier_get_for_user
@@ -75,6 +83,29 @@ class StopSerializer(serializers.Serializer):
     actual_departure = serializers.DateTimeField(allow_null=True)
 
 
+class IsActiveCourier(BasePermission):
+    """A courier who may not drive (suspended, offboarded, not approved) is refused with a
+    403 problem ``courier_not_active``. A user without a courier profile passes on to the
+    view, which answers 404 as for anyone else's route."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        try:
+            courier = courier_get_for_user(user=request.user)
+        except NotFound:
+            return True
+        refusal = courier_active_refusal(courier)
+        if refusal is not None:
+            raise refusal
+        return True
+
+
+class DriverApiView(APIView):
+    """The driver API's base: signed in, and an active courier."""
+
+    permission_classes = [IsAuthenticated, IsActiveCourier]
+    throttle_classes = [CourierRateThrottle]
+
+
 def _courier(request: Request) -> Courier:
     # Staff and partners have no courier profile: NotFound, a 404 like any other's route.
     return courier_get_for_user(user=request.user)
@@ -109,9 +140,7 @@ class PositionInputSerializer(serializers.Serializer):
         return attrs
 
 
-class DriverRouteListApi(APIView):
-    throttle_classes = [CourierRateThrottle]
-
+class DriverRouteListApi(DriverApiView):
     class RouteListOutputSerializer(RouteSummarySerializer):
         pass
 
@@ -126,9 +155,7 @@ class DriverRouteListApi(APIView):
         return Response(self.RouteListOutputSerializer(routes, many=True).data)
 
 
-class DriverRouteDetailApi(APIView):
-    throttle_classes = [CourierRateThrottle]
-
+class DriverRouteDetailApi(DriverApiView):
     class RouteDetailOutputSerializer(RouteSummarySerializer):
         stops = StopSerializer(many=True, source="stops_list")
 
@@ -143,9 +170,7 @@ class DriverRouteDetailApi(APIView):
         return Response(self.RouteDetailOutputSerializer(route).data)
 
 
-class DriverRouteStartApi(APIView):
-    throttle_classes = [CourierRateThrottle]
-
+class DriverRouteStartApi(DriverApiView):
     class RouteStartOutputSerializer(RouteSummarySerializer):
         pass
 
@@ -162,10 +187,8 @@ class DriverRouteStartApi(APIView):
         return Response(self.RouteStartOutputSerializer(started).data)
 
 
-class _StopPositionApi(APIView):
+class _StopPositionApi(DriverApiView):
     """A stop update that carries only the courier's optional position."""
-
-    throttle_classes = [CourierRateThrottle]
 
     class StopPositionInputSerializer(PositionInputSerializer):
         pass
@@ -223,8 +246,7 @@ def _image(value: Any) -> Any:
     return value
 
 
-class DriverStopDeliverApi(APIView):
-    throttle_classes = [CourierRateThrottle]
+class DriverStopDeliverApi(DriverApiView):
     parser_classes = [MultiPartParser, LimitedFormParser, LimitedJSONParser]
 
     class StopDeliverInputSerializer(PositionInputSerializer):
@@ -271,9 +293,7 @@ class DriverStopDeliverApi(APIView):
         return Response(_stop_body(stop))
 
 
-class DriverStopFailApi(APIView):
-    throttle_classes = [CourierRateThrottle]
-
+class DriverStopFailApi(DriverApiView):
     class StopFailInputSerializer(PositionInputSerializer):
         reason = serializers.ChoiceField(choices=FailureReason.choices)
         note = serializers.CharField(required=False, allow_blank=True, default="")
@@ -299,3 +319,63 @@ class DriverStopFailApi(APIView):
             lng=values.get("longitude"),
         )
         return Response(_stop_body(stop))
+
+
+# --- Route offers ---------------------------------------------------------------------------
+
+
+class OfferSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    route = RouteSummarySerializer()
+
+
+class DriverOfferListApi(DriverApiView):
+    class OfferListOutputSerializer(OfferSerializer):
+        stop_count = serializers.IntegerField()
+
+    @extend_schema(
+        operation_id="driver_offers_list",
+        summary="The courier's open route offers (at most one at a time)",
+        responses={200: OfferListOutputSerializer(many=True), **PROBLEMS},
+    )
+    def get(self, request: Request) -> Response:
+        # One open offer per courier (a database constraint): no pagination needed.
+        offers = offers_open_for(courier=_courier(request))
+        return Response(self.OfferListOutputSerializer(offers, many=True).data)
+
+
+class DriverOfferAcceptApi(DriverApiView):
+    class OfferAcceptOutputSerializer(OfferSerializer):
+        pass
+
+    @extend_schema(
+        operation_id="driver_offers_accept",
+        summary="Take the offered route (409: offer_closed, offer_expired, route_taken, "
+        "courier_unfit, courier_busy; a retry is a no-op)",
+        request=None,
+        responses={200: OfferAcceptOutputSerializer, **PROBLEMS},
+    )
+    def post(self, request: Request, offer_id: int) -> Response:
+        offer = route_offer_accept(offer_id=offer_id, courier=_courier(request))
+        return Response(self.OfferAcceptOutputSerializer(_offer_for_output(offer)).data)
+
+
+class DriverOfferDeclineApi(DriverApiView):
+    class OfferDeclineOutputSerializer(OfferSerializer):
+        pass
+
+    @extend_schema(
+        operation_id="driver_offers_decline",
+        summary="Decline the offered route; it goes to the next courier (a retry is a no-op)",
+        request=None,
+        responses={200: OfferDeclineOutputSerializer, **PROBLEMS},
+    )
+    def post(self, request: Request, offer_id: int) -> Response:
+        offer = route_offer_decline(offer_id=offer_id, courier=_courier(request))
+        return Response(self.OfferDeclineOutputSerializer(_offer_for_output(offer)).data)
+
+
+def _offer_for_output(offer: RouteOffer) -> RouteOffer:
+    return RouteOffer.objects.select_related("route__plan__hub", "route__vehicle").get(pk=offer.pk)

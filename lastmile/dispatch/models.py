@@ -7,6 +7,8 @@ re-planning move the route and stop machines defined here; each re-plan of a pub
 is a ``Replan`` row holding what triggered it and the diff it applied.
 """
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -150,6 +152,8 @@ ROUTE_TRANSITIONS: dict[str, frozenset[str]] = {
     RouteStatus.COMPLETED: frozenset(),
 }
 validate_table(ROUTE_TRANSITIONS, set(RouteStatus.values))
+# A courier holds at most one route in these states per day (a database constraint).
+ACTIVE_ROUTE_STATUSES = (RouteStatus.DISPATCHED, RouteStatus.IN_PROGRESS)
 
 
 class EtaSource(models.TextChoices):
@@ -171,6 +175,11 @@ class Route(TimeStampedModel):
         blank=True,
         related_name="routes",
         help_text="Assigned when the plan is published",
+    )
+    # The plan's day, copied when a courier is given the route, so the database itself can
+    # hold "one active route per courier and day" (a constraint cannot follow the plan FK).
+    service_date = models.DateField(
+        null=True, blank=True, help_text="The plan's service date, set with the courier"
     )
     status = models.CharField(
         max_length=16, choices=RouteStatus.choices, default=RouteStatus.PLANNED
@@ -217,11 +226,31 @@ class Route(TimeStampedModel):
             models.UniqueConstraint(
                 fields=["plan", "vehicle"], name="dispatch_route_one_per_vehicle"
             ),
+            # A route with a courier always carries its day, so the constraint below binds.
+            models.CheckConstraint(
+                condition=Q(courier__isnull=True) | Q(service_date__isnull=False),
+                name="dispatch_route_courier_has_day",
+            ),
+            # One active (dispatched or in progress) route per courier and day.
+            models.UniqueConstraint(
+                fields=["courier", "service_date"],
+                condition=Q(status__in=ACTIVE_ROUTE_STATUSES),
+                name="dispatch_route_one_active_per_courier_day",
+                violation_error_message="This courier already has a route that day.",
+            ),
         ]
         indexes = [models.Index(fields=["vehicle", "status"], name="dispatch_route_vehicle")]
 
     def __str__(self) -> str:
         return f"{self.vehicle} · {self.planned_start:%Y-%m-%d %H:%M}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A route saved with a courier carries its plan's day (bulk writes set it themselves).
+        if self.courier_id is not None and self.service_date is None:
+            self.service_date = self.plan.service_date
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "service_date"}
+        super().save(*args, **kwargs)
 
 
 # --- Route offers (crowd couriers) -----------------------------------------------------------
@@ -232,13 +261,18 @@ class OfferStatus(models.TextChoices):
     ACCEPTED = "accepted", "Accepted"  # the courier took the route (final)
     DECLINED = "declined", "Declined"  # the courier said no; the next courier is asked (final)
     EXPIRED = "expired", "Expired"  # no answer in time; the next courier is asked (final)
+    # The courier may no longer take routes (suspended, offboarded); the next is asked (final)
+    WITHDRAWN = "withdrawn", "Withdrawn"
 
 
 OFFER_TRANSITIONS: dict[str, frozenset[str]] = {
-    OfferStatus.OPEN: frozenset({OfferStatus.ACCEPTED, OfferStatus.DECLINED, OfferStatus.EXPIRED}),
+    OfferStatus.OPEN: frozenset(
+        {OfferStatus.ACCEPTED, OfferStatus.DECLINED, OfferStatus.EXPIRED, OfferStatus.WITHDRAWN}
+    ),
     OfferStatus.ACCEPTED: frozenset(),
     OfferStatus.DECLINED: frozenset(),
     OfferStatus.EXPIRED: frozenset(),
+    OfferStatus.WITHDRAWN: frozenset(),
 }
 validate_table(OFFER_TRANSITIONS, set(OfferStatus.values))
 
@@ -267,6 +301,12 @@ class RouteOffer(TimeStampedModel):
                 fields=["route"],
                 condition=Q(status__in=["open", "accepted"]),
                 name="dispatch_offer_one_live_per_route",
+            ),
+            # One open offer per courier: a courier is never asked about two routes at once.
+            models.UniqueConstraint(
+                fields=["courier"],
+                condition=Q(status="open"),
+                name="dispatch_offer_one_open_per_courier",
             ),
         ]
         indexes = [
@@ -419,6 +459,7 @@ class PlanEvent(AppendOnlyModel):
         STOP_MOVED = "stop_moved", "Stop moved to another route"
         OFFER_SENT = "offer_sent", "Route offered to a courier"
         OFFER_ANSWERED = "offer_answered", "Courier answered or offer expired"
+        OFFER_WITHDRAWN = "offer_withdrawn", "Offer withdrawn: the courier may no longer drive"
         NO_COURIER = "no_courier", "No courier left to offer a route to"
         REPLAN_REQUESTED = "replan_requested", "Re-plan requested"
         REPLANNED = "replanned", "Re-planned during the day"

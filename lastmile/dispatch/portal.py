@@ -2,10 +2,17 @@
 and "My route": the stops in order, with Arrive / Delivered / Failed buttons.
 
 They live in the courier portal (``/courier/offers/``) and reuse its sign-in and layout;
-every lookup is scoped to the signed-in courier, so another courier's offer is a 404.
+every lookup is scoped to the signed-in courier, so another courier's offer is a 404. Only
+an active, approved courier gets in: anyone else sees a 403 page saying why. A refused
+answer to an offer (taken, expired, already busy that day) shows the offers page again with
+the reason and the error's status (409).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
 
 from django import forms
 from django.contrib import messages
@@ -32,19 +39,42 @@ from lastmile.dispatch.services import (
     stop_deliver,
     stop_fail,
 )
+from lastmile.dispatch.services.eligibility import courier_active_refusal
 from lastmile.orders.models import FailureReason
 from workforce.models import Courier
-from workforce.views import courier_view
+from workforce.views import courier_view, no_access
 
 
-@courier_view
-def offers(request: HttpRequest, courier: Courier) -> HttpResponse:
+def driver_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """``courier_view``, and the courier must be active and approved (else a 403 page)."""
+
+    @courier_view
+    @wraps(view)
+    def wrapper(request: HttpRequest, courier: Courier, *args: Any, **kwargs: Any) -> HttpResponse:
+        refusal = courier_active_refusal(courier)
+        if refusal is not None:
+            return no_access(request, courier, message=refusal.message)
+        return view(request, courier, *args, **kwargs)
+
+    return wrapper
+
+
+def _offers_page(
+    request: HttpRequest, courier: Courier, *, error: ApplicationError | None = None
+) -> HttpResponse:
     context = {
         "courier": courier,
         "offers": offers_open_for(courier=courier),
         "my_routes": routes_for_courier(courier=courier),
+        "error": error,
     }
-    return render(request, "dispatch/portal/offers.html", context)
+    status = error.status if error is not None else 200
+    return render(request, "dispatch/portal/offers.html", context, status=status)
+
+
+@driver_view
+def offers(request: HttpRequest, courier: Courier) -> HttpResponse:
+    return _offers_page(request, courier)
 
 
 def _answer(request: HttpRequest, courier: Courier, offer_id: int, *, accept: bool) -> HttpResponse:
@@ -58,18 +88,18 @@ def _answer(request: HttpRequest, courier: Courier, offer_id: int, *, accept: bo
     except NotFound:
         raise Http404("No such offer.") from None
     except ApplicationError as exc:
-        messages.error(request, exc.message)
+        return _offers_page(request, courier, error=exc)
     return redirect("dispatch_portal:offers")
 
 
 @require_POST
-@courier_view
+@driver_view
 def offer_accept(request: HttpRequest, courier: Courier, offer_id: int) -> HttpResponse:
     return _answer(request, courier, offer_id, accept=True)
 
 
 @require_POST
-@courier_view
+@driver_view
 def offer_decline(request: HttpRequest, courier: Courier, offer_id: int) -> HttpResponse:
     return _answer(request, courier, offer_id, accept=False)
 
@@ -125,13 +155,13 @@ def _route_page(
     return render(request, "dispatch/portal/route.html", context, status=status)
 
 
-@courier_view
+@driver_view
 def route_detail(request: HttpRequest, courier: Courier, route_id: int) -> HttpResponse:
     return _route_page(request, courier, route_id)
 
 
 @require_POST
-@courier_view
+@driver_view
 def route_start_view(request: HttpRequest, courier: Courier, route_id: int) -> HttpResponse:
     try:
         route = route_get_for_courier(courier=courier, route_id=route_id)
@@ -152,7 +182,7 @@ def _stop(courier: Courier, stop_id: int) -> Stop:
 
 
 @require_POST
-@courier_view
+@driver_view
 def stop_arrive_view(request: HttpRequest, courier: Courier, stop_id: int) -> HttpResponse:
     stop = _stop(courier, stop_id)
     try:
@@ -188,19 +218,19 @@ def _stop_form_post(
 
 
 @require_POST
-@courier_view
+@driver_view
 def stop_deliver_view(request: HttpRequest, courier: Courier, stop_id: int) -> HttpResponse:
     return _stop_form_post(request, courier, stop_id, kind="deliver")
 
 
 @require_POST
-@courier_view
+@driver_view
 def stop_fail_view(request: HttpRequest, courier: Courier, stop_id: int) -> HttpResponse:
     return _stop_form_post(request, courier, stop_id, kind="fail")
 
 
 @require_POST
-@courier_view
+@driver_view
 def stop_complete_view(request: HttpRequest, courier: Courier, stop_id: int) -> HttpResponse:
     """A reload at the hub or a break is done."""
     stop = _stop(courier, stop_id)

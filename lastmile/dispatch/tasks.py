@@ -8,7 +8,12 @@ from django.conf import settings
 from django.db import transaction
 
 from lastmile.dispatch.models import ReplanStatus
-from lastmile.dispatch.services import plan_run, plans_request_tomorrow, route_offers_expire
+from lastmile.dispatch.services import (
+    plan_run,
+    plans_request_tomorrow,
+    route_offers_expire,
+    route_offers_withdraw,
+)
 from lastmile.dispatch.services.offers import EXPIRE_BATCH
 from lastmile.dispatch.services.replanning import live_days_watch, replan_run
 from lastmile.dispatch.services.stops import route_etas_refresh
@@ -46,6 +51,13 @@ def expire_offers_task() -> int:
     if expired >= EXPIRE_BATCH:
         expire_offers_task.apply_async()
     return expired
+
+
+@shared_task(name="dispatch.withdraw_courier_offers")
+def withdraw_courier_offers_task(courier_id: int) -> int:
+    """Sent by workforce when a courier is suspended or offboarded: their open offers are
+    withdrawn and passed on. Running it again finds nothing left to withdraw."""
+    return route_offers_withdraw(courier_id=courier_id)
 
 
 @shared_task(name="dispatch.replan_hub_day", bind=True)

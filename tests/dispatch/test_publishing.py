@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from django.utils import timezone
 
 from lastmile.core.errors import InvalidTransition
 from lastmile.dispatch.models import PlanEvent, PlanStatus, Route, RouteStatus, Stop, StopKind
@@ -12,7 +13,13 @@ from lastmile.orders.models import Order, OrderEvent, OrderStatus
 from tests.dispatch.conftest import at
 from tests.factories import UserFactory
 from tests.workforce.factories import CourierFactory
-from workforce.models import AvailabilitySlot, CourierKind, CourierStatus
+from workforce.models import (
+    ApplicationStatus,
+    AvailabilitySlot,
+    CourierApplication,
+    CourierKind,
+    CourierStatus,
+)
 from workforce.models import Vehicle as CourierVehicle
 
 pytestmark = pytest.mark.django_db
@@ -27,6 +34,10 @@ def ready_plan(hub, day):
 def driver(hub, day, *, kind=CourierKind.EMPLOYEE, hours=(6, 21)):
     courier = CourierFactory(
         kind=kind, status=CourierStatus.ACTIVE, home_hub=hub, vehicle=CourierVehicle.NONE
+    )
+    # An active courier is an approved one (approval is what activates a courier).
+    CourierApplication.objects.filter(courier=courier).update(
+        status=ApplicationStatus.APPROVED, submitted_at=timezone.now()
     )
     AvailabilitySlot.objects.create(
         courier=courier, hub=hub, day=day, starts_at=dt.time(hours[0]), ends_at=dt.time(hours[1])

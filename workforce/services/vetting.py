@@ -8,8 +8,10 @@ the same reviewer (both moves are recorded), so a manager can decide from the qu
 
 import logging
 
+from celery import current_app
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 from lastmile.accounts.models import User
 from lastmile.core.errors import InvalidTransition, ValidationFailed
@@ -112,6 +114,30 @@ def _move_courier(courier: Courier, *, target: str, actor: User | None, note: st
     return True
 
 
+# Dispatch's task (named, not imported: dispatch depends on workforce, never the reverse).
+WITHDRAW_OFFERS_TASK = "dispatch.withdraw_courier_offers"
+
+
+def _withdraw_route_offers_after_commit(courier_id: int) -> None:
+    """Once the courier may no longer drive, dispatch withdraws their open route offers and
+    offers those routes to the next courier. Should the broker be down, dispatch's
+    minute-by-minute offer sweep withdraws them instead."""
+
+    def enqueue() -> None:
+        # Registers every app's tasks (as a worker does at start), so that without a broker
+        # (in-process tasks) the named task runs here instead of going nowhere.
+        current_app.loader.import_default_modules()
+        try:
+            current_app.signature(WITHDRAW_OFFERS_TASK, args=(courier_id,)).delay()
+        except BrokerError:
+            logger.warning(
+                "workforce: offer withdrawal not queued; the offer sweep will do it",
+                extra={"courier_id": courier_id},
+            )
+
+    transaction.on_commit(enqueue)
+
+
 @transaction.atomic
 def application_start_review(
     *, application: CourierApplication, reviewer: User
@@ -167,10 +193,15 @@ def application_request_changes(
 
 @transaction.atomic
 def courier_suspend(*, courier: Courier, actor: User | None, reason: str) -> Courier:
-    """Bar an active courier for now (active → suspended); they keep their earnings."""
+    """Bar an active courier for now (active → suspended); they keep their earnings.
+
+    After commit their open route offers are withdrawn (dispatch asks the next courier);
+    the courier portal and the driver API refuse them from then on.
+    """
     reason = _require_reason(reason)
     if _move_courier(courier, target=CourierStatus.SUSPENDED, actor=actor, note=reason):
         notify_after_commit(courier.pk, "courier_suspended", reason=reason)
+        _withdraw_route_offers_after_commit(courier.pk)
     return courier
 
 
@@ -186,7 +217,9 @@ def courier_reactivate(*, courier: Courier, actor: User | None) -> Courier:
 
 @transaction.atomic
 def courier_offboard(*, courier: Courier, actor: User | None, reason: str) -> Courier:
-    """End the courier's work with us (final). Unpaid earnings are still paid out."""
+    """End the courier's work with us (final). Unpaid earnings are still paid out; open
+    route offers are withdrawn after commit, as for a suspension."""
     reason = _require_reason(reason)
-    _move_courier(courier, target=CourierStatus.OFFBOARDED, actor=actor, note=reason)
+    if _move_courier(courier, target=CourierStatus.OFFBOARDED, actor=actor, note=reason):
+        _withdraw_route_offers_after_commit(courier.pk)
     return courier

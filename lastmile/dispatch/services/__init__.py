@@ -7,6 +7,7 @@ from lastmile.dispatch.services.offers import (
     route_offer_decline,
     route_offer_next,
     route_offers_expire,
+    route_offers_withdraw,
 )
 from lastmile.dispatch.services.plans import (
     plan_cancel,
@@ -43,6 +44,7 @@ __all__ = [
     "route_offer_decline",
     "route_offer_next",
     "route_offers_expire",
+    "route_offers_withdraw",
     "route_start",
     "stop_arrive",
     "stop_complete",

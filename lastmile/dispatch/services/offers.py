@@ -1,12 +1,19 @@
 """Offering published routes without a driver to crowd couriers, one courier at a time.
 
 A route is offered to the first crowd courier who is available at the hub for the route's
-whole day, has the skills its orders need, has not been asked about it yet and holds no
-other route or open offer in the plan. The courier accepts (the route is dispatched to
-them) or declines; an offer not answered by ``expires_at`` expires. Declined and expired
-offers pass the route to the next courier; when nobody is left, a ``no_courier`` event tells
-the dispatcher. A partial unique constraint keeps one live offer per route, so two
-couriers can never both take it.
+whole day, may take it (``eligibility.py``: active and approved, the skills its orders
+need, a licence for a motor vehicle, no other active route that day), has not been asked
+about it yet and has no other open offer. The courier accepts (the route is dispatched to
+them, after the same rule is checked again on their locked row) or declines; an offer not
+answered by ``expires_at`` expires, and the open offers of a courier who may no longer drive
+(suspended, offboarded) are withdrawn. Declined, expired and withdrawn offers pass the
+route to the next courier; when nobody is left, a ``no_courier`` event tells the dispatcher.
+
+Partial unique constraints keep one live offer per route, one open offer per courier and
+one active route per courier and day. Row locks: a courier's accept takes their courier row
+first, then the offer and route; offering takes the route, then a candidate's courier row
+with ``skip_locked`` (a courier being handled elsewhere right now is skipped), so no two
+transactions wait on each other in opposite orders.
 """
 
 from __future__ import annotations
@@ -16,11 +23,13 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from lastmile.accounts.models import User
 from lastmile.core.errors import Conflict, NotFound
 from lastmile.core.state import check_transition
+from lastmile.dispatch.errors import OfferClosed, RouteTaken
 from lastmile.dispatch.models import (
     OFFER_TRANSITIONS,
     OfferStatus,
@@ -29,25 +38,22 @@ from lastmile.dispatch.models import (
     Route,
     RouteOffer,
     RouteStatus,
-    Stop,
+)
+from lastmile.dispatch.services.eligibility import (
+    courier_active_refusal,
+    courier_route_refusal,
+    courier_unfit_reason,
+    couriers_busy,
+    route_needs,
 )
 from lastmile.dispatch.services.routes import route_dispatch
-from workforce.models import Courier, CourierKind
+from workforce.models import Courier, CourierKind, CourierStatus
 from workforce.selectors import courier_availability_for
 
 logger = logging.getLogger(__name__)
 
 # How many expired offers one sweep handles before re-queueing itself.
 EXPIRE_BATCH = 200
-
-
-def _route_skills(route: Route) -> set[str]:
-    skills: set[str] = set()
-    for needed in Stop.objects.filter(route=route, order__isnull=False).values_list(
-        "order__required_skills", flat=True
-    ):
-        skills.update(needed or [])
-    return skills
 
 
 def _event(route: Route, kind: str, actor: User | None, **payload: object) -> None:
@@ -60,13 +66,28 @@ def _event(route: Route, kind: str, actor: User | None, **payload: object) -> No
     )
 
 
+def _claim_courier(courier_id: int) -> Courier | None:
+    """The courier's row, locked, read fresh; ``None`` while another transaction holds it."""
+    return (
+        Courier.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("application")
+        .filter(pk=courier_id)
+        .first()
+    )
+
+
 def route_offer_next(*, route: Route, actor: User | None = None) -> RouteOffer | None:
     """Offer ``route`` to the next suitable crowd courier (caller holds the transaction).
 
     Nothing happens for a route that has a courier, is not planned, belongs to a plan that is
-    not published, or already has a live offer.
+    not published, or already has a live offer. Candidates come from the hub's availability;
+    the chosen one's row is locked and checked again (may take the route, no open offer)
+    before the offer is written, so two offers made at the same moment never reach one
+    courier.
     """
-    locked = Route.objects.select_for_update().select_related("plan__hub").get(pk=route.pk)
+    locked = (
+        Route.objects.select_for_update(of=("self",)).select_related("plan__hub").get(pk=route.pk)
+    )
     plan = locked.plan
     if (
         locked.courier_id is not None
@@ -77,33 +98,34 @@ def route_offer_next(*, route: Route, actor: User | None = None) -> RouteOffer |
         ).exists()
     ):
         return None
-    asked = set(RouteOffer.objects.filter(route=locked).values_list("courier_id", flat=True))
-    busy = set(
-        Route.objects.filter(plan=plan, courier__isnull=False).values_list("courier_id", flat=True)
-    ) | set(
-        RouteOffer.objects.filter(route__plan=plan, status=OfferStatus.OPEN).values_list(
-            "courier_id", flat=True
-        )
-    )
-    needed = _route_skills(locked)
+    needs = route_needs(locked)
+    skip = set(RouteOffer.objects.filter(route=locked).values_list("courier_id", flat=True))
+    skip |= couriers_busy(day=plan.service_date)
     for candidate in courier_availability_for(hub=plan.hub, day=plan.service_date):
         if (
             candidate.kind != CourierKind.CROWD
-            or candidate.courier_id in asked | busy
+            or candidate.courier_id in skip
             or not (
                 candidate.starts_at <= locked.planned_start
                 and locked.planned_end <= candidate.ends_at
             )
-            or not needed <= set(candidate.skills)
+            or courier_unfit_reason(skills=candidate.skills, vehicle=candidate.vehicle, needs=needs)
+        ):
+            continue
+        courier = _claim_courier(candidate.courier_id)
+        if (
+            courier is None
+            or courier_route_refusal(courier=courier, needs=needs) is not None
+            or RouteOffer.objects.filter(courier=courier, status=OfferStatus.OPEN).exists()
         ):
             continue
         offer = RouteOffer.objects.create(
             route=locked,
-            courier_id=candidate.courier_id,
+            courier=courier,
             expires_at=timezone.now() + dt.timedelta(seconds=settings.DISPATCH_OFFER_TTL_S),
         )
-        _event(locked, PlanEvent.Kind.OFFER_SENT, actor, courier=candidate.courier_id)
-        logger.info("route offered", extra={"route": locked.pk, "courier": candidate.courier_id})
+        _event(locked, PlanEvent.Kind.OFFER_SENT, actor, courier=courier.pk)
+        logger.info("route offered", extra={"route": locked.pk, "courier": courier.pk})
         return offer
     _event(locked, PlanEvent.Kind.NO_COURIER, actor)
     logger.warning("no courier left for route", extra={"route": locked.pk})
@@ -114,21 +136,30 @@ def _answer(offer: RouteOffer, target: str, actor: User | None) -> RouteOffer:
     check_transition(OFFER_TRANSITIONS, entity="Offer", current=offer.status, target=target)
     offer.status, offer.responded_at = target, timezone.now()
     offer.save(update_fields=["status", "responded_at", "updated_at"])
-    _event(
-        offer.route,
-        PlanEvent.Kind.OFFER_ANSWERED,
-        actor,
-        courier=offer.courier_id,
-        answer=target,
-    )
+    if target == OfferStatus.WITHDRAWN:
+        _event(
+            offer.route,
+            PlanEvent.Kind.OFFER_WITHDRAWN,
+            actor,
+            courier=offer.courier_id,
+            courier_status=offer.courier.status,
+        )
+    else:
+        _event(
+            offer.route,
+            PlanEvent.Kind.OFFER_ANSWERED,
+            actor,
+            courier=offer.courier_id,
+            answer=target,
+        )
     return offer
 
 
-def _own_open_offer(*, offer_id: int, courier: Courier) -> RouteOffer:
-    """The courier's own offer, locked; anyone else's is not found (no IDOR)."""
+def _own_offer(*, offer_id: int, courier: Courier) -> RouteOffer:
+    """The courier's own offer and its route, locked; anyone else's is not found (no IDOR)."""
     try:
         return (
-            RouteOffer.objects.select_for_update()
+            RouteOffer.objects.select_for_update(of=("self", "route"))
             .select_related("route")
             .get(pk=offer_id, courier=courier)
         )
@@ -138,42 +169,100 @@ def _own_open_offer(*, offer_id: int, courier: Courier) -> RouteOffer:
 
 @transaction.atomic
 def route_offer_accept(*, offer_id: int, courier: Courier) -> RouteOffer:
-    """The courier takes the route: offer accepted, route dispatched to them."""
-    offer = _own_open_offer(offer_id=offer_id, courier=courier)
+    """The courier takes the route: offer accepted, route dispatched to them.
+
+    Checked on the courier's locked row, in this order: they may still drive (403
+    ``courier_not_active``), the offer is theirs (404) and open (409 ``offer_closed``,
+    ``offer_expired``), nobody holds the route (409 ``route_taken``), they fit it (409
+    ``courier_unfit``) and hold no other active route that day (409 ``courier_busy``).
+    Accepting an offer already accepted returns it unchanged (a retried tap).
+    """
+    me = (
+        Courier.objects.select_for_update(of=("self",))
+        .select_related("user", "application")
+        .get(pk=courier.pk)
+    )
+    refusal = courier_active_refusal(me)
+    if refusal is not None:
+        raise refusal
+    offer = _own_offer(offer_id=offer_id, courier=me)
     if offer.status == OfferStatus.ACCEPTED:
         return offer  # a retried tap
-    if offer.status == OfferStatus.OPEN and offer.expires_at <= timezone.now():
+    if offer.status != OfferStatus.OPEN:
+        raise OfferClosed(status=offer.status)
+    if offer.expires_at <= timezone.now():
         raise Conflict("This offer has expired.", code="offer_expired")
-    _answer(offer, OfferStatus.ACCEPTED, courier.user)
-    route_dispatch(route=offer.route, courier_id=courier.pk, actor=courier.user)
+    if offer.route.courier_id is not None or offer.route.status != RouteStatus.PLANNED:
+        raise RouteTaken()
+    refusal = courier_route_refusal(courier=me, needs=route_needs(offer.route))
+    if refusal is not None:
+        raise refusal
+    _answer(offer, OfferStatus.ACCEPTED, me.user)
+    route_dispatch(route=offer.route, courier_id=me.pk, actor=me.user)
     return offer
 
 
 @transaction.atomic
 def route_offer_decline(*, offer_id: int, courier: Courier) -> RouteOffer:
-    """The courier says no; the route goes to the next courier."""
-    offer = _own_open_offer(offer_id=offer_id, courier=courier)
+    """The courier says no; the route goes to the next courier. Declining an offer already
+    declined changes nothing; one no longer open is a 409 ``offer_closed``."""
+    offer = _own_offer(offer_id=offer_id, courier=courier)
     if offer.status == OfferStatus.DECLINED:
         return offer
+    if offer.status != OfferStatus.OPEN:
+        raise OfferClosed(status=offer.status)
     _answer(offer, OfferStatus.DECLINED, courier.user)
     route_offer_next(route=offer.route)
     return offer
 
 
+def _withdraw(offer: RouteOffer) -> None:
+    _answer(offer, OfferStatus.WITHDRAWN, None)
+    logger.info(
+        "route offer withdrawn",
+        extra={"offer": offer.pk, "courier": offer.courier_id, "status": offer.courier.status},
+    )
+    route_offer_next(route=offer.route)
+
+
+@transaction.atomic
+def route_offers_withdraw(*, courier_id: int) -> int:
+    """Withdraw the open offers of a courier who may no longer drive (suspended,
+    offboarded): each gets an ``offer_withdrawn`` event and its route goes to the next
+    courier. Returns how many; a courier active again (reactivated meanwhile) keeps theirs.
+    Offers are locked in pk order."""
+    offers = list(
+        RouteOffer.objects.select_for_update(of=("self", "route"))
+        .select_related("route", "courier")
+        .filter(courier_id=courier_id, status=OfferStatus.OPEN)
+        .exclude(courier__status=CourierStatus.ACTIVE)
+        .order_by("pk")
+    )
+    for offer in offers:
+        _withdraw(offer)
+    return len(offers)
+
+
 @transaction.atomic
 def route_offers_expire(*, now: dt.datetime | None = None) -> int:
-    """Expire unanswered offers past their time and ask the next courier; returns how many.
+    """Expire unanswered offers past their time, withdraw open offers of couriers who may
+    no longer drive (should the withdrawal sent at their suspension have been lost), and ask
+    the next courier; returns how many offers were closed.
 
     Rows another worker holds are skipped (they are being answered right now).
     """
     now = now or timezone.now()
     due = list(
-        RouteOffer.objects.select_for_update(skip_locked=True)
-        .select_related("route")
-        .filter(status=OfferStatus.OPEN, expires_at__lte=now)
+        RouteOffer.objects.select_for_update(skip_locked=True, of=("self", "route"))
+        .select_related("route", "courier")
+        .filter(status=OfferStatus.OPEN)
+        .filter(Q(expires_at__lte=now) | ~Q(courier__status=CourierStatus.ACTIVE))
         .order_by("pk")[:EXPIRE_BATCH]
     )
     for offer in due:
-        _answer(offer, OfferStatus.EXPIRED, None)
-        route_offer_next(route=offer.route)
+        if offer.courier.status != CourierStatus.ACTIVE:
+            _withdraw(offer)
+        else:
+            _answer(offer, OfferStatus.EXPIRED, None)
+            route_offer_next(route=offer.route)
     return len(due)

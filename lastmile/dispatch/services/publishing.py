@@ -1,10 +1,11 @@
 """Publishing a ready plan: its orders become planned with an ETA window, its routes get drivers.
 
-Dedicated (employee) drivers available at the hub that day are assigned directly, earliest
-route first, each to one route whose whole day falls inside their availability and whose
-orders' skills they have; such a route is dispatched. Routes left without a driver are
-offered to crowd couriers one at a time (``offers.py``). Everything happens
-in one transaction: a plan is published with all its orders planned, or not at all.
+Dedicated (employee) drivers available at the hub that day and not already driving a route
+that day (at any hub) are assigned directly, earliest route first, each to one route whose
+whole day falls inside their availability and whose orders' skills they have; such a route
+is dispatched. Routes left without a driver are offered to crowd couriers one at a time
+(``offers.py``). Everything happens in one transaction: a plan is published with all its
+orders planned, or not at all.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from lastmile.dispatch.models import (
     Stop,
     StopKind,
 )
+from lastmile.dispatch.services.eligibility import couriers_busy
 from lastmile.dispatch.services.offers import route_offer_next
 from lastmile.dispatch.services.plans import plan_transition
 from lastmile.dispatch.services.routes import route_dispatch
@@ -112,7 +114,14 @@ def plan_publish(*, plan: Plan, actor: User | None) -> Plan:
             eta_start=window.start,
             eta_end=window.end,
         )
-    available = courier_availability_for(hub=locked.hub, day=locked.service_date)
+    # One active route per courier and day: a driver already on another hub's route that
+    # day is not available here (the database refuses a second one all the same).
+    busy = couriers_busy(day=locked.service_date)
+    available = [
+        a
+        for a in courier_availability_for(hub=locked.hub, day=locked.service_date)
+        if a.courier_id not in busy
+    ]
     drivers = drivers_for(routes, available, skills_of)
     for route in routes:
         if route.pk in drivers:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from lastmile.accounts.models import User
 from lastmile.core.state import check_transition
+from lastmile.dispatch.errors import CourierBusy
 from lastmile.dispatch.models import (
+    ACTIVE_ROUTE_STATUSES,
     ROUTE_TRANSITIONS,
     SETTLED_STOP_STATUSES,
     PlanEvent,
@@ -67,8 +70,13 @@ def route_complete_if_settled(route: Route, *, actor_id: int | None, at: dt.date
 
 
 def route_dispatch(*, route: Route, courier_id: int, actor: User | None) -> Route:
-    """Hand ``route`` to a courier (planned → dispatched); the caller holds the transaction."""
-    locked = Route.objects.select_for_update().get(pk=route.pk)
+    """Hand ``route`` to a courier (planned → dispatched); the caller holds the transaction.
+
+    The route takes its plan's day, so the database holds one active route per courier and
+    day: a courier who got another route that day meanwhile (another hub's plan published
+    at the same moment) is a 409 ``courier_busy``, and nothing of this call is stored.
+    """
+    locked = Route.objects.select_for_update(of=("self",)).select_related("plan").get(pk=route.pk)
     if not check_transition(
         ROUTE_TRANSITIONS, entity="Route", current=locked.status, target=RouteStatus.DISPATCHED
     ):
@@ -79,7 +87,20 @@ def route_dispatch(*, route: Route, courier_id: int, actor: User | None) -> Rout
         courier_id,
         now,
     )
-    locked.save(update_fields=["status", "courier", "dispatched_at", "updated_at"])
+    locked.service_date = locked.plan.service_date
+    try:
+        with transaction.atomic():
+            locked.save(
+                update_fields=["status", "courier", "service_date", "dispatched_at", "updated_at"]
+            )
+    except IntegrityError:
+        if Route.objects.filter(
+            courier_id=courier_id,
+            service_date=locked.service_date,
+            status__in=ACTIVE_ROUTE_STATUSES,
+        ).exists():
+            raise CourierBusy(day=locked.service_date) from None
+        raise
     PlanEvent.objects.create(
         plan_id=locked.plan_id,
         kind=PlanEvent.Kind.ROUTE_DISPATCHED,
