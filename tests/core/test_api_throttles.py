@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from fleet import services
 from tests.fleet.factories import VehicleTypeFactory
 from tests.hubs.factories import HubFactory
-from tests.workforce.factories import CourierFactory
+from tests.workforce.factories import active_courier
 
 pytestmark = pytest.mark.django_db
 
@@ -25,9 +25,10 @@ def _low_rates(settings):
     }
 
 
-def _courier_client() -> APIClient:
+def _courier_client(n: int) -> APIClient:
+    # Only an active, approved courier passes the driver API's permission to reach the throttle.
     client = APIClient()
-    client.force_authenticate(CourierFactory().user)
+    client.force_authenticate(active_courier(n=n).user)
     return client
 
 
@@ -58,7 +59,7 @@ def _assert_throttled(response) -> None:
 
 def test_a_courier_past_the_driver_rate_gets_429_and_another_courier_does_not():
     # given: a courier who used the window's three requests
-    courier, colleague = _courier_client(), _courier_client()
+    courier, colleague = _courier_client(1), _courier_client(2)
     for _ in range(3):
         assert courier.get(ROUTES_URL).status_code == 200
 
@@ -72,7 +73,7 @@ def test_a_courier_past_the_driver_rate_gets_429_and_another_courier_does_not():
 
 
 def test_every_driver_endpoint_counts_against_the_same_courier_budget():
-    courier = _courier_client()
+    courier = _courier_client(1)
     for path in (ROUTES_URL, "/api/v1/driver/routes/999999/", "/api/v1/driver/stops/999999/fail/"):
         courier.generic("GET" if "fail" not in path else "POST", path)
 
@@ -96,7 +97,7 @@ def test_the_rate_follows_the_settings(settings):
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"driver": "1/minute", "telematics": "1/minute"},
     }
-    courier = _courier_client()
+    courier = _courier_client(1)
 
     assert courier.get(ROUTES_URL).status_code == 200
     _assert_throttled(courier.get(ROUTES_URL))
