@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -35,6 +37,8 @@ PRODUCTION_ENV = {
     "REDIS_URL": "redis://redis.internal:6379/0",
     # Production runs behind a TLS-terminating proxy that sets X-Forwarded-Proto.
     "USE_X_FORWARDED_HEADERS": "1",
+    # IBANs are encrypted with explicit keys in production (the check refuses without them).
+    "WORKFORCE_FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
 }
 
 
