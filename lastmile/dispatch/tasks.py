@@ -9,7 +9,8 @@ from django.db import transaction
 from lastmile.dispatch.models import ReplanStatus
 from lastmile.dispatch.services import plan_run, plans_request_tomorrow, route_offers_expire
 from lastmile.dispatch.services.offers import EXPIRE_BATCH
-from lastmile.dispatch.services.replanning import live_days_watch, replan_run
+from lastmile.dispatch.services.plans import plans_sweep
+from lastmile.dispatch.services.replanning import live_days_watch, replan_run, replans_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -62,3 +63,11 @@ def replan_hub_day_task(self, replan_id: int) -> str | None:
 def watch_live_days_task() -> list[int]:
     """Every minute: today's published days with new or cancelled orders get a re-plan."""
     return [replan.pk for replan in live_days_watch()]
+
+
+@shared_task(name="dispatch.sweep_runs")
+def sweep_runs_task() -> dict[str, int]:
+    """Every minute: lost plans and re-plans are sent again, restarted or given up."""
+    plans = plans_sweep()
+    replans = replans_sweep()
+    return {"plans": len(plans), "replans": len(replans)}

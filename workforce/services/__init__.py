@@ -34,6 +34,7 @@ from workforce.services.payouts import (
     payout_batch_return_to_approved,
     payout_export_sepa,
     payout_week_close,
+    payout_week_overdue,
     week_bounds,
 )
 from workforce.services.vetting import (
@@ -76,6 +77,7 @@ __all__ = [
     "payout_batch_return_to_approved",
     "payout_export_sepa",
     "payout_week_close",
+    "payout_week_overdue",
     "shift_cancel",
     "shift_complete",
     "shift_earnings_record",
