@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.conf import settings as django_settings
 from django.urls import reverse
+from django.utils import timezone
 
 from fleet.models import VehicleState
 from lastmile.accounts.roles import Role
@@ -742,6 +743,31 @@ def test_the_button_sends_a_run_even_when_one_is_queued_and_the_sweeper_resends_
     dead.refresh_from_db()
     assert dead.status == ReplanStatus.FAILED
     assert "stopped 2 time(s)" in dead.error
+
+
+def test_a_replan_whose_worker_died_is_taken_over_and_one_with_a_live_lease_is_not(tomorrow):
+    # given: a re-plan a worker started, then died in (lease expired)
+    _, plan, _ = _published(tomorrow)
+    replan = replan_request(
+        plan=plan, trigger=ReplanTrigger.MANUAL, debounce=False, now=at(plan.hub, tomorrow, 9)
+    )
+    live = timezone.now() + dt.timedelta(seconds=60)
+    Replan.objects.filter(pk=replan.pk).update(
+        status=ReplanStatus.RUNNING, lease_owner="worker-a", lease_expires_at=live, attempts=1
+    )
+    # when: its task is delivered again while the lease is live, nothing happens
+    assert replan_run(replan_id=replan.pk, now=at(plan.hub, tomorrow, 9, 1)) is None
+    replan.refresh_from_db()
+    assert (replan.status, replan.lease_owner) == (ReplanStatus.RUNNING, "worker-a")
+    # and once the lease expired, the delivery takes it over and applies it
+    Replan.objects.filter(pk=replan.pk).update(
+        lease_expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    done = replan_run(replan_id=replan.pk, now=at(plan.hub, tomorrow, 9, 2))
+    # then
+    assert done.status == ReplanStatus.APPLIED, done.error
+    assert done.attempts == 2
+    assert done.lease_owner == ""
 
 
 def test_in_process_a_busy_day_leaves_the_replan_queued_instead_of_recursing(tomorrow, eager_tasks):
