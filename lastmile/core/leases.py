@@ -88,11 +88,9 @@ def lease_renew(queryset: QuerySet, *, owner: str) -> bool:
     return queryset.filter(lease_owner=owner).update(lease_expires_at=expires) == 1
 
 
-def lease_held(row: LeasedWork, *, owner: str | None) -> bool:
-    """For a run about to write its result, with the row locked. ``owner=None`` (the
-    sweeper giving a row up) holds no lease and passes only once the lease expired."""
-    if owner is None:
-        return lease_expired(row, now=timezone.now())
+def lease_held(row: LeasedWork, *, owner: str) -> bool:
+    """For a run about to write its result or failure, with the row locked: False once
+    another run took the row over (its outcome stands, not this one's)."""
     return row.lease_owner == owner
 
 

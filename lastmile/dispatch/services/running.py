@@ -173,7 +173,7 @@ def _start(plan_id: int) -> tuple[Plan, str] | None:
     return None
 
 
-def _fail(plan_id: int, *, error: str, owner: str | None, fields: dict | None = None) -> Plan:
+def _fail(plan_id: int, *, error: str, owner: str, fields: dict | None = None) -> Plan:
     with transaction.atomic():
         plan = Plan.objects.select_for_update().get(pk=plan_id)
         if plan.status not in (PlanStatus.QUEUED, PlanStatus.RUNNING):
