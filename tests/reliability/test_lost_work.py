@@ -4,10 +4,12 @@ Real Celery workers (subprocesses) on PostgreSQL and a Redis of the test's own; 
 sweeper is called here in a bounded loop instead of waiting for beat.
 """
 
+import datetime as dt
 import time
 
 import pytest
 from django.db.models import Count
+from django.utils import timezone
 
 from lastmile.dispatch.models import Plan, PlanEvent, PlanPhase, PlanStatus, Stop, StopKind
 from lastmile.dispatch.services import plan_request
@@ -78,7 +80,9 @@ def test_a_plan_whose_worker_is_killed_mid_solve_is_taken_over_and_stored_once(w
     assert joined.joined
 
     # then: while the dead worker's lease is live, the sweeper leaves it alone...
-    assert plans_sweep().restarted == []
+    plan.refresh_from_db()
+    if plan.lease_expires_at > timezone.now() + dt.timedelta(seconds=0.5):
+        assert plans_sweep().restarted == []
     # ...once it expired, the run is sent again and the new worker takes it over, once
     _sweep_until_done(plan, timeout_s=LEASE_S + SOLVE_S + 40, logs=workers.logs)
     _assert_stored_once(plan)
