@@ -27,6 +27,7 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 
 from lastmile import celery_app
+from tests.conftest import REQUIRE_SERVICES
 from tests.fleet.factories import CargoBikeTypeFactory, VehicleFactory
 from tests.hubs.factories import HubFactory, OpeningHoursFactory
 from tests.orders.factories import OrderFactory
@@ -208,7 +209,10 @@ def _broker(url: str) -> Iterator[None]:
 @pytest.fixture
 def own_redis(tmp_path) -> Iterator[RedisServer]:
     if not os.path.exists(REDIS_SERVER):
-        pytest.skip(f"redis-server not found at {REDIS_SERVER}")
+        missing = f"redis-server not found at {REDIS_SERVER}"
+        if REQUIRE_SERVICES:
+            pytest.fail(f"REQUIRE_SERVICES=1 but {missing}")
+        pytest.skip(missing)
     server = RedisServer(tmp_path)
     server.start()
     try:
