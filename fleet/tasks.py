@@ -1,6 +1,7 @@
-"""Celery tasks of the fleet: the ping retention sweep and solving charging plans.
+"""Celery tasks of the fleet: the ping retention sweep, solving charging plans, and the sweep
+that sends lost charging plans again.
 
-Both take primitives, call one service and are safe to run twice.
+Each takes primitives, calls one service and is safe to run twice.
 """
 
 import datetime as dt
@@ -12,7 +13,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from fleet.models import ChargingPlan
-from fleet.services import charging_plan_fail, charging_plan_solve, pings_prune
+from fleet.services import (
+    charging_plan_fail,
+    charging_plan_solve,
+    charging_plans_sweep,
+    pings_prune,
+)
 from lastmile.core.errors import NotFound
 
 logger = logging.getLogger(__name__)
@@ -52,3 +58,9 @@ def plan_charging_task(plan_id: int) -> str:
             plan=ChargingPlan(pk=plan_id), reason="The planning task ran out of time."
         )
         return plan.status
+
+
+@shared_task(name="fleet.sweep_charging_plans", ignore_result=True)
+def sweep_charging_plans_task() -> int:
+    """Every minute: pending charging plans whose task or worker was lost are sent again."""
+    return len(charging_plans_sweep())

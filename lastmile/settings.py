@@ -281,6 +281,17 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=30 * 60)
 # longest task, or a long planning run would be started twice.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 10 * 60}
 CELERY_WORKER_SEND_TASK_EVENTS = True
+# Leases on background work (plans, re-plans, charging plans; lastmile/core/leases.py): a run
+# renews its lease while it works, and a lease not renewed for TASK_LEASE_S means its worker
+# died (killed, out of memory, host lost), so the run may be taken over. It must exceed the
+# longest pause between two heartbeats (a charging solve has none: 20 s).
+TASK_LEASE_S = env.int("TASK_LEASE_S", default=120)
+# A run whose worker was lost is restarted until it was started this many times in all; then
+# it fails with that reason instead of being retried forever.
+TASK_MAX_ATTEMPTS = env.int("TASK_MAX_ATTEMPTS", default=3)
+# Work still waiting for a worker this long after its task was sent (a message lost in a
+# broker restart) is sent again by the sweepers; a late duplicate finds nothing to do.
+TASK_RESEND_AFTER_S = env.int("TASK_RESEND_AFTER_S", default=60)
 CELERY_BEAT_SCHEDULE = {
     f"heartbeat-{queue}": {
         "task": "core.queue_heartbeat",
@@ -311,6 +322,11 @@ CELERY_BEAT_SCHEDULE.update(
             "task": "workforce.close_payout_week",
             "schedule": crontab(day_of_week="mon", hour=3, minute=0),
         },
+        # Catches a Monday close whose message or worker was lost (a no-op once closed).
+        "workforce-close-overdue-payout-week": {
+            "task": "workforce.close_overdue_payout_week",
+            "schedule": crontab(minute=20),
+        },
     }
 )
 # Dispatch: tomorrow's routes for every active hub, planned at 22:00 once the day's orders are in.
@@ -322,6 +338,18 @@ CELERY_BEAT_SCHEDULE["dispatch-plan-tomorrow"] = {
 CELERY_BEAT_SCHEDULE["dispatch-replan-watch"] = {
     "task": "dispatch.watch_live_days",
     "schedule": 60.0,
+}
+# Lost planning work (see TASK_LEASE_S): queued plans and re-plans sent again, running ones whose
+# worker died restarted or given up; the same for charging plans.
+CELERY_BEAT_SCHEDULE["dispatch-sweep-runs"] = {
+    "task": "dispatch.sweep_runs",
+    "schedule": 60.0,
+    "options": {"expires": 55},
+}
+CELERY_BEAT_SCHEDULE["fleet-sweep-charging-plans"] = {
+    "task": "fleet.sweep_charging_plans",
+    "schedule": 60.0,
+    "options": {"expires": 55},
 }
 CELERY_BEAT_SCHEDULE["dispatch-expire-offers"] = {
     "task": "dispatch.expire_offers",

@@ -66,3 +66,18 @@ def close_payout_week_task(week_start: str | None = None) -> int:
         },
     )
     return len(result.created)
+
+
+@shared_task(name="workforce.close_overdue_payout_week", ignore_result=True)
+def close_overdue_payout_week_task(now: str | None = None) -> int:
+    """Hourly: close last week if its Monday run was lost; otherwise do nothing.
+
+    The weekly close is one transaction, so a killed worker leaves nothing half-done, but a
+    lost message would leave the week open until someone noticed. ``now`` (ISO) is for
+    tests; returns the batches created.
+    """
+    monday = services.payout_week_overdue(dt.datetime.fromisoformat(now) if now else None)
+    if monday is None:
+        return 0
+    logger.warning("workforce: payout week close was lost", extra={"week_start": str(monday)})
+    return close_payout_week_task(monday.isoformat())

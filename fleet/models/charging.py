@@ -19,6 +19,7 @@ from fleet.models.vehicles import (
     Connector,
     Current,
 )
+from lastmile.core.leases import LeasedWork
 from lastmile.core.models import TimeStampedModel
 from lastmile.core.state import validate_table
 
@@ -226,8 +227,11 @@ validate_table(CHARGING_PLAN_TRANSITIONS, set(_P.values))
 SOLVED_STATUSES = frozenset({_P.READY, _P.SHORTFALL})
 
 
-class ChargingPlan(TimeStampedModel):
+class ChargingPlan(LeasedWork, TimeStampedModel):
     """A night's charging at one hub: who charges where, at what power, in each 15-min slot.
+
+    A pending plan being solved holds a lease (``core.leases``): one whose worker died is
+    solved again by the sweeper, or failed once it was started ``TASK_MAX_ATTEMPTS`` times.
 
     The site's cap, the slot prices, the efficiency and the reserve are copied in when the
     plan is requested, so a plan still reads the same after the tariff or the cap changes.

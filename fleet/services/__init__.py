@@ -15,6 +15,7 @@ from fleet.services.plans import (
     charging_plan_fail,
     charging_plan_request,
     charging_plan_solve,
+    charging_plans_sweep,
 )
 from fleet.services.telematics import (
     IngestResult,
@@ -46,6 +47,7 @@ __all__ = [
     "charging_plan_fail",
     "charging_plan_request",
     "charging_plan_solve",
+    "charging_plans_sweep",
     "charging_session_check",
     "charging_session_record",
     "charging_site_create",

@@ -46,6 +46,18 @@ from fleet.selectors import charger_spec, tariff_hourly_prices, vehicle_state_or
 from fleet.services.events import fleet_event_record
 from lastmile.accounts.models import User
 from lastmile.core.errors import NotFound, ValidationFailed
+from lastmile.core.leases import (
+    LEASE_FIELDS,
+    SweepResult,
+    lease_attempts_left,
+    lease_expired,
+    lease_held,
+    lease_length,
+    lease_lost_reason,
+    lease_released,
+    lease_take,
+    leases_sweep,
+)
 from lastmile.core.state import check_transition
 from lastmile.hubs.models import Hub
 
@@ -288,6 +300,8 @@ def charging_plan_request(
         reserve_pct=reserve_pct,
         requested_by=actor if actor is not None and actor.is_authenticated else None,
         source=source,
+        # Sent on commit; the sweeper sends it again if no worker took it in time.
+        sent_at=now,
         vehicle_count=len(rows),
         message="; ".join(
             f"{row.vehicle.code}: state of charge unknown, 0 % assumed"
@@ -309,10 +323,14 @@ def charging_plan_request(
         payload={"vehicles": len(rows), "horizon_end": horizon_end.isoformat()},
     )
     if enqueue:
-        from fleet.tasks import plan_charging_task
-
-        transaction.on_commit(lambda: plan_charging_task.delay(plan.pk))
+        transaction.on_commit(lambda: _enqueue(plan))
     return plan
+
+
+def _enqueue(plan: ChargingPlan) -> None:
+    from fleet.tasks import plan_charging_task
+
+    plan_charging_task.delay(plan.pk)
 
 
 def _problem(plan: ChargingPlan, rows: list[ChargingPlanVehicle], chargers: list[Charger]):
@@ -368,9 +386,11 @@ def _move(plan: ChargingPlan, *, target: str, source: str, payload: dict | None 
 def charging_plan_solve(*, plan_id: int, time_limit_s: float = SOLVER_TIME_LIMIT_S) -> ChargingPlan:
     """Solve a pending plan and store the schedule; any other status is returned untouched.
 
-    The optimiser runs outside a transaction (it may take seconds); the result is written
-    in one, after re-checking under a row lock that no other worker stored it first, so a
-    re-delivered task does no harm. The plan ends ``ready`` (every target met), ``shortfall``
+    The run first takes the plan's lease (``core.leases``): a plan another worker is solving
+    under a live lease is returned untouched, one whose lease expired (its worker died) is
+    taken over, or failed with the reason after ``TASK_MAX_ATTEMPTS`` starts. The optimiser
+    runs outside a transaction (it may take seconds); the result is written in one, only
+    while this run still holds the lease, so a re-delivered task does no harm. The plan ends ``ready`` (every target met), ``shortfall``
     (rows name who is short, by how much and why) or ``failed`` (the solver gave up; the
     message says why). Older solved plans of the hub whose night overlaps are superseded.
     """
@@ -380,6 +400,9 @@ def charging_plan_solve(*, plan_id: int, time_limit_s: float = SOLVER_TIME_LIMIT
         raise NotFound("No such charging plan.") from None
     if plan.status != ChargingPlanStatus.PENDING:
         return plan
+    owner = _lease_take(plan.pk, time_limit_s=time_limit_s)
+    if owner is None:
+        return ChargingPlan.objects.select_related("hub").get(pk=plan.pk)
     rows = list(plan.vehicles.select_related("vehicle__vehicle_type").order_by("vehicle__code"))
     chargers = list(
         Charger.objects.filter(site__hub=plan.hub, status=ChargerStatus.OPERATIONAL).order_by("pk")
@@ -396,8 +419,11 @@ def charging_plan_solve(*, plan_id: int, time_limit_s: float = SOLVER_TIME_LIMIT
 
     with transaction.atomic():
         locked = ChargingPlan.objects.select_for_update().select_related("hub").get(pk=plan.pk)
-        if locked.status != ChargingPlanStatus.PENDING:
+        if locked.status != ChargingPlanStatus.PENDING or not lease_held(locked, owner=owner):
             return locked
+        for name, value in lease_released().items():
+            setattr(locked, name, value)
+        locked.save(update_fields=[*lease_released(), "updated_at"])
         _store_naive(locked, naive)
         if smart is None:
             locked.message = "; ".join(filter(None, [locked.message, failure]))
@@ -414,6 +440,52 @@ def charging_plan_solve(*, plan_id: int, time_limit_s: float = SOLVER_TIME_LIMIT
         )
         _supersede_overlapping(locked)
     return locked
+
+
+@transaction.atomic
+def _lease_take(plan_id: int, *, time_limit_s: float) -> str | None:
+    """The lease's owner for this run, or ``None`` when the plan is not this run's to solve
+    (solved meanwhile, solved by a worker with a live lease, or given up now)."""
+    locked = ChargingPlan.objects.select_for_update().get(pk=plan_id)
+    now = timezone.now()
+    if locked.status != ChargingPlanStatus.PENDING:
+        return None
+    if locked.lease_owner and not lease_expired(locked, now=now):
+        logger.info("charging plan is being solved elsewhere", extra={"plan": plan_id})
+        return None
+    if locked.lease_owner and not lease_attempts_left(locked):
+        _give_up(locked, lease_lost_reason(locked, what="charging plan"))
+        return None
+    owner = lease_take(locked, now=now)
+    # One optimiser call, no heartbeat inside it: the lease covers the whole solve.
+    solve_s = dt.timedelta(seconds=time_limit_s + 30)
+    locked.lease_expires_at = now + max(lease_length(), solve_s)
+    locked.save(update_fields=[*LEASE_FIELDS, "updated_at"])
+    return owner
+
+
+def _give_up(plan: ChargingPlan, reason: str) -> None:
+    """pending → failed for a plan whose worker was lost too often (row locked)."""
+    plan.message = "; ".join(filter(None, [plan.message, reason]))
+    for name, value in lease_released().items():
+        setattr(plan, name, value)
+    plan.save(update_fields=["message", *lease_released(), "updated_at"])
+    _move(plan, target=ChargingPlanStatus.FAILED, source="system", payload={"lost_worker": True})
+
+
+def charging_plans_sweep(*, now: dt.datetime | None = None) -> SweepResult:
+    """Each minute: pending plans no worker took (a lost message) are sent again, and those
+    whose solving worker died (lease expired) are sent again to be taken over, or failed
+    with the reason after ``TASK_MAX_ATTEMPTS`` starts (``core.leases``)."""
+    pending = ChargingPlan.objects.filter(status=ChargingPlanStatus.PENDING)
+    return leases_sweep(
+        waiting=pending.filter(lease_owner=""),
+        running=pending.exclude(lease_owner=""),
+        send=_enqueue,
+        give_up=_give_up,
+        what="charging plan",
+        now=now,
+    )
 
 
 _NAIVE_FIELDS = ["naive_cost_minor", "naive_peak_w", "naive_shortfall_wh", "naive_load_w"]

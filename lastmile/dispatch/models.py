@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from lastmile.core.geo import coordinate_constraints, latitude_field, longitude_field
+from lastmile.core.leases import LeasedWork
 from lastmile.core.models import AppendOnlyModel, TimeStampedModel
 from lastmile.core.state import validate_table
 from lastmile.routing.solution import UnassignedReason
@@ -54,8 +55,12 @@ class PlanPhase(models.TextChoices):
     DONE = "done", "Done"
 
 
-class Plan(TimeStampedModel):
-    """One planning run for a hub and service date, and its result once ready."""
+class Plan(LeasedWork, TimeStampedModel):
+    """One planning run for a hub and service date, and its result once ready.
+
+    While running, the run holds a lease (``core.leases``): a run whose worker died is
+    restarted by the sweeper, or failed once it was started ``TASK_MAX_ATTEMPTS`` times.
+    """
 
     hub = models.ForeignKey("hubs.Hub", on_delete=models.PROTECT, related_name="plans")
     service_date = models.DateField(help_text="The hub-local day the routes are driven")
@@ -463,6 +468,7 @@ class PlanEvent(AppendOnlyModel):
         NO_COURIER = "no_courier", "No courier left to offer a route to"
         REPLAN_REQUESTED = "replan_requested", "Re-plan requested"
         REPLANNED = "replanned", "Re-planned during the day"
+        RESTARTED = "restarted", "Restarted after its worker was lost"
 
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(max_length=24, choices=Kind.choices)
@@ -511,13 +517,13 @@ class ReplanTrigger(models.TextChoices):
     RETRY = "retry", "Routes changed while re-planning"
 
 
-class Replan(TimeStampedModel):
+class Replan(LeasedWork, TimeStampedModel):
     """One re-plan of a published hub day: what triggered it, when it ran, what it changed.
 
     Triggers that arrive while a re-plan waits out its debounce join it (``triggers`` grows),
     so a burst of changes costs one solve. ``diff`` lists the orders added, moved between
     routes, dropped and left unassigned, and ``stats["starts"]`` where and when each vehicle
-    was taken to start from.
+    was taken to start from. A running re-plan holds a lease, as a running plan does.
     """
 
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="replans")

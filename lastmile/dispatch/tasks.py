@@ -15,7 +15,8 @@ from lastmile.dispatch.services import (
     route_offers_withdraw,
 )
 from lastmile.dispatch.services.offers import EXPIRE_BATCH
-from lastmile.dispatch.services.replanning import live_days_watch, replan_run
+from lastmile.dispatch.services.plans import plans_sweep
+from lastmile.dispatch.services.replanning import live_days_watch, replan_run, replans_sweep
 from lastmile.dispatch.services.stops import route_etas_refresh
 from lastmile.routing.problem import Location
 
@@ -101,3 +102,11 @@ def refresh_route_etas_task(
         depart_at=dt.datetime.fromisoformat(depart_at),
     )
     return route.eta_source if route is not None else None
+
+
+@shared_task(name="dispatch.sweep_runs")
+def sweep_runs_task() -> dict[str, int]:
+    """Every minute: lost plans and re-plans are sent again, restarted or given up."""
+    plans = plans_sweep()
+    replans = replans_sweep()
+    return {"plans": len(plans), "replans": len(replans)}

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.conf import settings as django_settings
 from django.urls import reverse
+from django.utils import timezone
 
 from fleet.models import VehicleState
 from lastmile.accounts.roles import Role
@@ -14,6 +15,7 @@ from lastmile.core.errors import ValidationFailed
 from lastmile.dispatch.models import (
     Plan,
     PlanEvent,
+    PlanStatus,
     Replan,
     ReplanStatus,
     ReplanTrigger,
@@ -36,6 +38,7 @@ from lastmile.dispatch.services.replanning import (
     replan_ask,
     replan_request,
     replan_run,
+    replans_sweep,
 )
 from lastmile.dispatch.tasks import replan_hub_day_task
 from lastmile.orders.models import FailureReason, OrderEvent, OrderStatus, Priority
@@ -44,6 +47,7 @@ from tests.dispatch.factories import at, multi_route_day
 from tests.dispatch.test_publishing import driver, ready_plan
 from tests.factories import StaffFactory
 from tests.fleet.factories import VehicleFactory
+from tests.hubs.factories import HubFactory
 from tests.orders.factories import OrderFactory
 
 pytestmark = pytest.mark.django_db
@@ -689,10 +693,11 @@ def test_a_van_at_a_reload_loads_what_the_replan_adds_without_a_second_reload(to
     assert added.trip == reload.trip + 1
 
 
-def test_the_button_sends_a_run_even_when_one_is_queued_and_the_watch_unsticks_lost_ones(
-    tomorrow, django_capture_on_commit_callbacks
+def test_the_button_sends_a_run_even_when_one_is_queued_and_the_sweeper_resends_lost_ones(
+    tomorrow, django_capture_on_commit_callbacks, settings
 ):
     # given: a queued re-plan whose task was lost
+    settings.TASK_MAX_ATTEMPTS = 2
     _, plan, _ = _published(tomorrow)
     with django_capture_on_commit_callbacks() as lost:
         queued = replan_request(
@@ -707,22 +712,69 @@ def test_the_button_sends_a_run_even_when_one_is_queued_and_the_watch_unsticks_l
             debounce=False,
             now=at(plan.hub, tomorrow, 9, 5),
         )
-    # and later the minute's watch finds it still queued, and a run whose worker died
-    Replan.objects.filter(pk=queued.pk).update(run_after=at(plan.hub, tomorrow, 9))
+    # and later the minute's sweep finds it still queued, a run whose worker died once (it
+    # is sent again, to be taken over) and one whose worker died as often as allowed
+    sweep_at = at(plan.hub, tomorrow, 9, 10)
+    Replan.objects.filter(pk=queued.pk).update(
+        run_after=at(plan.hub, tomorrow, 9), sent_at=at(plan.hub, tomorrow, 9)
+    )
+    other_day = Plan.objects.create(
+        hub=HubFactory(), service_date=plan.service_date, status=PlanStatus.PUBLISHED
+    )
+    restartable = Replan.objects.create(
+        plan=other_day,
+        status=ReplanStatus.RUNNING,
+        run_after=at(plan.hub, tomorrow, 8),
+        started_at=at(plan.hub, tomorrow, 8),
+        attempts=1,
+        lease_owner="dead-worker",
+        lease_expires_at=sweep_at - dt.timedelta(seconds=1),
+    )
     dead = Replan.objects.create(
         plan=plan,
         status=ReplanStatus.RUNNING,
         run_after=at(plan.hub, tomorrow, 8),
         started_at=at(plan.hub, tomorrow, 8),
+        attempts=2,
+        lease_owner="dead-worker",
+        lease_expires_at=sweep_at - dt.timedelta(seconds=1),
     )
     with django_capture_on_commit_callbacks() as swept:
-        live_days_watch(now=at(plan.hub, tomorrow, 9, 10))
+        result = replans_sweep(now=sweep_at)
     # then
     assert len(pressed) == 1
-    assert len(swept) == 1
+    assert result.resent == [queued.pk]
+    assert result.restarted == [restartable.pk]
+    assert result.given_up == [dead.pk]
+    assert len(swept) == 2
     dead.refresh_from_db()
     assert dead.status == ReplanStatus.FAILED
-    assert "worker" in dead.error
+    assert "stopped 2 time(s)" in dead.error
+
+
+def test_a_replan_whose_worker_died_is_taken_over_and_one_with_a_live_lease_is_not(tomorrow):
+    # given: a re-plan a worker started, then died in (lease expired)
+    _, plan, _ = _published(tomorrow)
+    replan = replan_request(
+        plan=plan, trigger=ReplanTrigger.MANUAL, debounce=False, now=at(plan.hub, tomorrow, 9)
+    )
+    live = timezone.now() + dt.timedelta(seconds=60)
+    Replan.objects.filter(pk=replan.pk).update(
+        status=ReplanStatus.RUNNING, lease_owner="worker-a", lease_expires_at=live, attempts=1
+    )
+    # when: its task is delivered again while the lease is live, nothing happens
+    assert replan_run(replan_id=replan.pk, now=at(plan.hub, tomorrow, 9, 1)) is None
+    replan.refresh_from_db()
+    assert (replan.status, replan.lease_owner) == (ReplanStatus.RUNNING, "worker-a")
+    # and once the lease expired, the delivery takes it over and applies it
+    Replan.objects.filter(pk=replan.pk).update(
+        lease_expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    done = replan_run(replan_id=replan.pk, now=at(plan.hub, tomorrow, 9, 2))
+    # then
+    assert done.status == ReplanStatus.APPLIED, done.error
+    assert done.attempts == 2
+    assert done.lease_owner == ""
 
 
 def test_in_process_a_busy_day_leaves_the_replan_queued_instead_of_recursing(tomorrow, eager_tasks):

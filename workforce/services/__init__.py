@@ -37,6 +37,7 @@ from workforce.services.payouts import (
     payout_batches_hold_for_account_change,
     payout_export_sepa,
     payout_week_close,
+    payout_week_overdue,
     week_bounds,
 )
 from workforce.services.vetting import (
@@ -82,6 +83,7 @@ __all__ = [
     "payout_batches_hold_for_account_change",
     "payout_export_sepa",
     "payout_week_close",
+    "payout_week_overdue",
     "shift_cancel",
     "shift_complete",
     "shift_earnings_record",

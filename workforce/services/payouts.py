@@ -63,6 +63,21 @@ def last_completed_week(now: dt.datetime | None = None) -> dt.date:
     return today - dt.timedelta(days=today.weekday() + 7)
 
 
+# The beat closes last week on Mondays at 03:00 (settings); a week still open an hour after
+# that lost its run (a broker restart, a worker killed mid-close rolled it back).
+OVERDUE_AFTER = dt.timedelta(hours=4)
+
+
+def payout_week_overdue(now: dt.datetime | None = None) -> dt.date | None:
+    """The Monday of the last ended week if its Monday close never happened, else ``None``."""
+    now = now or timezone.now()
+    monday = last_completed_week(now)
+    _, end = week_bounds(monday)
+    if now < end + OVERDUE_AFTER or PayoutWeek.objects.filter(week_start=monday).exists():
+        return None
+    return monday
+
+
 @dataclass
 class WeekCloseResult:
     week: PayoutWeek

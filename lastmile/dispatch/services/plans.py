@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from lastmile.accounts.models import User
 from lastmile.core.errors import Conflict, ValidationFailed
+from lastmile.core.leases import SweepResult, lease_released, leases_sweep
 from lastmile.core.state import check_transition
 from lastmile.dispatch.models import (
     ACTIVE_PLAN_STATUSES,
@@ -112,7 +113,8 @@ def plan_request(
 
     Only one run per hub and day at a time: while one is queued or running, a second request
     joins it and gets that plan back with ``plan.joined`` set (and a ``joined`` event). The
-    task is sent after commit (``enqueue=False`` leaves sending to the caller, for fan-outs).
+    task is sent after commit (``enqueue=False`` leaves sending to the caller, for fan-outs);
+    if it is lost, ``plans_sweep`` sends it again, so joining never waits on a dead run.
     A day in the past, an inactive hub, or a day whose plan is already published is refused.
     """
     if not hub.is_active:
@@ -142,6 +144,9 @@ def plan_request(
                 progress_phase=PlanPhase.QUEUED,
                 requested_by=actor,
                 celery_task_id=str(uuid.uuid4()),
+                # Sent on commit (here or by the caller's fan-out); the sweeper sends it
+                # again if no worker took it within TASK_RESEND_AFTER_S.
+                sent_at=timezone.now(),
             )
     except IntegrityError:
         existing = active_plan(hub=hub, service_date=service_date)
@@ -162,6 +167,32 @@ def plan_request(
         extra={"plan": plan.pk, "hub": hub.code, "service_date": service_date.isoformat()},
     )
     return plan
+
+
+def plan_give_up(*, plan: Plan, reason: str) -> Plan:
+    """running → failed for a plan whose worker was lost ``TASK_MAX_ATTEMPTS`` times (the
+    caller holds the transaction and has checked the lease expired); ``reason`` says so."""
+    return plan_transition(
+        plan,
+        target=PlanStatus.FAILED,
+        fields={"error": reason, **lease_released()},
+        payload={"lost_worker": True, "attempts": plan.attempts},
+    )
+
+
+def plans_sweep(*, now: dt.datetime | None = None) -> SweepResult:
+    """Each minute: queued plans whose task was lost (a broker restart) are sent again, and
+    running plans whose lease expired (a killed worker) are sent again for a worker to take
+    over, or failed with the reason after ``TASK_MAX_ATTEMPTS`` starts (``core.leases``).
+    A request, the nightly one included, thus never joins a run that will not finish."""
+    return leases_sweep(
+        waiting=Plan.objects.filter(status=PlanStatus.QUEUED),
+        running=Plan.objects.filter(status=PlanStatus.RUNNING),
+        send=_enqueue,
+        give_up=lambda plan, reason: plan_give_up(plan=plan, reason=reason),
+        what="plan",
+        now=now,
+    )
 
 
 @transaction.atomic

@@ -45,6 +45,18 @@ from fleet.models import Vehicle as FleetVehicle
 from fleet.selectors import vehicle_routing_spec, vehicle_state_or_none
 from lastmile.accounts.models import User
 from lastmile.core.errors import ApplicationError, Conflict, ValidationFailed
+from lastmile.core.leases import (
+    LEASE_FIELDS,
+    SweepResult,
+    lease_attempts_left,
+    lease_expired,
+    lease_held,
+    lease_lost_reason,
+    lease_released,
+    lease_renew,
+    lease_take,
+    leases_sweep,
+)
 from lastmile.core.state import check_transition
 from lastmile.dispatch.models import (
     ORDER_STOP_KINDS,
@@ -89,7 +101,7 @@ from lastmile.orders.services import (
 )
 from lastmile.routing.checker import CheckReport, check
 from lastmile.routing.matrix import build_matrices
-from lastmile.routing.params import SolverParams
+from lastmile.routing.params import SolverParams, throttled
 from lastmile.routing.problem import (
     Job,
     JobKind,
@@ -186,6 +198,7 @@ def replan_request(
                         requested_by=actor,
                         run_after=now + dt.timedelta(seconds=delay),
                         celery_task_id=str(uuid.uuid4()),
+                        sent_at=timezone.now(),
                     )
             except IntegrityError:
                 # Another trigger created it a moment ago: join that one.
@@ -662,24 +675,54 @@ def _transition(replan: Replan, target: str, **fields: object) -> Replan:
 
 
 @transaction.atomic
-def _start(replan_id: int, now: dt.datetime) -> Replan | bool | None:
-    """queued → running; ``None`` if there is nothing to run, ``False`` if another re-plan of
-    the same plan is running (the caller tries again later)."""
+def _start(replan_id: int, now: dt.datetime) -> tuple[Replan, str] | bool | None:
+    """Take the re-plan's lease: queued → running, or take over a running one whose lease
+    expired (failed with the reason after ``TASK_MAX_ATTEMPTS`` starts). ``None`` if there is
+    nothing to run (finished, or running under a live lease), ``False`` if another re-plan
+    of the same plan is running (the caller tries again later)."""
     replan = (
         Replan.objects.select_for_update().select_related("plan__hub").filter(pk=replan_id).first()
     )
-    if replan is None or replan.status != ReplanStatus.QUEUED:
+    if replan is None:
+        return None
+    # Leases run on the clock, whatever ``now`` the re-plan is computed for.
+    if replan.status == ReplanStatus.RUNNING and lease_expired(replan, now=timezone.now()):
+        if not lease_attempts_left(replan):
+            _give_up(replan, lease_lost_reason(replan, what="re-plan"))
+            return None
+        owner = lease_take(replan)
+        replan.save(update_fields=[*LEASE_FIELDS, "updated_at"])
+        logger.warning(
+            "replan taken over from a lost worker",
+            extra={"replan": replan.pk, "attempt": replan.attempts},
+        )
+        return replan, owner
+    if replan.status != ReplanStatus.QUEUED:
         return None
     if Replan.objects.filter(plan_id=replan.plan_id, status=ReplanStatus.RUNNING).exists():
         return False
-    return _transition(replan, ReplanStatus.RUNNING, started_at=now)
+    owner = lease_take(replan)
+    fields = {name: getattr(replan, name) for name in LEASE_FIELDS}
+    return _transition(replan, ReplanStatus.RUNNING, started_at=now, **fields), owner
 
 
-def _fail(replan_id: int, error: str, now: dt.datetime) -> Replan:
+def _give_up(replan: Replan, reason: str) -> None:
+    """running → failed for a re-plan whose worker was lost too often (row locked)."""
+    _transition(
+        replan, ReplanStatus.FAILED, error=reason, finished_at=timezone.now(), **lease_released()
+    )
+    logger.warning("replan given up", extra={"replan": replan.pk, "error": reason})
+
+
+def _fail(replan_id: int, error: str, now: dt.datetime, owner: str) -> Replan:
     with transaction.atomic():
         replan = Replan.objects.select_for_update().get(pk=replan_id)
+        if replan.status == ReplanStatus.RUNNING and not lease_held(replan, owner=owner):
+            return replan  # another run took it over: its outcome stands
         if replan.status in (ReplanStatus.QUEUED, ReplanStatus.RUNNING):
-            _transition(replan, ReplanStatus.FAILED, error=error, finished_at=now)
+            _transition(
+                replan, ReplanStatus.FAILED, error=error, finished_at=now, **lease_released()
+            )
     logger.warning("replan failed", extra={"replan": replan_id, "error": error})
     return replan
 
@@ -691,15 +734,18 @@ class _RoutesChanged(Exception):
 def replan_run(*, replan_id: int, now: dt.datetime | None = None) -> Replan | None:
     """Run a queued re-plan: read the live day, solve, check and apply; see the module.
 
-    Returns ``None`` when it is not queued any more (a retried task). When another re-plan of
-    the plan is running, it is left queued and ``None`` returned: the task tries again. A
+    Returns ``None`` when it is not queued any more (a retried task) or another worker holds
+    its live lease; a running re-plan whose lease expired is taken over. When another re-plan
+    of the plan is running, it is left queued and the row returned: the task tries again. A
     failure changes nothing on the routes and is recorded on the row.
     """
     now = now or timezone.now()
-    replan = _start(replan_id, now)
-    if not replan:
-        return None if replan is None else Replan.objects.get(pk=replan_id)
+    started_run = _start(replan_id, now)
+    if not started_run:
+        return None if started_run is None else Replan.objects.get(pk=replan_id)
+    replan, owner = started_run
     plan = replan.plan
+    mine = Replan.objects.filter(pk=replan.pk, status=ReplanStatus.RUNNING)
     timings: dict[str, float] = {}
     try:
         started = time.perf_counter()
@@ -715,6 +761,8 @@ def replan_run(*, replan_id: int, now: dt.datetime | None = None) -> Replan | No
                 time_limit_s=float(settings.DISPATCH_REPLAN_TIME_LIMIT_S),
                 move_cost=float(settings.DISPATCH_REPLAN_MOVE_COST),
                 initial_routes=data.initial_routes,
+                # The lease's heartbeat; the search stops once another run took it over.
+                should_stop=throttled(lambda: not lease_renew(mine, owner=owner), every_s=1.0),
             ),
         )
         timings["solve_s"] = round(time.perf_counter() - started, 3)
@@ -725,17 +773,17 @@ def replan_run(*, replan_id: int, now: dt.datetime | None = None) -> Replan | No
                 f"were. First: {report.violations[0]}"
             )
         started = time.perf_counter()
-        applied = _apply(replan.pk, data, solution, report, timings, started)
+        applied = _apply(replan.pk, owner, data, solution, report, timings, started)
         return applied
     except _RoutesChanged as exc:
-        failed = _fail(replan.pk, str(exc), now)
+        failed = _fail(replan.pk, str(exc), now, owner)
         replan_ask(plan=plan, trigger=ReplanTrigger.RETRY, detail={"after": replan.pk})
         return failed
     except (ApplicationError, PlanningError) as exc:
-        return _fail(replan.pk, str(exc), now)
+        return _fail(replan.pk, str(exc), now, owner)
     except Exception as exc:
         logger.exception("replan failed unexpectedly", extra={"replan": replan.pk})
-        return _fail(replan.pk, f"Unexpected error ({exc.__class__.__name__}: {exc}).", now)
+        return _fail(replan.pk, f"Unexpected error ({exc.__class__.__name__}: {exc}).", now, owner)
 
 
 # --- Applying ------------------------------------------------------------------------------
@@ -795,6 +843,7 @@ def _ref(order: Order) -> str:
 @transaction.atomic(durable=True)
 def _apply(
     replan_id: int,
+    owner: str,
     data: ReplanInput,
     solution: Solution,
     report: CheckReport,
@@ -804,6 +853,10 @@ def _apply(
     day = data.day
     now = day.now
     replan = Replan.objects.select_for_update().get(pk=replan_id)
+    if replan.status != ReplanStatus.RUNNING or not lease_held(replan, owner=owner):
+        # Given up or taken over by another run while this one solved: its outcome stands.
+        logger.info("replan not applied: lease lost", extra={"replan": replan.pk})
+        return replan
     plan = Plan.objects.select_for_update().select_related("hub").get(pk=day.plan.pk)
     if plan.status != PlanStatus.PUBLISHED:
         raise ReplanFailed("The plan is no longer published.")
@@ -1048,6 +1101,7 @@ def _apply(
         replan,
         ReplanStatus.APPLIED,
         finished_at=timezone.now(),
+        **lease_released(),
         backend=solution.backend,
         solve_time_s=round(solution.solve_s, 3),
         objective=solution.objective,
@@ -1192,26 +1246,24 @@ def _plan_totals(plan: Plan) -> None:
 # --- Watching the day ----------------------------------------------------------------------
 
 
-# A queued re-plan still waiting this long after its debounce lost its task; a running one
-# this old lost its worker.
-QUEUED_LOST_AFTER = dt.timedelta(minutes=2)
-RUNNING_LOST_AFTER = dt.timedelta(minutes=30)
-
-
-def replans_unstick(*, now: dt.datetime) -> int:
-    """Send again the queued re-plans whose task never came (a broker restart) and fail the
-    running ones whose worker died, so one lost message cannot stop a day re-planning."""
-    stale = list(
-        Replan.objects.filter(status=ReplanStatus.QUEUED, run_after__lt=now - QUEUED_LOST_AFTER)
+def replans_sweep(*, now: dt.datetime | None = None) -> SweepResult:
+    """Each minute: queued re-plans past their debounce whose task never came (a broker
+    restart) are sent again, and running ones whose lease expired (a killed worker) are sent
+    again for a worker to take over, or failed with the reason after ``TASK_MAX_ATTEMPTS``
+    starts (``core.leases``), so one lost message cannot stop a day re-planning."""
+    now = now or timezone.now()
+    return leases_sweep(
+        # Past its debounce by the resend delay: its (countdown) task should have come.
+        waiting=Replan.objects.filter(
+            status=ReplanStatus.QUEUED,
+            run_after__lte=now - dt.timedelta(seconds=float(settings.TASK_RESEND_AFTER_S)),
+        ),
+        running=Replan.objects.filter(status=ReplanStatus.RUNNING),
+        send=lambda replan: _enqueue(replan, 0),
+        give_up=_give_up,
+        what="re-plan",
+        now=now,
     )
-    for replan in stale:
-        transaction.on_commit(lambda replan=replan: _enqueue(replan, 0))
-    lost = Replan.objects.filter(
-        status=ReplanStatus.RUNNING, started_at__lt=now - RUNNING_LOST_AFTER
-    ).values_list("pk", flat=True)
-    for replan_id in lost:
-        _fail(replan_id, "The worker running this re-plan stopped; nothing was applied.", now)
-    return len(stale) + len(lost)
 
 
 def live_days_watch(*, now: dt.datetime | None = None) -> list[Replan]:
@@ -1222,7 +1274,6 @@ def live_days_watch(*, now: dt.datetime | None = None) -> list[Replan]:
     Cancelled: pending stops whose order was cancelled. Two queries a published day.
     """
     now = now or timezone.now()
-    replans_unstick(now=now)
     requested = []
     plans = Plan.objects.filter(status=PlanStatus.PUBLISHED).select_related("hub")
     for plan in plans.filter(service_date__gte=now.date() - dt.timedelta(days=1)):

@@ -2,7 +2,9 @@
 
 ``plan_run`` is what the ``dispatch.plan_hub_day`` task calls. Only the final store is a
 transaction; progress is written as plain autocommitted updates while the solver runs, so a
-dispatcher watching the plan sees the bar move.
+dispatcher watching the plan sees the bar move. The run holds the plan's lease
+(``core.leases``), renewed with the progress and once a second while solving; a run that lost
+it (its worker stalled past the lease and another took over) stores nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +18,16 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from lastmile.core.errors import ApplicationError
+from lastmile.core.leases import (
+    lease_attempts_left,
+    lease_expired,
+    lease_held,
+    lease_length,
+    lease_lost_reason,
+    lease_released,
+    lease_renew,
+    lease_take,
+)
 from lastmile.dispatch.models import (
     Plan,
     PlanEvent,
@@ -27,7 +39,7 @@ from lastmile.dispatch.models import (
     UnassignedOrder,
 )
 from lastmile.dispatch.services.building import PlanningInput, planning_input_build
-from lastmile.dispatch.services.plans import plan_transition
+from lastmile.dispatch.services.plans import plan_give_up, plan_transition
 from lastmile.routing.checker import CheckReport, check
 from lastmile.routing.matrix import MatrixError
 from lastmile.routing.params import SolverParams, throttled
@@ -67,6 +79,7 @@ class _ProgressWriter:
     """Writes phase and percent to the plan row, at most every ``every_s`` while solving."""
 
     plan_id: int
+    owner: str
     every_s: float = PROGRESS_EVERY_S
     _last: float = field(default=float("-inf"))
     _pct: int = -1
@@ -87,52 +100,103 @@ class _ProgressWriter:
     def _write(self, phase: str, pct: int) -> None:
         self._last, self._pct = time.monotonic(), pct
         # A plain UPDATE, committed at once outside any transaction of the run; filtered on
-        # "running" so a cancelled or finished plan keeps its final figures.
-        Plan.objects.filter(pk=self.plan_id, status=PlanStatus.RUNNING).update(
-            progress_phase=phase, progress_pct=pct, progress_updated_at=timezone.now()
+        # "running" and this run's lease so a cancelled, finished or taken-over plan keeps
+        # its figures. It is the lease's heartbeat too.
+        now = timezone.now()
+        self._mine().filter(lease_owner=self.owner).update(
+            progress_phase=phase,
+            progress_pct=pct,
+            progress_updated_at=now,
+            lease_expires_at=now + lease_length(),
         )
 
+    def _mine(self):
+        return Plan.objects.filter(pk=self.plan_id, status=PlanStatus.RUNNING)
 
-def _cancel_requested(plan_id: int) -> bool:
-    return Plan.objects.filter(pk=plan_id, status=PlanStatus.CANCELLED).exists()
+    def keep_going(self) -> bool:
+        """Renew the lease; False once the plan was cancelled or another run took it over."""
+        return lease_renew(self._mine(), owner=self.owner)
+
+
+def _lease_fields(plan: Plan) -> dict:
+    return {
+        "lease_owner": plan.lease_owner,
+        "lease_expires_at": plan.lease_expires_at,
+        "attempts": plan.attempts,
+    }
 
 
 @transaction.atomic
-def _start(plan_id: int) -> Plan | None:
-    """queued → running, or ``None`` when the plan is gone or no longer queued (a no-op)."""
+def _start(plan_id: int) -> tuple[Plan, str] | None:
+    """Take the plan's lease and return it with the lease's owner, or ``None`` (a no-op).
+
+    A queued plan moves to running. A running plan whose lease expired (its worker died) is
+    taken over and restarted with a ``restarted`` event, or failed with the reason once it
+    was started ``TASK_MAX_ATTEMPTS`` times. A running plan whose lease is live belongs to
+    another worker and is left alone, as is a plan gone, finished or cancelled.
+    """
     plan = Plan.objects.select_for_update().filter(pk=plan_id).first()
-    if plan is None or plan.status != PlanStatus.QUEUED:
-        logger.info(
-            "plan run skipped",
-            extra={"plan": plan_id, "status": plan.status if plan else "missing"},
+    now = timezone.now()
+    if plan is not None and plan.status == PlanStatus.QUEUED:
+        owner = lease_take(plan, now=now)
+        running = plan_transition(
+            plan,
+            target=PlanStatus.RUNNING,
+            fields={"progress_phase": PlanPhase.BUILDING, "progress_pct": 0, **_lease_fields(plan)},
         )
-        return None
-    return plan_transition(
-        plan,
-        target=PlanStatus.RUNNING,
-        fields={"progress_phase": PlanPhase.BUILDING, "progress_pct": 0},
+        return running, owner
+    if plan is not None and plan.status == PlanStatus.RUNNING and lease_expired(plan, now=now):
+        if not lease_attempts_left(plan):
+            plan_give_up(plan=plan, reason=lease_lost_reason(plan, what="plan"))
+            return None
+        lost_owner = plan.lease_owner
+        owner = lease_take(plan, now=now)
+        plan.progress_phase, plan.progress_pct = PlanPhase.BUILDING, 0
+        plan.save(
+            update_fields=[*_lease_fields(plan), "progress_phase", "progress_pct", "updated_at"]
+        )
+        PlanEvent.objects.create(
+            plan=plan,
+            kind=PlanEvent.Kind.RESTARTED,
+            payload={"attempt": plan.attempts, "lost_lease": lost_owner},
+            occurred_at=now,
+        )
+        logger.warning(
+            "plan run taken over from a lost worker",
+            extra={"plan": plan.pk, "attempt": plan.attempts},
+        )
+        return Plan.objects.select_related("hub").get(pk=plan.pk), owner
+    logger.info(
+        "plan run skipped",
+        extra={"plan": plan_id, "status": plan.status if plan else "missing"},
     )
+    return None
 
 
-def _fail(plan_id: int, *, error: str, fields: dict | None = None) -> Plan:
+def _fail(plan_id: int, *, error: str, owner: str, fields: dict | None = None) -> Plan:
     with transaction.atomic():
         plan = Plan.objects.select_for_update().get(pk=plan_id)
         if plan.status not in (PlanStatus.QUEUED, PlanStatus.RUNNING):
             return plan  # cancelled meanwhile: the dispatcher's decision stands
+        if plan.status == PlanStatus.RUNNING and not lease_held(plan, owner=owner):
+            return plan  # another run took it over: its outcome stands
         return plan_transition(
-            plan, target=PlanStatus.FAILED, fields={"error": error, **(fields or {})}
+            plan,
+            target=PlanStatus.FAILED,
+            fields={"error": error, **lease_released(), **(fields or {})},
         )
 
 
-def _solve(data: PlanningInput, *, plan_id: int, progress: _ProgressWriter) -> Solution:
+def _solve(data: PlanningInput, *, progress: _ProgressWriter) -> Solution:
     if not data.problem.jobs:
         # Nothing to deliver that day: an empty plan, without asking the solver.
         return Solution(routes=(), unassigned=(), objective=0.0, backend="none", solve_s=0.0)
     params = SolverParams(
         time_limit_s=float(settings.DISPATCH_TIME_LIMIT_S),
         progress=progress.solving,
-        # The solver polls this constantly; one small query a second is plenty.
-        should_stop=throttled(lambda: _cancel_requested(plan_id), every_s=CANCEL_POLL_EVERY_S),
+        # The solver polls this constantly; one small update a second is plenty. It renews
+        # the lease, and stops the search once the plan was cancelled or taken over.
+        should_stop=throttled(lambda: not progress.keep_going(), every_s=CANCEL_POLL_EVERY_S),
     )
     return solve(data.problem, params)
 
@@ -140,16 +204,18 @@ def _solve(data: PlanningInput, *, plan_id: int, progress: _ProgressWriter) -> S
 def plan_run(*, plan_id: int) -> Plan | None:
     """Run a queued plan: build, solve, check and store it, ending ready, failed or cancelled.
 
-    Idempotent: a plan that is not queued (already run, running elsewhere, cancelled) is left
-    alone and ``None`` returned. A cancel during the solve stops the search and stores
-    nothing. A plan the independent checker finds infeasible is failed, never made ready.
+    Idempotent: a plan that is not queued (already run, cancelled, running under a live
+    lease) is left alone and ``None`` returned; a running plan whose lease expired is taken
+    over and run again (see ``_start``). A cancel during the solve stops the search and
+    stores nothing, as does losing the lease to another run. A plan the independent checker finds infeasible is failed, never made ready.
     Any error fails the plan with its text; only transient ones are re-raised. Orders keep
     their status (publishing plans them).
     """
-    plan = _start(plan_id)
-    if plan is None:
+    started_run = _start(plan_id)
+    if started_run is None:
         return None
-    progress = _ProgressWriter(plan.pk)
+    plan, owner = started_run
+    progress = _ProgressWriter(plan.pk, owner)
     timings: dict[str, float] = {}
     try:
         started = time.perf_counter()
@@ -159,10 +225,10 @@ def plan_run(*, plan_id: int) -> Plan | None:
 
         started = time.perf_counter()
         progress.phase(PlanPhase.SOLVING)
-        solution = _solve(data, plan_id=plan.pk, progress=progress)
+        solution = _solve(data, progress=progress)
         timings["solve_s"] = round(time.perf_counter() - started, 3)
-        if _cancel_requested(plan.pk):
-            logger.info("plan run stopped: cancelled", extra={"plan": plan.pk})
+        if not progress.keep_going():
+            logger.info("plan run stopped: cancelled or taken over", extra={"plan": plan.pk})
             return Plan.objects.get(pk=plan.pk)
 
         progress.phase(PlanPhase.CHECKING)
@@ -175,27 +241,41 @@ def plan_run(*, plan_id: int) -> Plan | None:
             )
 
         progress.phase(PlanPhase.STORING)
-        return _store(plan_id=plan.pk, data=data, solution=solution, report=report, timings=timings)
+        return _store(
+            plan_id=plan.pk,
+            owner=owner,
+            data=data,
+            solution=solution,
+            report=report,
+            timings=timings,
+        )
     except InfeasiblePlan as exc:
         logger.error("plan infeasible", extra={"plan": plan.pk, "violations": exc.extra})
         return _fail(
             plan.pk,
             error=exc.message,
+            owner=owner,
             fields={"feasible": False, "violations_count": len(exc.extra["violations"])},
         )
     except (ApplicationError, ProblemError) as exc:
         # Bad data or setup (no vehicles, an inconsistent problem): the message says what.
         logger.warning("plan failed", extra={"plan": plan.pk, "error": str(exc)})
-        return _fail(plan.pk, error=str(exc))
+        return _fail(plan.pk, error=str(exc), owner=owner)
     except TRANSIENT_ERRORS as exc:
         logger.warning("plan failed on a transient error", extra={"plan": plan.pk})
-        _fail(plan.pk, error=f"Temporary failure ({exc.__class__.__name__}: {exc}); plan again.")
+        _fail(
+            plan.pk,
+            error=f"Temporary failure ({exc.__class__.__name__}: {exc}); plan again.",
+            owner=owner,
+        )
         raise
     except Exception as exc:
         # Anything else is a bug or an exhausted time limit. The run must not stay "running"
         # forever, so the plan fails with the error text; the traceback goes to the log.
         logger.exception("plan failed unexpectedly", extra={"plan": plan.pk})
-        return _fail(plan.pk, error=f"Unexpected error ({exc.__class__.__name__}: {exc}).")
+        return _fail(
+            plan.pk, error=f"Unexpected error ({exc.__class__.__name__}: {exc}).", owner=owner
+        )
 
 
 def planned_stops(route: SolvedRoute, data: PlanningInput) -> list[Stop]:
@@ -308,16 +388,18 @@ def _supersede_ready_plans(plan: Plan) -> None:
 def _store(
     *,
     plan_id: int,
+    owner: str,
     data: PlanningInput,
     solution: Solution,
     report: CheckReport,
     timings: dict[str, float],
 ) -> Plan:
-    """Replace the day's unpublished plan with this one and make it ready, all at once."""
+    """Replace the day's unpublished plan with this one and make it ready, all at once; only
+    while this run holds the plan's lease, so a plan taken over is stored once."""
     started = time.perf_counter()
     plan = Plan.objects.select_for_update().select_related("hub").get(pk=plan_id)
-    if plan.status != PlanStatus.RUNNING:
-        logger.info("plan not stored: no longer running", extra={"plan": plan.pk})
+    if plan.status != PlanStatus.RUNNING or not lease_held(plan, owner=owner):
+        logger.info("plan not stored: no longer running or taken over", extra={"plan": plan.pk})
         return plan
     _supersede_ready_plans(plan)
 
@@ -370,6 +452,7 @@ def _store(
             "shift_source": data.shift_source,
         },
         "error": "",
+        **lease_released(),
     }
     plan = plan_transition(
         plan,
