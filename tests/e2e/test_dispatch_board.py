@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from fleet.models import Vehicle, VehicleState
 from lastmile import celery_app
@@ -45,7 +46,9 @@ def test_dispatcher_plans_sees_the_routes_and_moves_a_stop(page, live_server, pl
     page.click("#btn-plan")
 
     # then: the bar reaches 100 % and one line per route is drawn
-    page.wait_for_function("document.getElementById('board-progress').value === 100")
+    # (locator waits, not wait_for_function: Playwright evaluates a string predicate with
+    # eval, which the page's Content-Security-Policy refuses)
+    page.wait_for_selector("#board-progress[value='100']", state="attached")
     assert "100 %" in page.inner_text("#board-progress-label")
     plan = Plan.objects.get(hub=day.hub, service_date=tomorrow)
     assert plan.status == PlanStatus.READY
@@ -68,10 +71,7 @@ def test_dispatcher_plans_sees_the_routes_and_moves_a_stop(page, live_server, pl
     page.click("#btn-move")
 
     # then: the target's totals in the sidebar change, and the message says so
-    page.wait_for_function(
-        "([sel, text]) => { const e = document.querySelector(sel); return e && e.innerText !== text; }",
-        arg=[f".lm-route[data-route-id='{target.pk}'] .lm-route-totals", before],
-    )
+    expect(target_totals).not_to_have_text(before)
     assert "moved to" in page.inner_text("#board-message")
     target.refresh_from_db()
     assert f"{target.distance_m / 1000:.1f} km" in target_totals.inner_text()
@@ -137,14 +137,20 @@ XSS = "<img src=x onerror=window.pwned=1>"
 
 
 def _screen_point(page, lat: float, lng: float) -> tuple[float, float]:
-    # Markers are drawn on one canvas (no DOM node each): ask the map where a position is.
+    # Markers are drawn on one canvas (no DOM node each): ask the map where a position is,
+    # once the first draw's animated fit has come to rest (a point read mid-flight misses).
     point = page.evaluate(
-        """([lat, lng]) => {
-            const board = window.lmBoard;
-            const p = board.map.latLngToContainerPoint([lat, lng]);
-            const box = board.mapEl.getBoundingClientRect();
-            return [box.left + p.x, box.top + p.y];
-        }""",
+        """([lat, lng]) => new Promise((resolve) => {
+            const map = window.lmBoard.map;
+            let timer = setTimeout(done, 400);
+            map.on("movestart zoomstart", () => clearTimeout(timer));
+            map.on("moveend zoomend", () => { clearTimeout(timer); timer = setTimeout(done, 400); });
+            function done() {
+                const p = map.latLngToContainerPoint([lat, lng]);
+                const box = window.lmBoard.mapEl.getBoundingClientRect();
+                resolve([box.left + p.x, box.top + p.y]);
+            }
+        })""",
         [lat, lng],
     )
     return point[0], point[1]
