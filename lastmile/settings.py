@@ -6,10 +6,13 @@ repository root). Without ``DATABASE_URL`` the app runs on an SQLite file in ``v
 """
 
 import datetime as dt
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
@@ -54,6 +57,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "leaflet",
+    "csp",  # its system checks catch a malformed CONTENT_SECURITY_POLICY
     # Ours: the project's core domain, one Django app per concern.
     "lastmile.core",
     "lastmile.accounts",
@@ -70,6 +74,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Refuses an oversized body (REQUEST_MAX_BODY_BYTES) before anything reads it.
     "lastmile.core.limits.RequestBodyLimitMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -444,6 +449,42 @@ LEAFLET_CONFIG = {
     "DEFAULT_ZOOM": env.int("MAP_DEFAULT_ZOOM", default=11),
     "RESET_VIEW": False,
 }
+
+# --- Content Security Policy (django-csp) -------------------------------------------------------
+
+
+def _tile_source(url: str) -> str:
+    """The origin map tiles load from, as a CSP source; ``{s}`` subdomains become ``*``."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return SELF  # a relative tile URL is served by this site
+    return f"{parts.scheme}://{re.sub(r'{[^}]*}', '*', parts.netloc)}"
+
+
+# Every page says where its content may come from. Scripts only from our own static files
+# (or an inline script carrying this response's nonce, ``request.csp_nonce``; none needs one
+# today): no 'unsafe-inline', so markup slipped into a page cannot run script. Inline styles
+# stay allowed: the admin and our templates use style attributes, and styles run no code.
+# Images come from here, data: URIs (Swagger UI's icons) and the map tile server.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", _tile_source(MAP_TILES_URL)],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# Where browsers post violation reports (e.g. a Sentry CSP endpoint); empty: none are sent.
+# (Not named CSP_REPORT_URI: django-csp 4 refuses to start with its old 3.x setting names.)
+_csp_report_uri = env.str("DJANGO_CSP_REPORT_URI", default="")
+if _csp_report_uri:
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["report-uri"] = [_csp_report_uri]
 
 # --- Fleet -------------------------------------------------------------------------------------
 

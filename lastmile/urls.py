@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from lastmile.core.views import healthz
 
@@ -12,7 +12,9 @@ admin.site.index_title = "Operations"
 
 api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # The split view serves Swagger UI's start-up script as its own request (``?script``)
+    # rather than inline, so the docs work under a script-src without 'unsafe-inline'.
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     path("fleet/", include("fleet.api.urls")),
     path("driver/", include("lastmile.dispatch.api_urls")),
 ]

@@ -58,7 +58,18 @@ SHOWN_STATUSES = (PlanStatus.READY, PlanStatus.PUBLISHED)
 PLANS_READ = 20
 
 # Column order of the compact arrays, sent along so the client never guesses.
-STOP_FIELDS = ("id", "sequence", "lat", "lng", "kind", "order_ref", "arrival", "window")
+STOP_FIELDS = (
+    "id",
+    "sequence",
+    "lat",
+    "lng",
+    "kind",
+    "order_ref",
+    "arrival",
+    "window",
+    "recipient",
+    "address",
+)
 UNASSIGNED_FIELDS = ("order_id", "order_ref", "lat", "lng", "reason", "detail", "fix")
 VEHICLE_FIELDS = ("code", "lat", "lng", "recorded_at", "soc_pct")
 
@@ -244,15 +255,39 @@ def board_data(*, hub: Hub, service_date: dt.date) -> dict[str, Any]:
                 "planned_arrival",
                 "window_start",
                 "window_end",
+                "order__recipient_name",
+                "order__address",
             )
         )
-        for route_id, pk, seq, lat, lng, kind, ref, arrival, w_start, w_end in stops.iterator(
-            chunk_size=2000
-        ):
+        for (
+            route_id,
+            pk,
+            seq,
+            lat,
+            lng,
+            kind,
+            ref,
+            arrival,
+            w_start,
+            w_end,
+            recipient,
+            address,
+        ) in stops.iterator(chunk_size=2000):
             row = by_id[route_id]
             window = f"{_hhmm(w_start, zone)}–{_hhmm(w_end, zone)}" if w_start else ""
             row["stops"].append(
-                [pk, seq, float(lat), float(lng), kind, ref or "", _hhmm(arrival, zone), window]
+                [
+                    pk,
+                    seq,
+                    float(lat),
+                    float(lng),
+                    kind,
+                    ref or "",
+                    _hhmm(arrival, zone),
+                    window,
+                    recipient or "",
+                    address or "",
+                ]
             )
             if kind in ORDER_STOP_KINDS:
                 row["order_stops"] += 1

@@ -140,6 +140,8 @@ def test_data_has_routes_stops_unassigned_and_vehicles_in_compact_arrays(
         "order_ref",
         "arrival",
         "window",
+        "recipient",
+        "address",
     ]
     routes = data["routes"]
     assert len(routes) == 2
@@ -152,10 +154,12 @@ def test_data_has_routes_stops_unassigned_and_vehicles_in_compact_arrays(
     assert first["duration_s"] > 0
     stop = first["stops"][0]
     assert isinstance(stop, list)
-    assert len(stop) == 8
+    assert len(stop) == 10
     assert stop[1] == 1
     assert stop[4] == "delivery"
     assert stop[5].startswith("ORD-")
+    assert stop[8] == "Anna Müller"
+    assert "Berlin" in stop[9]
     assert len(data["vehicles"]) == 2
     assert len(data["vehicles"][0]) == 5
 
@@ -193,7 +197,8 @@ def test_board_data_costs_a_fixed_number_of_queries(
     with django_assert_num_queries(11):
         response = client.get(DATA, params)
     assert response.status_code == 200
-    assert len(response.content) < 120 * stops + 20_000
+    # each stop carries its recipient and address for the popup (a factory address is ~30 chars)
+    assert len(response.content) < 180 * stops + 20_000
 
 
 # --- Buttons ----------------------------------------------------------------------------

@@ -34,15 +34,46 @@ def chromium() -> Iterator:
         browser.close()
 
 
+# Every page reports what the Content-Security-Policy blocked, through a binding the test
+# side collects: a page that needs an inline script or a foreign host shows up here.
+_REPORT_CSP = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.reportCspViolation(
+    `${event.effectiveDirective} blocked ${event.blockedURI || "inline code"} ` +
+    `(${event.sourceFile || document.location.href}:${event.lineNumber})`
+  );
+});
+"""
+
+
+def new_context(chromium, csp_violations: list[str], **options):
+    """A browser context whose pages append every CSP violation to ``csp_violations``."""
+    context = chromium.new_context(**options)
+    context.expose_binding(
+        "reportCspViolation",
+        lambda source, text: csp_violations.append(f"{source['page'].url}: {text}"),
+    )
+    context.add_init_script(_REPORT_CSP)
+    return context
+
+
 @pytest.fixture
-def page(chromium, settings, live_server) -> Iterator:
+def csp_violations() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def page(chromium, settings, live_server, csp_violations) -> Iterator:
     # No tile server in tests: point tiles at the live server, where they 404 quickly.
     settings.MAP_TILES_URL = f"{live_server.url}/no-tiles/{{z}}/{{x}}/{{y}}.png"
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    context = new_context(chromium, csp_violations, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page
+    page.wait_for_timeout(100)  # let the last reports arrive
     context.close()
+    # Whatever the test checked, the pages it went through must have run under the policy.
+    assert csp_violations == []
 
 
 def admin_login(page, live_server, *, username: str, password: str) -> None:

@@ -14,7 +14,7 @@ from PIL import Image
 
 from lastmile import celery_app
 from lastmile.accounts.roles import Role
-from tests.e2e.conftest import admin_login
+from tests.e2e.conftest import admin_login, new_context
 from tests.factories import StaffFactory
 from tests.hubs.factories import HubFactory
 from workforce.models import ApplicationStatus, CourierApplication
@@ -39,12 +39,14 @@ def _id_scan() -> dict:
     return {"name": "id-card.png", "mimeType": "image/png", "buffer": buffer.getvalue()}
 
 
-def test_courier_applies_and_a_manager_approves(chromium, live_server, mailoutbox, settings):
+def test_courier_applies_and_a_manager_approves(
+    chromium, live_server, mailoutbox, settings, csp_violations
+):
     # given: a hub to work from and a workforce manager
     settings.SITE_URL = live_server.url
     HubFactory(code="BER-KX", name="Berlin Kreuzberg micro-hub")
     StaffFactory(username="wiebke", password="s3cret-pass", role=Role.WORKFORCE_MANAGER)
-    phone = chromium.new_context(viewport={"width": 390, "height": 844})
+    phone = new_context(chromium, csp_violations, viewport={"width": 390, "height": 844})
     courier = phone.new_page()
     courier.set_default_timeout(15_000)
 
@@ -120,7 +122,7 @@ def test_courier_applies_and_a_manager_approves(chromium, live_server, mailoutbo
     assert "0532013000" not in courier.content()
 
     # when: the manager opens it in the back-office and approves
-    office = chromium.new_context(viewport={"width": 1280, "height": 900})
+    office = new_context(chromium, csp_violations, viewport={"width": 1280, "height": 900})
     manager = office.new_page()
     manager.set_default_timeout(15_000)
     admin_login(manager, live_server, username="wiebke", password="s3cret-pass")
@@ -139,5 +141,7 @@ def test_courier_applies_and_a_manager_approves(chromium, live_server, mailoutbo
     application.refresh_from_db()
     assert application.status == ApplicationStatus.APPROVED
     assert mailoutbox[-1].subject == "Your courier application is approved"
+    # and neither the portal nor the back-office needed anything the CSP forbids
+    assert csp_violations == []
     office.close()
     phone.close()

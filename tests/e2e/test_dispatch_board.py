@@ -2,14 +2,17 @@
 
 import datetime as dt
 import os
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
+from fleet.models import Vehicle, VehicleState
 from lastmile import celery_app
 from lastmile.accounts.roles import Role
-from lastmile.dispatch.models import Plan, PlanStatus, Route
-from tests.dispatch.factories import multi_route_day
+from lastmile.dispatch.models import Plan, PlanStatus, Route, Stop, UnassignedOrder
+from tests.dispatch.factories import multi_route_day, stored_plan
 from tests.e2e.conftest import admin_login
 from tests.factories import StaffFactory
 
@@ -43,7 +46,9 @@ def test_dispatcher_plans_sees_the_routes_and_moves_a_stop(page, live_server, pl
     page.click("#btn-plan")
 
     # then: the bar reaches 100 % and one line per route is drawn
-    page.wait_for_function("document.getElementById('board-progress').value === 100")
+    # (locator waits, not wait_for_function: Playwright evaluates a string predicate with
+    # eval, which the page's Content-Security-Policy refuses)
+    page.wait_for_selector("#board-progress[value='100']", state="attached")
     assert "100 %" in page.inner_text("#board-progress-label")
     plan = Plan.objects.get(hub=day.hub, service_date=tomorrow)
     assert plan.status == PlanStatus.READY
@@ -66,10 +71,7 @@ def test_dispatcher_plans_sees_the_routes_and_moves_a_stop(page, live_server, pl
     page.click("#btn-move")
 
     # then: the target's totals in the sidebar change, and the message says so
-    page.wait_for_function(
-        "([sel, text]) => { const e = document.querySelector(sel); return e && e.innerText !== text; }",
-        arg=[f".lm-route[data-route-id='{target.pk}'] .lm-route-totals", before],
-    )
+    expect(target_totals).not_to_have_text(before)
     assert "moved to" in page.inner_text("#board-message")
     target.refresh_from_db()
     assert f"{target.distance_m / 1000:.1f} km" in target_totals.inner_text()
@@ -129,3 +131,111 @@ def test_dispatcher_replans_a_published_day_and_reads_what_changed(
     assert "Requested by a dispatcher" in entry.inner_text()
     assert f"Added (1): {extra.external_reference}" in entry.inner_text()
     assert "Re-planned: 1 added" in page.inner_text("#board-message")
+
+
+XSS = "<img src=x onerror=window.pwned=1>"
+
+
+def _screen_point(page, lat: float, lng: float) -> tuple[float, float]:
+    # Markers are drawn on one canvas (no DOM node each): ask the map where a position is,
+    # once the first draw's animated fit has come to rest (a point read mid-flight misses).
+    point = page.evaluate(
+        """([lat, lng]) => new Promise((resolve) => {
+            const map = window.lmBoard.map;
+            let timer = setTimeout(done, 400);
+            map.on("movestart zoomstart", () => clearTimeout(timer));
+            map.on("moveend zoomend", () => { clearTimeout(timer); timer = setTimeout(done, 400); });
+            function done() {
+                const p = map.latLngToContainerPoint([lat, lng]);
+                const box = window.lmBoard.mapEl.getBoundingClientRect();
+                resolve([box.left + p.x, box.top + p.y]);
+            }
+        })""",
+        [lat, lng],
+    )
+    return point[0], point[1]
+
+
+def _park_vehicles_away(vans) -> None:
+    # The vans' last positions would sit on top of the first stops.
+    VehicleState.objects.filter(vehicle__in=vans).update(
+        latitude=Decimal("52.530000"), longitude=Decimal("13.470000")
+    )
+
+
+def test_order_text_shows_literally_in_the_stop_tooltip_and_popup(
+    page, live_server, planning_in_process
+):
+    # given: a planned day where a merchant imported an order whose reference and recipient
+    # name are markup
+    from lastmile.dispatch.services import plan_request, plan_run
+
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    day = multi_route_day(day=tomorrow, vans=2, orders=6, van_parcels=8, code="BER-XSS")
+    hostile = day.orders[0]
+    hostile.external_reference = XSS
+    hostile.recipient_name = XSS
+    hostile.save(update_fields=["external_reference", "recipient_name"])
+    requested = plan_request(hub=day.hub, service_date=tomorrow, actor=None, enqueue=False)
+    plan_run(plan_id=requested.pk)
+    stop = Stop.objects.get(order=hostile)
+    _park_vehicles_away(day.vans)
+    StaffFactory(username="dora", password="s3cret-pass", role=Role.DISPATCHER)
+    admin_login(page, live_server, username="dora", password="s3cret-pass")
+    page.goto(f"{live_server.url}/dispatch/board/?hub={day.hub.code}&date={tomorrow:%Y-%m-%d}")
+    page.wait_for_selector("#board-map[data-stop-count='6']", state="attached")
+    page.locator("#board-map").scroll_into_view_if_needed()
+
+    # when: the dispatcher hovers the stop
+    x, y = _screen_point(page, float(stop.latitude), float(stop.longitude))
+    page.mouse.move(x, y)
+
+    # then: the tooltip shows the reference as text
+    tooltip = page.locator(".leaflet-tooltip")
+    tooltip.wait_for(state="attached")
+    assert XSS in tooltip.inner_text()
+    assert tooltip.locator("img").count() == 0
+
+    # when: she clicks it
+    page.mouse.click(x, y)
+
+    # then: the popup shows reference and recipient as text, and no markup ran
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    assert popup.inner_text().count(XSS) == 2
+    assert hostile.address in popup.inner_text()
+    assert page.locator("#board-map img[src=x]").count() == 0
+    page.wait_for_timeout(300)  # an injected image's error handler would have run by now
+    assert page.evaluate("typeof window.pwned") == "undefined"
+
+
+def test_order_text_shows_literally_in_an_unassigned_orders_tooltip_and_popup(page, live_server):
+    # given: a ready plan that left out an order whose reference is markup
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    plan = stored_plan(day=tomorrow, routes=1, stops=2, unassigned=1)
+    _park_vehicles_away(Vehicle.objects.filter(home_hub=plan.hub))
+    left_out = UnassignedOrder.objects.get(plan=plan).order
+    left_out.external_reference = XSS
+    left_out.save(update_fields=["external_reference"])
+    StaffFactory(username="dora", password="s3cret-pass", role=Role.DISPATCHER)
+    admin_login(page, live_server, username="dora", password="s3cret-pass")
+    page.goto(f"{live_server.url}/dispatch/board/?hub={plan.hub.code}&date={tomorrow:%Y-%m-%d}")
+    page.wait_for_selector("#board-map[data-unassigned-count='1']", state="attached")
+    page.locator("#board-map").scroll_into_view_if_needed()
+
+    # when: the dispatcher hovers the unassigned order, then clicks it
+    x, y = _screen_point(page, float(left_out.latitude), float(left_out.longitude))
+    page.mouse.move(x, y)
+    tooltip = page.locator(".leaflet-tooltip")
+    tooltip.wait_for()
+    tooltip_text = tooltip.inner_text()
+    page.mouse.click(x, y)
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+
+    # then: both show the reference as text, and no markup ran
+    assert f"Unassigned {XSS}" in tooltip_text
+    assert f"Unassigned: {XSS}" in popup.inner_text()
+    assert page.locator("#board-map img[src=x]").count() == 0
+    page.wait_for_timeout(300)
+    assert page.evaluate("typeof window.pwned") == "undefined"

@@ -7,6 +7,12 @@
     if (soc < 50) { return "#ef6c00"; }
     return "#2e7d32";
   }
+  // Leaflet renders a string tooltip as HTML: hand it a text-only element instead.
+  function tooltip(marker) {
+    var label = document.createElement("span");
+    label.textContent = marker.code;
+    return label;
+  }
   function popup(marker) {
     // Built with text nodes, never innerHTML: codes come from the database.
     var box = document.createElement("div");
@@ -38,7 +44,7 @@
       L.circleMarker([m.lat, m.lng], {
         radius: 8, color: "#ffffff", weight: 2, fillColor: colour(m.soc), fillOpacity: 0.9,
         className: "lm-vehicle-marker"
-      }).bindTooltip(m.code).bindPopup(popup(m)).addTo(map);
+      }).bindTooltip(tooltip(m)).bindPopup(popup(m)).addTo(map);
       bounds.push([m.lat, m.lng]);
     });
     if (bounds.length) {

@@ -1,7 +1,8 @@
 /* The dispatch board: draws the plan from /dispatch/board/data/ and calls the board's
  * endpoints. No rules live here: the server says what each button may do and why it refused.
  * Everything is drawn on one canvas (L.canvas) and added to the map in one go, so a plan with
- * a thousand stops stays responsive. Text from the database goes in with textContent only. */
+ * a thousand stops stays responsive. Text from the database goes in with textContent only:
+ * tooltips and popups get DOM nodes, never strings, since Leaflet renders a string as HTML. */
 (function () {
   "use strict";
 
@@ -43,6 +44,17 @@
       ctx.restore();
     }
   });
+
+  // A stop's popup: the order, who gets it and where, and when the route is there.
+  function stopPopup(route, s) {
+    var box = el("div", { className: "lm-stop-popup" });
+    box.appendChild(el("b", {}, "Order " + s[5]));
+    if (s[8]) { box.appendChild(el("div", { className: "lm-stop-recipient" }, s[8])); }
+    if (s[9]) { box.appendChild(el("div", { className: "lm-stop-address" }, s[9])); }
+    box.appendChild(el("div", {}, route.vehicle + " #" + s[1] + " · arrives " + s[6] +
+      (s[7] ? " · window " + s[7] : "")));
+    return box;
+  }
 
   function Board(cfg) {
     this.cfg = cfg;
@@ -256,8 +268,10 @@
           fillColor: route.colour, fillOpacity: 1, label: String(s[1])
         });
         marker.bindTooltip(function () {
-          return route.vehicle + " #" + s[1] + " · " + s[5] + " · " + s[6] + (s[7] ? " (window " + s[7] + ")" : "");
+          return el("span", {}, route.vehicle + " #" + s[1] + " · " + s[5] + " · " + s[6] +
+            (s[7] ? " (window " + s[7] + ")" : ""));
         });
+        marker.bindPopup(function () { return stopPopup(route, s); });
         marker.on("click", function () { self.select(route, s); });
         marker.addTo(group);
         self.markers[s[0]] = marker;
@@ -274,20 +288,20 @@
         box.appendChild(el("div", {}, u[5]));
         if (u[6]) { box.appendChild(el("div", {}, "Fix: " + u[6])); }
         return box;
-      }).bindTooltip(function () { return "Unassigned " + u[1] + ": " + (data.reasons[u[4]] || u[4]); })
+      }).bindTooltip(function () { return el("span", {}, "Unassigned " + u[1] + ": " + (data.reasons[u[4]] || u[4])); })
         .addTo(group);
     });
     data.vehicles.forEach(function (v) {
       L.circleMarker([v[1], v[2]], {
         renderer: renderer, radius: 6, color: "#ffffff", weight: 2, fillColor: "#111111", fillOpacity: 1
       }).bindTooltip(function () {
-        return v[0] + (v[4] === null ? "" : " · " + Math.round(v[4]) + " %") +
-          (v[3] ? " · seen " + new Date(v[3]).toLocaleTimeString() : "");
+        return el("span", {}, v[0] + (v[4] === null ? "" : " · " + Math.round(v[4]) + " %") +
+          (v[3] ? " · seen " + new Date(v[3]).toLocaleTimeString() : ""));
       }).addTo(group);
     });
     L.circleMarker(hub, {
       renderer: renderer, radius: 11, color: "#ffffff", weight: 3, fillColor: "#212121", fillOpacity: 1
-    }).bindTooltip("Hub " + data.hub.code).addTo(group);
+    }).bindTooltip(el("span", {}, "Hub " + data.hub.code)).addTo(group);
 
     if (this.layer) { this.map.removeLayer(this.layer); }
     this.layer = group.addTo(this.map); // one add: the canvas redraws once
