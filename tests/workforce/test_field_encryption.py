@@ -2,12 +2,9 @@
 
 import datetime as dt
 import io
-import os
 import secrets
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -15,6 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError, SystemCheckError
 from django.utils import timezone
 
+from tests.deploy import PRODUCTION_ENV, run_manage
 from tests.factories import UserFactory
 from tests.workforce.factories import VALID_IBANS, active_courier, entry
 from workforce import crypto, services
@@ -22,7 +20,6 @@ from workforce.models import Courier, PayoutBatch
 
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
 MONDAY = dt.date(2026, 3, 2)
-ROOT = Path(__file__).resolve().parents[2]
 
 OLD_KEY = Fernet.generate_key().decode()
 NEW_KEY = Fernet.generate_key().decode()
@@ -169,25 +166,9 @@ def test_a_value_no_key_can_read_is_named_by_the_rotation_and_the_others_are_rot
 
 
 def _manage_check(**env: str) -> subprocess.CompletedProcess:
-    production = {
-        "PATH": os.environ["PATH"],
-        "PYTHONPATH": str(ROOT),
-        "DATABASE_URL": os.environ.get("DATABASE_URL", "sqlite:///:memory:"),
-        "DJANGO_SETTINGS_MODULE": "lastmile.settings",
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "DJANGO_ALLOWED_HOSTS": "backoffice.example.com",
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=production,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    # Production's variables, with this test's encryption keys (none unless given).
+    production = {k: v for k, v in PRODUCTION_ENV.items() if k != "WORKFORCE_FIELD_ENCRYPTION_KEYS"}
+    return run_manage("check", "--deploy", "--fail-level", "WARNING", env={**production, **env})
 
 
 def test_production_without_encryption_keys_refuses_to_start():
