@@ -120,6 +120,11 @@ class ProblemSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField()
     errors = serializers.DictField()
+    context = serializers.DictField(
+        required=False,
+        help_text="Facts of a domain error a client may act on (e.g. `offer_status`, "
+        "`courier_status`); only on errors that have them",
+    )
 
 
 def problem(

@@ -97,6 +97,14 @@ def test_offer_operations_document_each_409_code(schema):
     assert "`offer_closed`" in decline
 
 
+def test_problem_body_documents_the_context_of_domain_errors(schema):
+    problem = schema["components"]["schemas"]["Problem"]
+
+    assert "context" in problem["properties"]
+    assert "context" not in problem["required"]
+    assert {"type", "title", "status", "detail", "code", "errors"} <= set(problem["required"])
+
+
 def test_schema_generates_without_warnings_and_validates(tmp_path):
     # given: warnings counted by earlier generations in this process are not ours
     GENERATOR_STATS.reset()
