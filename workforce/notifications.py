@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -30,6 +31,7 @@ TEMPLATES = frozenset(
         "courier_suspended",
         "document_expired",
         "payout_account_changed",
+        "password_reset",
     }
 )
 
@@ -46,8 +48,26 @@ def verification_url(courier: Courier) -> str:
     return settings.SITE_URL.rstrip("/") + path
 
 
+def password_reset_url(courier: Courier) -> str:
+    """The link to choose a new password, on ``SITE_URL``: Django's reset token, which stops
+    working once the password changes and after ``PASSWORD_RESET_TIMEOUT``."""
+    user = courier.user
+    path = reverse(
+        "workforce:password_reset_confirm",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    return settings.SITE_URL.rstrip("/") + path
+
+
 def send_courier_email(*, courier_id: int, template: str, context: dict[str, Any]) -> bool:
-    """Render and send one mail; ``False`` when the courier no longer exists (nothing to do)."""
+    """Render and send one mail; ``False`` when there is nothing to do: the courier no longer
+    exists or has no address, or (``password_reset``) the account was closed meanwhile.
+
+    Links carrying a token are made here, at sending, so no token travels through the broker.
+    """
     if template not in TEMPLATES:
         raise ValueError(f"unknown courier mail template {template!r}")
     courier = Courier.objects.select_related("user").filter(pk=courier_id).first()
@@ -62,6 +82,12 @@ def send_courier_email(*, courier_id: int, template: str, context: dict[str, Any
     }
     if template == "verify_email":
         full_context["verification_url"] = verification_url(courier)
+    if template == "password_reset":
+        # The portal's reset form offers a link only to such accounts; one closed since then
+        # gets none (the confirm view would not refuse its token).
+        if not (courier.user.is_active and courier.user.has_usable_password()):
+            return False
+        full_context["reset_url"] = password_reset_url(courier)
     subject, _, body = render_to_string(f"workforce/email/{template}.txt", full_context).partition(
         "\n"
     )

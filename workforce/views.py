@@ -55,6 +55,7 @@ from workforce.forms import (
     initial_for,
 )
 from workforce.models import ApplicationStatus, Courier, CourierStatus
+from workforce.services.common import notify_after_commit
 from workforce.tokens import email_verification_token
 
 logger = logging.getLogger(__name__)
@@ -196,16 +197,17 @@ class CourierLogoutView(LogoutView):
 
 
 class CourierPasswordResetView(PasswordResetView):
-    """Mails a courier a link to choose a new password (rate limited per IP and address).
+    """Asks for a mail with a link to choose a new password (rate limited per IP and address).
 
-    The page after is the same whether or not the address has an account. The link points
-    at ``SITE_URL``, never at the Host header the request came with.
+    Nothing is mailed inside the request: a courier's reset mail is queued after commit to the
+    ``notifications.courier_email`` task, which builds the link on ``SITE_URL`` (never on the
+    request's Host header) and retries a failing mail server. So the page after is the same
+    whether or not the address has an account, it never waits on the mail server (whose delay
+    would tell the two apart), and a mail server error never reaches the person asking.
     """
 
     template_name = "workforce/portal/password_reset.html"
     form_class = CourierPasswordResetForm
-    subject_template_name = "workforce/email/password_reset_subject.txt"
-    email_template_name = "workforce/email/password_reset.txt"
     success_url = reverse_lazy("workforce:password_reset_done")
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -216,8 +218,10 @@ class CourierPasswordResetView(PasswordResetView):
         return self.form_valid(form) if form.is_valid() else self.form_invalid(form)
 
     def form_valid(self, form: CourierPasswordResetForm) -> HttpResponse:
-        self.extra_email_context = {"site_url": settings.SITE_URL.rstrip("/")}
-        return super().form_valid(form)
+        # Not ``PasswordResetForm.save``: it mails inside the request.
+        for user in form.get_users(form.cleaned_data["email"]):
+            notify_after_commit(user.courier.pk, "password_reset")
+        return redirect(self.get_success_url())
 
 
 class CourierPasswordResetDoneView(PasswordResetDoneView):

@@ -32,7 +32,7 @@ from fleet.models import (
 from fleet.selectors import charging_plan_get, vehicle_list
 from fleet.services.plans import MAX_ENERGY_NEED_WH
 from fleet.services.telematics import MAX_BATCH
-from lastmile.core.api import PROBLEMS
+from lastmile.core.api import PROBLEMS, RETRY_AFTER, THROTTLED, TOO_LARGE
 from lastmile.core.throttles import DeviceRateThrottle
 from lastmile.hubs.models import Hub
 
@@ -156,7 +156,8 @@ class PingIngestApi(APIView):
             "Idempotent on (device, recorded_at): re-sending a ping is counted as a duplicate."
         ),
         request=PingBatchInputSerializer,
-        responses={200: PingBatchOutputSerializer, **PROBLEMS},
+        parameters=[RETRY_AFTER],
+        responses={200: PingBatchOutputSerializer, **PROBLEMS, **TOO_LARGE, **THROTTLED},
     )
     def post(self, request: Request) -> Response:
         serializer = self.PingBatchInputSerializer(data=request.data)
@@ -293,7 +294,12 @@ class ChargingSessionCreateApi(APIView):
             "overlapping a session of the charger or the vehicle, is a 409."
         ),
         request=SessionInputSerializer,
-        responses={201: SessionOutputSerializer, 200: SessionOutputSerializer, **PROBLEMS},
+        responses={
+            201: SessionOutputSerializer,
+            200: SessionOutputSerializer,
+            **PROBLEMS,
+            **TOO_LARGE,
+        },
     )
     def post(self, request: Request) -> Response:
         serializer = self.SessionInputSerializer(data=request.data)
@@ -388,7 +394,7 @@ class ChargingPlanCreateApi(APIView):
             "missing Wh and why) or `failed`."
         ),
         request=PlanRequestInputSerializer,
-        responses={202: ChargingPlanSummarySerializer, **PROBLEMS},
+        responses={202: ChargingPlanSummarySerializer, **PROBLEMS, **TOO_LARGE},
     )
     def post(self, request: Request) -> Response:
         serializer = self.PlanRequestInputSerializer(data=request.data)

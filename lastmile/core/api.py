@@ -10,6 +10,8 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -118,7 +120,58 @@ class ProblemSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField()
     errors = serializers.DictField()
+    context = serializers.DictField(
+        required=False,
+        help_text="Facts of a domain error a client may act on (e.g. `offer_status`, "
+        "`courier_status`); only on errors that have them",
+    )
 
 
-# ``extend_schema(responses={**PROBLEMS, 200: …})``: the error answers an endpoint may give.
-PROBLEMS = dict.fromkeys((400, 401, 403, 404, 409), ProblemSerializer)
+def problem(
+    description: str, *errors: type[ApplicationError] | ApplicationError
+) -> OpenApiResponse:
+    """An OpenAPI problem response whose description lists the codes a client may branch on.
+
+    ``errors`` are the domain errors behind the status: a class gives its code and title, an
+    instance (an error raised with its own ``code``) its code and message.
+    """
+    lines = [description]
+    for error in errors:
+        meaning = error.title if isinstance(error, type) else error.message
+        lines.append(f"- `{error.code}`: {meaning}")
+    return OpenApiResponse(ProblemSerializer, description="\n".join(lines))
+
+
+# ``extend_schema(responses={200: …, **PROBLEMS})``: the error answers every endpoint may give.
+# Override a status with ``problem(…)`` to name the codes one endpoint gives.
+PROBLEMS = {
+    400: problem("Invalid input (`invalid`): `errors` maps each field to its messages."),
+    401: problem("No valid credential (`not_authenticated`, `authentication_failed`)."),
+    403: problem("Not allowed (`permission_denied`, or `not_authenticated` without a session)."),
+    404: problem("Not found (`not_found`); another tenant's or courier's object is not found too."),
+    409: problem("The request conflicts with the current state of the resource."),
+}
+
+# Every endpoint that takes a body: one over the limits of ``core.limits`` is refused unread.
+TOO_LARGE = {
+    413: problem(
+        "The request body is larger than the API accepts (`request_too_large`); nothing was "
+        "read or stored."
+    )
+}
+
+# Throttled endpoints (``core.throttles``) list both: the 429 and its ``Retry-After`` header,
+# ``extend_schema(parameters=[RETRY_AFTER], responses={…, **THROTTLED})``.
+THROTTLED = {
+    429: problem(
+        "Too many requests for this credential (`throttled`); send again after `Retry-After` "
+        "seconds."
+    )
+}
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    OpenApiTypes.INT,
+    location=OpenApiParameter.HEADER,
+    response=[429],
+    description="Seconds to wait before sending the request again.",
+)

@@ -21,11 +21,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from lastmile.core.api import PROBLEMS
-from lastmile.core.errors import NotFound
+from lastmile.core.api import PROBLEMS, RETRY_AFTER, THROTTLED, TOO_LARGE, problem
+from lastmile.core.errors import Conflict, NotFound
 from lastmile.core.limits import LimitedFormParser, LimitedJSONParser
 from lastmile.core.throttles import CourierRateThrottle
 from lastmile.core.uploads import check_image_upload
+from lastmile.dispatch.errors import (
+    CourierBusy,
+    CourierNotActive,
+    CourierUnfit,
+    OfferClosed,
+    RouteTaken,
+)
 from lastmile.dispatch.models import Route, RouteOffer, Stop
 from lastmile.dispatch.selectors import (
     offers_open_for,
@@ -99,6 +106,18 @@ class IsActiveCourier(BasePermission):
         return True
 
 
+# Every driver operation: throttled per courier (429 with Retry-After), and refused to a
+# courier who may not drive. Operations that take a body add ``TOO_LARGE``.
+DRIVER_PROBLEMS = {
+    **PROBLEMS,
+    403: problem(
+        "The courier may not use the driver API (or there is no session: `not_authenticated`).",
+        CourierNotActive,
+    ),
+    **THROTTLED,
+}
+
+
 class DriverApiView(APIView):
     """The driver API's base: signed in, and an active courier."""
 
@@ -147,7 +166,8 @@ class DriverRouteListApi(DriverApiView):
     @extend_schema(
         operation_id="driver_routes_list",
         summary="The signed-in courier's routes for today and tomorrow",
-        responses={200: RouteListOutputSerializer(many=True), **PROBLEMS},
+        parameters=[RETRY_AFTER],
+        responses={200: RouteListOutputSerializer(many=True), **DRIVER_PROBLEMS},
     )
     def get(self, request: Request) -> Response:
         # At most a few routes (two days, one courier): no pagination needed.
@@ -162,7 +182,8 @@ class DriverRouteDetailApi(DriverApiView):
     @extend_schema(
         operation_id="driver_routes_retrieve",
         summary="One of the courier's routes with its stops in order",
-        responses={200: RouteDetailOutputSerializer, **PROBLEMS},
+        parameters=[RETRY_AFTER],
+        responses={200: RouteDetailOutputSerializer, **DRIVER_PROBLEMS},
     )
     def get(self, request: Request, route_id: int) -> Response:
         route = route_get_for_courier(courier=_courier(request), route_id=route_id)
@@ -178,7 +199,8 @@ class DriverRouteStartApi(DriverApiView):
         operation_id="driver_routes_start",
         summary="Start the route: its orders go out for delivery (a retry is a no-op)",
         request=None,
-        responses={200: RouteStartOutputSerializer, **PROBLEMS},
+        parameters=[RETRY_AFTER],
+        responses={200: RouteStartOutputSerializer, **DRIVER_PROBLEMS},
     )
     def post(self, request: Request, route_id: int) -> Response:
         courier = _courier(request)
@@ -216,7 +238,8 @@ class DriverStopArriveApi(_StopPositionApi):
         operation_id="driver_stops_arrive",
         summary="The courier is at the stop (a retry is a no-op)",
         request=_StopPositionApi.StopPositionInputSerializer,
-        responses={200: StopUpdateOutputSerializer, **PROBLEMS},
+        parameters=[RETRY_AFTER],
+        responses={200: StopUpdateOutputSerializer, **DRIVER_PROBLEMS, **TOO_LARGE},
     )
     def post(self, request: Request, stop_id: int) -> Response:
         return super().post(request, stop_id)
@@ -229,7 +252,8 @@ class DriverStopCompleteApi(_StopPositionApi):
         operation_id="driver_stops_complete",
         summary="A reload at the hub or a break is done (order stops: deliver or fail)",
         request=_StopPositionApi.StopPositionInputSerializer,
-        responses={200: StopUpdateOutputSerializer, **PROBLEMS},
+        parameters=[RETRY_AFTER],
+        responses={200: StopUpdateOutputSerializer, **DRIVER_PROBLEMS, **TOO_LARGE},
     )
     def post(self, request: Request, stop_id: int) -> Response:
         return super().post(request, stop_id)
@@ -273,7 +297,8 @@ class DriverStopDeliverApi(DriverApiView):
             "multipart/form-data": StopDeliverInputSerializer,
             "application/json": StopDeliverInputSerializer,
         },
-        responses={200: StopUpdateOutputSerializer, **PROBLEMS},
+        parameters=[RETRY_AFTER],
+        responses={200: StopUpdateOutputSerializer, **DRIVER_PROBLEMS, **TOO_LARGE},
     )
     def post(self, request: Request, stop_id: int) -> Response:
         courier = _courier(request)
@@ -302,7 +327,8 @@ class DriverStopFailApi(DriverApiView):
         operation_id="driver_stops_fail",
         summary="The stop could not be served, with a reason (a retry is a no-op)",
         request=StopFailInputSerializer,
-        responses={200: StopUpdateOutputSerializer, **PROBLEMS},
+        parameters=[RETRY_AFTER],
+        responses={200: StopUpdateOutputSerializer, **DRIVER_PROBLEMS, **TOO_LARGE},
     )
     def post(self, request: Request, stop_id: int) -> Response:
         courier = _courier(request)
@@ -338,7 +364,8 @@ class DriverOfferListApi(DriverApiView):
     @extend_schema(
         operation_id="driver_offers_list",
         summary="The courier's open route offers (at most one at a time)",
-        responses={200: OfferListOutputSerializer(many=True), **PROBLEMS},
+        parameters=[RETRY_AFTER],
+        responses={200: OfferListOutputSerializer(many=True), **DRIVER_PROBLEMS},
     )
     def get(self, request: Request) -> Response:
         # One open offer per courier (a database constraint): no pagination needed.
@@ -355,7 +382,20 @@ class DriverOfferAcceptApi(DriverApiView):
         summary="Take the offered route (409: offer_closed, offer_expired, route_taken, "
         "courier_unfit, courier_busy; a retry is a no-op)",
         request=None,
-        responses={200: OfferAcceptOutputSerializer, **PROBLEMS},
+        parameters=[RETRY_AFTER],
+        responses={
+            200: OfferAcceptOutputSerializer,
+            **DRIVER_PROBLEMS,
+            409: problem(
+                "The route cannot be taken:",
+                OfferClosed,
+                # raised by ``route_offer_accept`` with its own code, no class of its own
+                Conflict("This offer has expired.", code="offer_expired"),
+                RouteTaken,
+                CourierUnfit,
+                CourierBusy,
+            ),
+        },
     )
     def post(self, request: Request, offer_id: int) -> Response:
         offer = route_offer_accept(offer_id=offer_id, courier=_courier(request))
@@ -370,7 +410,12 @@ class DriverOfferDeclineApi(DriverApiView):
         operation_id="driver_offers_decline",
         summary="Decline the offered route; it goes to the next courier (a retry is a no-op)",
         request=None,
-        responses={200: OfferDeclineOutputSerializer, **PROBLEMS},
+        parameters=[RETRY_AFTER],
+        responses={
+            200: OfferDeclineOutputSerializer,
+            **DRIVER_PROBLEMS,
+            409: problem("The offer cannot be declined:", OfferClosed),
+        },
     )
     def post(self, request: Request, offer_id: int) -> Response:
         offer = route_offer_decline(offer_id=offer_id, courier=_courier(request))
