@@ -37,6 +37,11 @@ if not SECRET_KEY:
             "print(secrets.token_urlsafe(50))'`)."
         )
     SECRET_KEY = _DEV_SECRET_KEY
+# Earlier secret keys (comma-separated, newest first), still accepted while a rotation is under
+# way: sessions, signed links (sign-up confirmation, password reset) and IBANs stored under the
+# keys derived from them (workforce/crypto.py) keep working. Put the old key here when setting a
+# new DJANGO_SECRET_KEY; remove it once links have expired and rotate_field_keys has run.
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 
 ALLOWED_HOSTS = env.list(
     "DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
