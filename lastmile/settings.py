@@ -37,6 +37,11 @@ if not SECRET_KEY:
             "print(secrets.token_urlsafe(50))'`)."
         )
     SECRET_KEY = _DEV_SECRET_KEY
+# Earlier secret keys (comma-separated, newest first), still accepted while a rotation is under
+# way: sessions, signed links (sign-up confirmation, password reset) and IBANs stored under the
+# keys derived from them (workforce/crypto.py) keep working. Put the old key here when setting a
+# new DJANGO_SECRET_KEY; remove it once links have expired and rotate_field_keys has run.
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 
 ALLOWED_HOSTS = env.list(
     "DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
@@ -152,6 +157,10 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "lastmile.core.lockout.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "lastmile.core.clientip.client_ip"
+# Sign-in records (axes' AccessLog: every sign-in with IP address and browser; AccessFailureLog:
+# every failed one) are personal data kept only this long; core.prune_access_logs deletes older
+# ones nightly.
+AXES_LOG_RETENTION_DAYS = env.int("AXES_LOG_RETENTION_DAYS", default=90)
 # Behind a reverse proxy, REMOTE_ADDR is the proxy's: read the client's address from
 # X-Forwarded-For instead, only the entry our proxies appended (TRUSTED_PROXY_COUNT of them in
 # front of the app). Off by default: anyone can send that header to an app not behind a proxy.
@@ -310,6 +319,11 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE["fleet-prune-pings"] = {
     "task": "fleet.prune_pings",
     "schedule": crontab(hour=3, minute=30),
+}
+# Sign-in records past AXES_LOG_RETENTION_DAYS go at night, like the pings.
+CELERY_BEAT_SCHEDULE["core-prune-access-logs"] = {
+    "task": "core.prune_access_logs",
+    "schedule": crontab(hour=3, minute=45),
 }
 # Workforce: expired courier documents are flagged daily (06:15); completed stops become ledger
 # entries every 15 minutes; the last pay week is closed on Monday mornings. All idempotent.

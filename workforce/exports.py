@@ -3,13 +3,14 @@
 Pure builders: dataclasses in, bytes or text out; the payout services decide what goes in.
 """
 
-import csv
 import datetime as dt
-import io
 import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+
+from lastmile.core.csv_export import csv_text
 
 PAIN_001_NS = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
@@ -130,29 +131,21 @@ CSV_COLUMNS = [
 ]
 
 
-def _cell(value: object) -> str:
-    # A cell starting with = + - @ would run as a formula in a spreadsheet (CSV injection).
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def payout_csv(rows: Iterable[dict[str, object]]) -> str:
     """One line per ledger entry of the batches, with the batch's columns repeated.
 
     Amounts are plain decimals (``12.50``, ``-3.00``); the IBAN is masked here: the bank file
-    is the only place it appears in full.
+    is the only place it appears in full. Written by ``core.csv_export.csv_text``: names,
+    reasons and descriptions cannot run as spreadsheet formulas.
     """
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        amount = int(row["amount_minor"])
-        sign = "-" if amount < 0 else ""
-        writer.writerow(
+    return csv_text(
+        CSV_COLUMNS,
+        (
             [
-                *(_cell(row[name]) for name in CSV_COLUMNS[:-2]),
-                f"{sign}{_amount(abs(amount))}",
+                *(row[name] for name in CSV_COLUMNS[:-2]),
+                Decimal(int(row["amount_minor"])).scaleb(-2),
                 row["currency"],
             ]
-        )
-    return out.getvalue()
+            for row in rows
+        ),
+    )

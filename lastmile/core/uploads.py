@@ -1,5 +1,6 @@
 """Every file a user uploads is checked here by its content, and served back only through
-:func:`serve_upload`.
+:func:`serve_upload`; every file we generate (payout CSV and bank files) is sent through
+:func:`download_response`.
 
 The bytes decide the type, never the file name or the browser's claim: an upload is stored
 under a name and extension derived from the detected type, and served with that type, the
@@ -15,7 +16,8 @@ from typing import IO
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models.fields.files import FieldFile
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse, HttpResponseBase
+from django.utils.http import content_disposition_header
 from PIL import Image, UnidentifiedImageError
 
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
@@ -229,6 +231,15 @@ def sniff_content_type(head: bytes) -> str:
     return OCTET_STREAM
 
 
+def _harden(response: HttpResponseBase) -> HttpResponseBase:
+    # No MIME sniffing, a sandboxed document if a browser opens it anyway, and no copy kept
+    # by a shared cache or the browser's: downloads hold personal and payment data.
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = UPLOAD_CSP
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
 def serve_upload(file: FieldFile, *, download_name: str) -> FileResponse:
     """Answer with a stored upload, safely whatever it holds.
 
@@ -249,7 +260,30 @@ def serve_upload(file: FieldFile, *, download_name: str) -> FileResponse:
         as_attachment=content_type not in INLINE_TYPES,
         filename=f"{download_name}.{EXTENSIONS[content_type]}",
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = UPLOAD_CSP
-    response["Cache-Control"] = "private, no-store"
+    _harden(response)
+    return response
+
+
+def download_response(
+    content: bytes | str | IO[bytes], *, content_type: str, filename: str
+) -> HttpResponseBase:
+    """Send a file we generated (a CSV, a bank file) as a download, with the headers of
+    :func:`serve_upload`.
+
+    Always an ``attachment`` named ``filename``, with ``nosniff``, the ``sandbox`` CSP and
+    ``Cache-Control: private, no-store``. ``content`` is text (sent as UTF-8) or bytes, sent
+    whole, or an open binary file, streamed and closed. The caller has already checked that
+    the requester may have the file; a CSV is written with ``core.csv_export`` first.
+    """
+    response: HttpResponseBase
+    if isinstance(content, str | bytes):
+        response = HttpResponse(content, content_type=content_type)
+        response["Content-Disposition"] = content_disposition_header(
+            as_attachment=True, filename=filename
+        )
+    else:
+        response = FileResponse(
+            content, content_type=content_type, as_attachment=True, filename=filename
+        )
+    _harden(response)
     return response

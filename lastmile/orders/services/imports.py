@@ -24,6 +24,25 @@ from lastmile.partners.models import Partner
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
 
+def _require_active(*, partner: Partner, hub: Hub) -> None:
+    """Orders are imported only for an active partner into an active hub.
+
+    Archived (or deactivated) ones are kept for history, but nothing new may refer to them:
+    a ``ValidationFailed`` names which one, on the ``partner`` or ``hub`` field.
+    """
+    errors: dict[str, list[str]] = {}
+    for field, row, kind in (("partner", partner, "partner"), ("hub", hub, "hub")):
+        if not row.is_active:
+            state = "archived" if row.archived_at is not None else "inactive"
+            errors[field] = [f"The {kind} {row} is {state}; orders cannot be imported for it."]
+    if errors:
+        raise ValidationFailed(
+            " ".join(message for messages in errors.values() for message in messages),
+            code="import_target_inactive",
+            errors=errors,
+        )
+
+
 def _parse(order_import: OrderImport) -> ParsedFile:
     with order_import.file.open("rb") as handle:
         content = handle.read()
@@ -42,8 +61,10 @@ def order_import_preview(
     """Store the file and check every row; write no order.
 
     A file that cannot be read at all (format, encoding, missing columns) is refused with a
-    ``ValidationFailed`` on ``file``; row problems are reported on the preview instead.
+    ``ValidationFailed`` on ``file``, an archived or inactive partner or hub with one on
+    ``partner`` or ``hub``; row problems are reported on the preview instead.
     """
+    _require_active(partner=partner, hub=hub)
     if upload.size and upload.size > MAX_FILE_BYTES:
         raise ValidationFailed(
             "The file is too large.", errors={"file": ["Files are limited to 20 MB."]}
@@ -80,13 +101,13 @@ def order_import_confirm(*, order_import: OrderImport, actor: User | None = None
 
     The file is checked again at this moment (orders may have arrived since the preview);
     references the partner already used are skipped, so confirming adds each order once.
-    Confirming a confirmed import changes nothing.
+    Confirming a confirmed import changes nothing. A partner or hub archived (or deactivated)
+    since the preview refuses it with ``ValidationFailed`` (``import_target_inactive``) and
+    nothing is written; the import stays previewed, to be discarded. Both rows are locked
+    (``FOR NO KEY UPDATE``) until the orders are written, so an archive waits for the import
+    rather than slipping in between the check and the write.
     """
-    locked = (
-        OrderImport.objects.select_for_update()
-        .select_related("partner", "hub")
-        .get(pk=order_import.pk)
-    )
+    locked = OrderImport.objects.select_for_update().get(pk=order_import.pk)
     if not check_transition(
         OrderImport.TRANSITIONS,
         entity="Import",
@@ -94,6 +115,9 @@ def order_import_confirm(*, order_import: OrderImport, actor: User | None = None
         target=OrderImport.Status.CONFIRMED,
     ):
         return locked
+    locked.hub = Hub.objects.select_for_update(no_key=True).get(pk=locked.hub_id)
+    locked.partner = Partner.objects.select_for_update(no_key=True).get(pk=locked.partner_id)
+    _require_active(partner=locked.partner, hub=locked.hub)
     parsed = _parse(locked)
     result = orders_bulk_create(
         partner=locked.partner,
