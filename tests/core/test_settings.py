@@ -1,5 +1,7 @@
 """Settings come from the environment; production settings pass Django's deploy checks."""
 
+import secrets
+
 from tests.deploy import PRODUCTION_ENV, run_manage
 
 
