@@ -22,7 +22,7 @@ import time
 import uuid
 from collections import Counter
 
-from _django import setup
+from _django import purge, setup
 
 # The solver's share of each target, leaving room for building the matrices and storing.
 TIME_LIMITS_S = {500: 20.0, 2000: 75.0}
@@ -73,13 +73,12 @@ def _clean(hub, partner, type_ids, vehicle_type_model) -> None:
     from lastmile.dispatch.models import Plan
     from lastmile.orders.models import Order
 
-    Plan.objects.filter(hub=hub).delete()
-    Order.objects.filter(partner=partner).delete()
-    Vehicle.objects.filter(home_hub=hub).delete()
-    vehicle_type_model.objects.filter(pk__in=type_ids).delete()
-    partner.delete()
-    hub.opening_hours.all().delete()
-    hub.delete()
+    purge(Plan.objects.filter(hub=hub))
+    purge(Order.objects.filter(partner=partner))
+    purge(Vehicle.objects.filter(home_hub=hub))
+    purge(vehicle_type_model.objects.filter(pk__in=type_ids))
+    purge(type(partner).objects.filter(pk=partner.pk))
+    purge(type(hub).objects.filter(pk=hub.pk))
 
 
 def _bench_replan(plan, partner, day) -> None:

@@ -14,7 +14,7 @@ import random
 import time
 import uuid
 
-from _django import setup
+from _django import purge, setup
 
 VEHICLES = 20
 
@@ -24,7 +24,7 @@ def bench_ingest(args: argparse.Namespace, vendor: str) -> None:
     from rest_framework.test import APIClient
 
     from fleet import services
-    from fleet.models import Device, Vehicle, VehicleType
+    from fleet.models import Vehicle, VehicleType
     from lastmile.hubs.models import Hub
     from lastmile.hubs.services import hub_create
 
@@ -136,8 +136,7 @@ def bench_ingest(args: argparse.Namespace, vendor: str) -> None:
         )
     finally:
         vehicles = Vehicle.objects.filter(code__startswith=f"BENCH-{tag}-")
-        Device.objects.filter(vehicle__in=vehicles).delete()  # and their pings
-        vehicles.delete()
+        purge(vehicles)  # their devices and pings first
 
 
 def bench_charging() -> None:

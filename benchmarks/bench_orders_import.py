@@ -13,7 +13,7 @@ import datetime as dt
 import time
 import uuid
 
-from _django import setup
+from _django import purge, setup
 
 
 def main() -> None:
@@ -68,9 +68,9 @@ def main() -> None:
         )
         _bench_refusals(partner=partner, hub=hub)
     finally:
-        Order.objects.filter(partner=partner).delete()
-        OrderImport.objects.filter(partner=partner).delete()
-        partner.delete()
+        purge(Order.objects.filter(partner=partner))
+        purge(OrderImport.objects.filter(partner=partner))
+        purge(type(partner).objects.filter(pk=partner.pk))
 
 
 def _bench_refusals(*, partner, hub) -> None:
