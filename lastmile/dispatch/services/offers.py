@@ -40,7 +40,9 @@ from lastmile.dispatch.models import (
     RouteStatus,
 )
 from lastmile.dispatch.services.eligibility import (
+    availability_covers,
     courier_active_refusal,
+    courier_claim,
     courier_route_refusal,
     courier_unfit_reason,
     couriers_busy,
@@ -63,16 +65,6 @@ def _event(route: Route, kind: str, actor: User | None, **payload: object) -> No
         actor=actor,
         payload={"route": route.pk, **payload},
         occurred_at=timezone.now(),
-    )
-
-
-def _claim_courier(courier_id: int) -> Courier | None:
-    """The courier's row, locked, read fresh; ``None`` while another transaction holds it."""
-    return (
-        Courier.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("application")
-        .filter(pk=courier_id)
-        .first()
     )
 
 
@@ -105,14 +97,11 @@ def route_offer_next(*, route: Route, actor: User | None = None) -> RouteOffer |
         if (
             candidate.kind != CourierKind.CROWD
             or candidate.courier_id in skip
-            or not (
-                candidate.starts_at <= locked.planned_start
-                and locked.planned_end <= candidate.ends_at
-            )
+            or not availability_covers(candidate, locked)
             or courier_unfit_reason(skills=candidate.skills, vehicle=candidate.vehicle, needs=needs)
         ):
             continue
-        courier = _claim_courier(candidate.courier_id)
+        courier = courier_claim(candidate.courier_id)
         if (
             courier is None
             or courier_route_refusal(courier=courier, needs=needs) is not None
