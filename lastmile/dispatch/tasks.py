@@ -12,11 +12,11 @@ from lastmile.dispatch.services import (
     plan_run,
     plans_request_tomorrow,
     route_offers_expire,
-    route_offers_withdraw,
 )
 from lastmile.dispatch.services.offers import EXPIRE_BATCH
 from lastmile.dispatch.services.plans import plans_sweep
 from lastmile.dispatch.services.replanning import live_days_watch, replan_run, replans_sweep
+from lastmile.dispatch.services.staffing import courier_work_release
 from lastmile.dispatch.services.stops import route_etas_refresh
 from lastmile.routing.problem import Location
 
@@ -54,11 +54,25 @@ def expire_offers_task() -> int:
     return expired
 
 
-@shared_task(name="dispatch.withdraw_courier_offers")
-def withdraw_courier_offers_task(courier_id: int) -> int:
+@shared_task(name="dispatch.release_courier_work")
+def release_courier_work_task(courier_id: int) -> dict[str, object]:
     """Sent by workforce when a courier is suspended or offboarded: their open offers are
-    withdrawn and passed on. Running it again finds nothing left to withdraw."""
-    return route_offers_withdraw(courier_id=courier_id)
+    withdrawn, their routes not started handed out again, routes in progress flagged to the
+    dispatcher. Running it again finds nothing left to do."""
+    released = courier_work_release(courier_id=courier_id)
+    return {
+        "offers_withdrawn": released.offers_withdrawn,
+        "routes_released": released.routes_released,
+        "routes_in_progress": released.routes_in_progress,
+    }
+
+
+# The name workforce sent before the hand-back covered routes; messages queued under it
+# during a deploy still do the whole job.
+@shared_task(name="dispatch.withdraw_courier_offers")
+def withdraw_courier_offers_task(courier_id: int) -> dict[str, object]:
+    """Former name of ``dispatch.release_courier_work``, kept for messages already queued."""
+    return release_courier_work_task(courier_id)
 
 
 @shared_task(name="dispatch.replan_hub_day", bind=True)

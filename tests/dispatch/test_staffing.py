@@ -1,29 +1,38 @@
-"""Who drives a published route: one rule for publishing and re-planning."""
+"""Who drives a published route: one rule for publishing, re-planning and a courier's
+suspension."""
 
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 
 from fleet.models import VehicleState
 from lastmile.dispatch.models import (
+    OfferStatus,
+    PlanEvent,
     ReplanStatus,
     ReplanTrigger,
     Route,
+    RouteOffer,
     RouteStatus,
 )
 from lastmile.dispatch.services import (
     plan_publish,
     route_dispatch,
+    route_offer_accept,
     route_start,
 )
 from lastmile.dispatch.services.replanning import replan_request, replan_run
+from lastmile.dispatch.tasks import release_courier_work_task
 from lastmile.orders.models import Priority
 from tests.dispatch.factories import at, multi_route_day, stored_plan
 from tests.dispatch.test_publishing import driver, ready_plan
+from tests.factories import UserFactory
 from tests.fleet.factories import VehicleFactory
 from tests.orders.factories import OrderFactory
-from workforce.models import Courier
+from workforce.models import Courier, CourierKind, CourierStatus
 from workforce.models import Vehicle as CourierVehicle
+from workforce.services import courier_reactivate, courier_suspend
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +59,11 @@ def _published_two_vans(day, employees=2):
     routes = list(Route.objects.filter(plan=plan).select_related("courier").order_by("pk"))
     assert [r.status for r in routes] == [RouteStatus.DISPATCHED] * 2
     return board.hub, plan, routes
+
+
+def _suspend(courier, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        courier_suspend(courier=courier, actor=UserFactory(), reason="Complaint under review")
 
 
 # --- 1. One rule for employee drivers ---------------------------------------------------------
@@ -110,3 +124,116 @@ def test_a_licensed_employee_gets_the_van_the_unlicensed_one_is_passed_over_for(
     plan = plan_publish(plan=ready_plan(hub, tomorrow), actor=None)
     # then
     assert Route.objects.get(plan=plan).courier_id == licensed.pk
+
+
+# --- 2. A barred courier's work is handed back --------------------------------------------------
+
+
+def test_suspending_an_employee_hands_their_route_not_started_to_a_free_employee(
+    client, tomorrow, eager_tasks, django_capture_on_commit_callbacks
+):
+    # given: both vans dispatched to employees; a third employee becomes free afterwards
+    hub, plan, (first, _) = _published_two_vans(tomorrow)
+    barred = first.courier
+    spare = driver(hub, tomorrow)
+    # when
+    _suspend(barred, django_capture_on_commit_callbacks)
+    # then: the route went back through planned, with the courier named, to the free employee
+    route = Route.objects.get(pk=first.pk)
+    assert (route.status, route.courier_id) == (RouteStatus.DISPATCHED, spare.pk)
+    back = PlanEvent.objects.get(
+        plan=plan, kind=PlanEvent.Kind.STATUS_CHANGED, payload__route=route.pk
+    )
+    assert back.payload == {
+        "route": route.pk,
+        "from": RouteStatus.DISPATCHED,
+        "to": RouteStatus.PLANNED,
+        "courier": barred.pk,
+        "courier_status": CourierStatus.SUSPENDED,
+    }
+    # and the new driver sees it in the driver API
+    client.force_login(spare.user)
+    listed = client.get(reverse("api:driver:route-list"))
+    assert listed.status_code == 200
+    assert [r["id"] for r in listed.json()] == [route.pk]
+
+
+def test_suspending_a_crowd_courier_offers_their_accepted_route_to_the_next_courier(
+    client, small_day, tomorrow, eager_tasks, django_capture_on_commit_callbacks
+):
+    # given: a crowd courier accepted a route; another crowd courier is free
+    hub, _, _ = small_day
+    taker = driver(hub, tomorrow, kind=CourierKind.CROWD)
+    plan = plan_publish(plan=ready_plan(hub, tomorrow), actor=None)
+    accepted = RouteOffer.objects.get(route__plan=plan, courier=taker, status=OfferStatus.OPEN)
+    route_offer_accept(offer_id=accepted.pk, courier=taker)
+    nxt = driver(hub, tomorrow, kind=CourierKind.CROWD)
+    # when
+    _suspend(taker, django_capture_on_commit_callbacks)
+    # then: the route has no courier, the accepted offer is withdrawn, the next courier has it
+    route = Route.objects.get(pk=accepted.route_id)
+    assert (route.status, route.courier_id, route.service_date) == (RouteStatus.PLANNED, None, None)
+    assert RouteOffer.objects.get(pk=accepted.pk).status == OfferStatus.WITHDRAWN
+    offer = RouteOffer.objects.get(route=route, status=OfferStatus.OPEN)
+    assert offer.courier_id == nxt.pk
+    client.force_login(nxt.user)
+    listed = client.get(reverse("api:driver:offer-list"))
+    assert [o["id"] for o in listed.json()] == [offer.pk]
+    taken = client.post(reverse("api:driver:offer-accept", args=[offer.pk]))
+    assert taken.status_code == 200
+    assert Route.objects.get(pk=route.pk).courier_id == nxt.pk
+
+
+def test_a_route_in_progress_stays_with_the_suspended_courier_and_the_dispatcher_is_told(
+    tomorrow, eager_tasks, django_capture_on_commit_callbacks
+):
+    # given: the courier left the hub
+    hub, plan, (first, _) = _published_two_vans(tomorrow)
+    barred = first.courier
+    route_start(route=first, courier=barred, at=at(hub, tomorrow, 9))
+    driver(hub, tomorrow)
+    # when: suspended, and the hand-back delivered twice
+    _suspend(barred, django_capture_on_commit_callbacks)
+    again = release_courier_work_task.delay(barred.pk).get()
+    # then: still theirs, one event for the dispatcher
+    route = Route.objects.get(pk=first.pk)
+    assert (route.status, route.courier_id) == (RouteStatus.IN_PROGRESS, barred.pk)
+    event = PlanEvent.objects.get(plan=plan, kind=PlanEvent.Kind.COURIER_BARRED)
+    assert event.payload["route"] == route.pk
+    assert event.payload["courier"] == barred.pk
+    assert event.payload["courier_status"] == CourierStatus.SUSPENDED
+    assert again["routes_in_progress"] == []
+
+
+def test_handing_back_twice_moves_the_route_once(
+    small_day, tomorrow, eager_tasks, django_capture_on_commit_callbacks
+):
+    # given: a suspended crowd courier's accepted route went back on offer
+    hub, _, _ = small_day
+    taker = driver(hub, tomorrow, kind=CourierKind.CROWD)
+    plan = plan_publish(plan=ready_plan(hub, tomorrow), actor=None)
+    offer = RouteOffer.objects.get(route__plan=plan, courier=taker)
+    route_offer_accept(offer_id=offer.pk, courier=taker)
+    _suspend(taker, django_capture_on_commit_callbacks)
+    events = PlanEvent.objects.filter(plan=plan).count()
+    # when
+    again = release_courier_work_task.delay(taker.pk).get()
+    # then
+    assert again == {"offers_withdrawn": 0, "routes_released": [], "routes_in_progress": []}
+    assert PlanEvent.objects.filter(plan=plan).count() == events
+
+
+def test_a_courier_reactivated_before_the_hand_back_runs_keeps_their_route(
+    tomorrow, eager_tasks, django_capture_on_commit_callbacks
+):
+    # given: suspended, the hand-back not run yet, then reactivated
+    _, _, (first, _) = _published_two_vans(tomorrow)
+    courier = first.courier
+    with django_capture_on_commit_callbacks(execute=False):
+        courier_suspend(courier=courier, actor=None, reason="Checking a complaint")
+    courier_reactivate(courier=courier, actor=None)
+    # when
+    release_courier_work_task.delay(courier.pk).get()
+    # then
+    route = Route.objects.get(pk=first.pk)
+    assert (route.status, route.courier_id) == (RouteStatus.DISPATCHED, courier.pk)

@@ -6,8 +6,9 @@ need, a licence for a motor vehicle, no other active route that day), has not be
 about it yet and has no other open offer. The courier accepts (the route is dispatched to
 them, after the same rule is checked again on their locked row) or declines; an offer not
 answered by ``expires_at`` expires, and the open offers of a courier who may no longer drive
-(suspended, offboarded) are withdrawn. Declined, expired and withdrawn offers pass the
-route to the next courier; when nobody is left, a ``no_courier`` event tells the dispatcher.
+(suspended, offboarded) are withdrawn (an accepted one too, when its route is handed back:
+``staffing.courier_work_release``). Declined, expired and withdrawn offers pass the route to
+the next courier; when nobody is left, a ``no_courier`` event tells the dispatcher.
 
 Partial unique constraints keep one live offer per route, one open offer per courier and
 one active route per courier and day. Row locks: a courier's accept takes their courier row
@@ -205,13 +206,18 @@ def route_offer_decline(*, offer_id: int, courier: Courier) -> RouteOffer:
     return offer
 
 
-def _withdraw(offer: RouteOffer) -> None:
+def route_offer_withdraw(*, offer: RouteOffer, pass_on: bool = True) -> RouteOffer:
+    """Withdraw the locked open or accepted ``offer`` of a courier who may no longer drive,
+    with an ``offer_withdrawn`` event (the caller holds the transaction); with ``pass_on``
+    the route is offered to the next courier."""
     _answer(offer, OfferStatus.WITHDRAWN, None)
     logger.info(
         "route offer withdrawn",
         extra={"offer": offer.pk, "courier": offer.courier_id, "status": offer.courier.status},
     )
-    route_offer_next(route=offer.route)
+    if pass_on:
+        route_offer_next(route=offer.route)
+    return offer
 
 
 @transaction.atomic
@@ -228,7 +234,7 @@ def route_offers_withdraw(*, courier_id: int) -> int:
         .order_by("pk")
     )
     for offer in offers:
-        _withdraw(offer)
+        route_offer_withdraw(offer=offer)
     return len(offers)
 
 
@@ -250,7 +256,7 @@ def route_offers_expire(*, now: dt.datetime | None = None) -> int:
     )
     for offer in due:
         if offer.courier.status != CourierStatus.ACTIVE:
-            _withdraw(offer)
+            route_offer_withdraw(offer=offer)
         else:
             _answer(offer, OfferStatus.EXPIRED, None)
             route_offer_next(route=offer.route)

@@ -1,9 +1,9 @@
 """Publishing a ready plan: its orders become planned with an ETA window, its routes get drivers.
 
-Dedicated (employee) drivers are assigned directly by the rule re-planning shares
-(``staffing.route_drivers_assign``: available at the hub for the route's whole day, not
-busy that day at any hub, fit for the route, earliest route first); such a route is
-dispatched. Routes left without a driver are offered to crowd couriers one at a
+Dedicated (employee) drivers are assigned directly by the rule re-planning and a courier's
+suspension share (``staffing.route_drivers_assign``: available at the hub for the route's
+whole day, not busy that day at any hub, fit for the route, earliest route first); such a
+route is dispatched. Routes left without a driver are offered to crowd couriers one at a
 time (``offers.py``). Everything happens in one transaction: a plan is published with all its
 orders planned, or not at all.
 """
