@@ -6,6 +6,7 @@ import logging
 from celery import group, shared_task
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from lastmile.dispatch.models import ReplanStatus
 from lastmile.dispatch.services import (
@@ -13,10 +14,10 @@ from lastmile.dispatch.services import (
     plans_request_tomorrow,
     route_offers_expire,
 )
-from lastmile.dispatch.services.offers import EXPIRE_BATCH
+from lastmile.dispatch.services.offers import EXPIRE_BATCH, route_offers_resume
 from lastmile.dispatch.services.plans import plans_sweep
 from lastmile.dispatch.services.replanning import live_days_watch, replan_run, replans_sweep
-from lastmile.dispatch.services.staffing import courier_work_release
+from lastmile.dispatch.services.staffing import courier_work_release, couriers_barred_with_routes
 from lastmile.dispatch.services.stops import route_etas_refresh
 from lastmile.routing.problem import Location
 
@@ -46,10 +47,17 @@ def plan_tomorrow_task() -> list[int]:
 
 @shared_task(name="dispatch.expire_offers")
 def expire_offers_task() -> int:
-    """Every minute: unanswered route offers expire and go to the next courier. A full batch
-    re-queues the sweep, so a backlog drains without one long task."""
+    """Every minute: unanswered route offers expire and go to the next courier; the work of
+    couriers barred meanwhile whose hand-back was lost is taken back; routes left with no
+    courier and no offer while couriers are left to ask are offered. Returns how many
+    offers were closed. A full batch of any re-queues the sweep, so a backlog drains
+    without one long task."""
     expired = route_offers_expire()
-    if expired >= EXPIRE_BATCH:
+    barred = couriers_barred_with_routes(now=timezone.now(), limit=EXPIRE_BATCH)
+    for courier_id in barred:
+        courier_work_release(courier_id=courier_id)
+    resumed = route_offers_resume()
+    if max(expired, len(barred), resumed) >= EXPIRE_BATCH:
         expire_offers_task.apply_async()
     return expired
 

@@ -1,10 +1,12 @@
 """Who drives a published route: one rule for publishing, re-planning and a courier's
-suspension."""
+suspension, and routes left un-offered picked up by the minute's sweep."""
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from fleet.models import VehicleState
 from lastmile.dispatch.models import (
@@ -22,8 +24,9 @@ from lastmile.dispatch.services import (
     route_offer_accept,
     route_start,
 )
+from lastmile.dispatch.services.offers import route_offers_resume
 from lastmile.dispatch.services.replanning import replan_request, replan_run
-from lastmile.dispatch.tasks import release_courier_work_task
+from lastmile.dispatch.tasks import expire_offers_task, release_courier_work_task
 from lastmile.orders.models import Priority
 from tests.dispatch.factories import at, multi_route_day, stored_plan
 from tests.dispatch.test_publishing import driver, ready_plan
@@ -237,3 +240,82 @@ def test_a_courier_reactivated_before_the_hand_back_runs_keeps_their_route(
     # then
     route = Route.objects.get(pk=first.pk)
     assert (route.status, route.courier_id) == (RouteStatus.DISPATCHED, courier.pk)
+
+
+def test_the_minute_sweep_hands_back_routes_a_lost_hand_back_left_with_a_barred_courier(
+    tomorrow, eager_tasks, django_capture_on_commit_callbacks
+):
+    # given: suspended while the broker was down (the hand-back was never sent)
+    hub, _, (first, _) = _published_two_vans(tomorrow)
+    barred = first.courier
+    spare = driver(hub, tomorrow)
+    with django_capture_on_commit_callbacks(execute=False):
+        courier_suspend(courier=barred, actor=None, reason="Expired licence")
+    # when
+    expire_offers_task.delay().get()
+    # then
+    assert Route.objects.get(pk=first.pk).courier_id == spare.pk
+
+
+# --- 3. Routes left un-offered are offered by the sweep -----------------------------------------
+
+
+def _close_without_passing_on(offer):
+    """What the duplicate-offer migration did: the offer withdrawn, nobody asked next."""
+    now = timezone.now()
+    RouteOffer.objects.filter(pk=offer.pk).update(status=OfferStatus.WITHDRAWN, responded_at=now)
+    PlanEvent.objects.create(
+        plan_id=offer.route.plan_id,
+        kind=PlanEvent.Kind.OFFER_WITHDRAWN,
+        payload={"route": offer.route_id, "courier": offer.courier_id, "reason": "duplicate"},
+        occurred_at=now,
+    )
+
+
+def test_the_minute_sweep_offers_a_route_whose_offer_was_closed_without_asking_the_next(
+    client, small_day, tomorrow, eager_tasks
+):
+    # given: a route's offer closed without passing it on; a crowd courier is free now
+    hub, _, _ = small_day
+    first = driver(hub, tomorrow, kind=CourierKind.CROWD)
+    plan = plan_publish(plan=ready_plan(hub, tomorrow), actor=None)
+    offer = RouteOffer.objects.get(route__plan=plan, courier=first, status=OfferStatus.OPEN)
+    _close_without_passing_on(offer)
+    later = driver(hub, tomorrow, kind=CourierKind.CROWD)
+    # when: the minute's sweep runs, twice
+    expire_offers_task.delay().get()
+    expire_offers_task.delay().get()
+    # then: the route is on offer once more, and the courier sees it in the driver API
+    reoffer = RouteOffer.objects.get(route=offer.route, status=OfferStatus.OPEN)
+    assert reoffer.courier_id == later.pk
+    assert RouteOffer.objects.filter(route=offer.route).count() == 2
+    client.force_login(reoffer.courier.user)
+    listed = client.get(reverse("api:driver:offer-list"))
+    assert [o["id"] for o in listed.json()] == [reoffer.pk]
+
+
+def test_a_route_nobody_is_left_to_ask_about_is_not_offered_again_each_minute(tomorrow):
+    # given: a published day whose routes found nobody (``no_courier`` recorded)
+    hub = multi_route_day(day=tomorrow).hub
+    plan = plan_publish(plan=ready_plan(hub, tomorrow), actor=None)
+    told = PlanEvent.objects.filter(plan=plan, kind=PlanEvent.Kind.NO_COURIER).count()
+    assert told == Route.objects.filter(plan=plan).count()
+    # when
+    handled = route_offers_resume()
+    # then: nothing asked, nothing written
+    assert handled == 0
+    assert PlanEvent.objects.filter(plan=plan, kind=PlanEvent.Kind.NO_COURIER).count() == told
+
+
+def test_routes_of_a_day_that_has_passed_are_not_offered(small_day, tomorrow):
+    # given: an un-offered route of a published plan, looked at two days later
+    hub, _, _ = small_day
+    first = driver(hub, tomorrow, kind=CourierKind.CROWD)
+    plan = plan_publish(plan=ready_plan(hub, tomorrow), actor=None)
+    _close_without_passing_on(RouteOffer.objects.get(route__plan=plan, courier=first))
+    driver(hub, tomorrow, kind=CourierKind.CROWD)
+    # when
+    handled = route_offers_resume(now=timezone.now() + dt.timedelta(days=2))
+    # then
+    assert handled == 0
+    assert not RouteOffer.objects.filter(route__plan=plan, status=OfferStatus.OPEN).exists()

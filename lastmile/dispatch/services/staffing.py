@@ -35,6 +35,7 @@ from lastmile.dispatch.services.eligibility import (
     routes_needs,
 )
 from lastmile.dispatch.services.offers import (
+    plans_today_or_later,
     route_offer_next,
     route_offer_withdraw,
     route_offers_withdraw,
@@ -203,3 +204,15 @@ def courier_work_release(*, courier_id: int, now: dt.datetime | None = None) -> 
             routes_staff(plan=route.plan, routes=[route], actor=None)
         )
     return released
+
+
+def couriers_barred_with_routes(*, now: dt.datetime, limit: int) -> list[int]:
+    """Couriers no longer active who still hold a dispatched route of today or later: the
+    hand-back their suspension sent was lost (broker down) or has not run yet."""
+    return list(
+        Route.objects.filter(plans_today_or_later(now=now), status=RouteStatus.DISPATCHED)
+        .exclude(courier__status=CourierStatus.ACTIVE)
+        .order_by("courier_id")
+        .values_list("courier_id", flat=True)
+        .distinct()[:limit]
+    )
