@@ -144,7 +144,8 @@ class Plan(LeasedWork, TimeStampedModel):
 
 
 class RouteStatus(models.TextChoices):
-    PLANNED = "planned", "Planned"  # part of a plan, not handed to a courier yet
+    # Part of a plan, not handed to a courier yet (or handed back: the courier was barred).
+    PLANNED = "planned", "Planned"
     DISPATCHED = "dispatched", "Dispatched"  # assigned to a courier (plan published)
     IN_PROGRESS = "in_progress", "In progress"  # the courier left the hub
     COMPLETED = "completed", "Completed"  # back at the hub, every stop settled (final)
@@ -152,7 +153,9 @@ class RouteStatus(models.TextChoices):
 
 ROUTE_TRANSITIONS: dict[str, frozenset[str]] = {
     RouteStatus.PLANNED: frozenset({RouteStatus.DISPATCHED}),
-    RouteStatus.DISPATCHED: frozenset({RouteStatus.IN_PROGRESS}),
+    # dispatched → planned: the courier may no longer drive (suspended, offboarded) before
+    # leaving the hub; the route loses its courier and is handed out again.
+    RouteStatus.DISPATCHED: frozenset({RouteStatus.IN_PROGRESS, RouteStatus.PLANNED}),
     RouteStatus.IN_PROGRESS: frozenset({RouteStatus.COMPLETED}),
     RouteStatus.COMPLETED: frozenset(),
 }
@@ -263,10 +266,12 @@ class Route(TimeStampedModel):
 
 class OfferStatus(models.TextChoices):
     OPEN = "open", "Open"  # sent to the courier, waiting for an answer until it expires
-    ACCEPTED = "accepted", "Accepted"  # the courier took the route (final)
+    # The courier took the route (final, unless they are barred before starting it)
+    ACCEPTED = "accepted", "Accepted"
     DECLINED = "declined", "Declined"  # the courier said no; the next courier is asked (final)
     EXPIRED = "expired", "Expired"  # no answer in time; the next courier is asked (final)
-    # The courier may no longer take routes (suspended, offboarded); the next is asked (final)
+    # The courier may no longer take routes (suspended, offboarded): an open offer, or an
+    # accepted one whose route had not started; the next courier is asked (final)
     WITHDRAWN = "withdrawn", "Withdrawn"
 
 
@@ -274,7 +279,8 @@ OFFER_TRANSITIONS: dict[str, frozenset[str]] = {
     OfferStatus.OPEN: frozenset(
         {OfferStatus.ACCEPTED, OfferStatus.DECLINED, OfferStatus.EXPIRED, OfferStatus.WITHDRAWN}
     ),
-    OfferStatus.ACCEPTED: frozenset(),
+    # accepted → withdrawn: the courier took the route, then was barred before starting it.
+    OfferStatus.ACCEPTED: frozenset({OfferStatus.WITHDRAWN}),
     OfferStatus.DECLINED: frozenset(),
     OfferStatus.EXPIRED: frozenset(),
     OfferStatus.WITHDRAWN: frozenset(),
@@ -466,6 +472,7 @@ class PlanEvent(AppendOnlyModel):
         OFFER_ANSWERED = "offer_answered", "Courier answered or offer expired"
         OFFER_WITHDRAWN = "offer_withdrawn", "Offer withdrawn: the courier may no longer drive"
         NO_COURIER = "no_courier", "No courier left to offer a route to"
+        COURIER_BARRED = "courier_barred", "Courier barred while driving the route"
         REPLAN_REQUESTED = "replan_requested", "Re-plan requested"
         REPLANNED = "replanned", "Re-planned during the day"
         RESTARTED = "restarted", "Restarted after its worker was lost"

@@ -6,17 +6,18 @@ import logging
 from celery import group, shared_task
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from lastmile.dispatch.models import ReplanStatus
 from lastmile.dispatch.services import (
     plan_run,
     plans_request_tomorrow,
     route_offers_expire,
-    route_offers_withdraw,
 )
-from lastmile.dispatch.services.offers import EXPIRE_BATCH
+from lastmile.dispatch.services.offers import EXPIRE_BATCH, route_offers_resume
 from lastmile.dispatch.services.plans import plans_sweep
 from lastmile.dispatch.services.replanning import live_days_watch, replan_run, replans_sweep
+from lastmile.dispatch.services.staffing import courier_work_release, couriers_barred_with_routes
 from lastmile.dispatch.services.stops import route_etas_refresh
 from lastmile.routing.problem import Location
 
@@ -46,19 +47,40 @@ def plan_tomorrow_task() -> list[int]:
 
 @shared_task(name="dispatch.expire_offers")
 def expire_offers_task() -> int:
-    """Every minute: unanswered route offers expire and go to the next courier. A full batch
-    re-queues the sweep, so a backlog drains without one long task."""
+    """Every minute: unanswered route offers expire and go to the next courier; the work of
+    couriers barred meanwhile whose hand-back was lost is taken back; routes left with no
+    courier and no offer while couriers are left to ask are offered. Returns how many
+    offers were closed. A full batch of any re-queues the sweep, so a backlog drains
+    without one long task."""
     expired = route_offers_expire()
-    if expired >= EXPIRE_BATCH:
+    barred = couriers_barred_with_routes(now=timezone.now(), limit=EXPIRE_BATCH)
+    for courier_id in barred:
+        courier_work_release(courier_id=courier_id)
+    resumed = route_offers_resume()
+    if max(expired, len(barred), resumed) >= EXPIRE_BATCH:
         expire_offers_task.apply_async()
     return expired
 
 
-@shared_task(name="dispatch.withdraw_courier_offers")
-def withdraw_courier_offers_task(courier_id: int) -> int:
+@shared_task(name="dispatch.release_courier_work")
+def release_courier_work_task(courier_id: int) -> dict[str, object]:
     """Sent by workforce when a courier is suspended or offboarded: their open offers are
-    withdrawn and passed on. Running it again finds nothing left to withdraw."""
-    return route_offers_withdraw(courier_id=courier_id)
+    withdrawn, their routes not started handed out again, routes in progress flagged to the
+    dispatcher. Running it again finds nothing left to do."""
+    released = courier_work_release(courier_id=courier_id)
+    return {
+        "offers_withdrawn": released.offers_withdrawn,
+        "routes_released": released.routes_released,
+        "routes_in_progress": released.routes_in_progress,
+    }
+
+
+# The name workforce sent before the hand-back covered routes; messages queued under it
+# during a deploy still do the whole job.
+@shared_task(name="dispatch.withdraw_courier_offers")
+def withdraw_courier_offers_task(courier_id: int) -> dict[str, object]:
+    """Former name of ``dispatch.release_courier_work``, kept for messages already queued."""
+    return release_courier_work_task(courier_id)
 
 
 @shared_task(name="dispatch.replan_hub_day", bind=True)

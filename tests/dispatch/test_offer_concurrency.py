@@ -16,8 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from lastmile.dispatch.models import OfferStatus, PlanEvent, Route, RouteOffer, RouteStatus
+from lastmile.dispatch.services import eligibility, plan_publish, staffing
 from lastmile.dispatch.services import offers as offers_module
-from lastmile.dispatch.services import plan_publish
 from lastmile.dispatch.tasks import expire_offers_task
 from tests.dispatch.factories import multi_route_day
 from tests.dispatch.test_publishing import driver, ready_plan
@@ -176,3 +176,34 @@ def test_an_expiry_sweep_and_a_decline_at_once_never_give_one_courier_two_open_o
     assert RouteOffer.objects.get(pk=expired.pk).status == OfferStatus.EXPIRED
     assert RouteOffer.objects.get(pk=declined.pk).status == OfferStatus.DECLINED
     assert RouteOffer.objects.filter(courier=cleo, status=OfferStatus.OPEN).count() == 1
+
+
+def test_two_hubs_published_at_once_share_an_employee_without_failing_either(tomorrow, monkeypatch):
+    # given: two hubs with one van route each; employee E is free at both, each hub also
+    # has an employee of its own; each publish waits for the other once it has read who
+    # is busy, so both see E free
+    both_read = threading.Barrier(2)
+
+    def busy_then_wait(*, day):
+        busy = eligibility.couriers_busy(day=day)
+        both_read.wait(timeout=30)
+        return busy
+
+    monkeypatch.setattr(staffing, "couriers_busy", busy_then_wait)
+    first = multi_route_day(day=tomorrow, vans=1, orders=6).hub
+    second = multi_route_day(day=tomorrow, vans=1, orders=6).hub
+    shared = driver(first, tomorrow)
+    AvailabilitySlot.objects.create(
+        courier=shared, hub=second, day=tomorrow, starts_at=dt.time(5), ends_at=dt.time(21)
+    )
+    own = {first.pk: driver(first, tomorrow), second.pk: driver(second, tomorrow)}
+    plans = [ready_plan(first, tomorrow), ready_plan(second, tomorrow)]
+    # when: both are published at the same moment
+    results = _race(*(lambda plan=plan: plan_publish(plan=plan, actor=None) for plan in plans))
+    # then: both published; E drives one route, the other hub's own employee the other
+    assert not [r for r in results.values() if isinstance(r, Exception)], results
+    routes = {r.plan.hub_id: r for r in Route.objects.filter(plan__in=plans).select_related("plan")}
+    assert Route.objects.filter(courier=shared).count() == 1
+    for hub_id, route in routes.items():
+        assert route.status == RouteStatus.DISPATCHED
+        assert route.courier_id in {shared.pk, own[hub_id].pk}

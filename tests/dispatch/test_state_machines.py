@@ -7,9 +7,11 @@ import pytest
 from lastmile.core.errors import InvalidTransition
 from lastmile.core.state import check_transition
 from lastmile.dispatch.models import (
+    OFFER_TRANSITIONS,
     PLAN_TRANSITIONS,
     ROUTE_TRANSITIONS,
     STOP_TRANSITIONS,
+    OfferStatus,
     Plan,
     PlanEvent,
     PlanStatus,
@@ -38,7 +40,25 @@ EXPECTED = {
     "Route": (
         ROUTE_TRANSITIONS,
         RouteStatus.values,
-        {("planned", "dispatched"), ("dispatched", "in_progress"), ("in_progress", "completed")},
+        {
+            ("planned", "dispatched"),
+            ("dispatched", "in_progress"),
+            # the courier was barred before leaving the hub: the route is handed out again
+            ("dispatched", "planned"),
+            ("in_progress", "completed"),
+        },
+    ),
+    "Offer": (
+        OFFER_TRANSITIONS,
+        OfferStatus.values,
+        {
+            ("open", "accepted"),
+            ("open", "declined"),
+            ("open", "expired"),
+            ("open", "withdrawn"),
+            # the courier was barred after accepting, before starting the route
+            ("accepted", "withdrawn"),
+        },
     ),
     "Stop": (
         STOP_TRANSITIONS,

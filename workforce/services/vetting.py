@@ -115,23 +115,24 @@ def _move_courier(courier: Courier, *, target: str, actor: User | None, note: st
 
 
 # Dispatch's task (named, not imported: dispatch depends on workforce, never the reverse).
-WITHDRAW_OFFERS_TASK = "dispatch.withdraw_courier_offers"
+RELEASE_WORK_TASK = "dispatch.release_courier_work"
 
 
-def _withdraw_route_offers_after_commit(courier_id: int) -> None:
-    """Once the courier may no longer drive, dispatch withdraws their open route offers and
-    offers those routes to the next courier. Should the broker be down, dispatch's
-    minute-by-minute offer sweep withdraws them instead."""
+def _release_route_work_after_commit(courier_id: int) -> None:
+    """Once the courier may no longer drive, dispatch takes their work back: open route
+    offers withdrawn, routes not started handed to another driver or offered, routes in
+    progress flagged to the dispatcher. Should the broker be down, dispatch's
+    minute-by-minute offer sweep does it instead."""
 
     def enqueue() -> None:
         # Registers every app's tasks (as a worker does at start), so that without a broker
         # (in-process tasks) the named task runs here instead of going nowhere.
         current_app.loader.import_default_modules()
         try:
-            current_app.signature(WITHDRAW_OFFERS_TASK, args=(courier_id,)).delay()
+            current_app.signature(RELEASE_WORK_TASK, args=(courier_id,)).delay()
         except BrokerError:
             logger.warning(
-                "workforce: offer withdrawal not queued; the offer sweep will do it",
+                "workforce: route hand-back not queued; the offer sweep will do it",
                 extra={"courier_id": courier_id},
             )
 
@@ -195,13 +196,14 @@ def application_request_changes(
 def courier_suspend(*, courier: Courier, actor: User | None, reason: str) -> Courier:
     """Bar an active courier for now (active → suspended); they keep their earnings.
 
-    After commit their open route offers are withdrawn (dispatch asks the next courier);
-    the courier portal and the driver API refuse them from then on.
+    After commit dispatch takes their work back: open route offers withdrawn, routes not
+    started handed to someone else, routes in progress flagged to the dispatcher; the
+    courier portal and the driver API refuse them from then on.
     """
     reason = _require_reason(reason)
     if _move_courier(courier, target=CourierStatus.SUSPENDED, actor=actor, note=reason):
         notify_after_commit(courier.pk, "courier_suspended", reason=reason)
-        _withdraw_route_offers_after_commit(courier.pk)
+        _release_route_work_after_commit(courier.pk)
     return courier
 
 
@@ -217,9 +219,9 @@ def courier_reactivate(*, courier: Courier, actor: User | None) -> Courier:
 
 @transaction.atomic
 def courier_offboard(*, courier: Courier, actor: User | None, reason: str) -> Courier:
-    """End the courier's work with us (final). Unpaid earnings are still paid out; open
-    route offers are withdrawn after commit, as for a suspension."""
+    """End the courier's work with us (final). Unpaid earnings are still paid out; their
+    route offers and routes not started are taken back after commit, as for a suspension."""
     reason = _require_reason(reason)
     if _move_courier(courier, target=CourierStatus.OFFBOARDED, actor=actor, note=reason):
-        _withdraw_route_offers_after_commit(courier.pk)
+        _release_route_work_after_commit(courier.pk)
     return courier

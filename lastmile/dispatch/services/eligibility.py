@@ -20,6 +20,7 @@ from lastmile.dispatch.errors import CourierBusy, CourierNotActive, CourierUnfit
 from lastmile.dispatch.models import ACTIVE_ROUTE_STATUSES, OfferStatus, Route, RouteOffer, Stop
 from workforce.models import ApplicationStatus, Courier, CourierStatus
 from workforce.models import Vehicle as CourierVehicle
+from workforce.selectors import CourierAvailability
 
 # Fleet vehicles anyone may ride; the others are motor vehicles that need a driving licence.
 LICENCE_FREE_KINDS = frozenset({VehicleKind.E_CARGO_BIKE})
@@ -47,6 +48,41 @@ def route_needs(route: Route) -> RouteNeeds:
         pk=route.pk
     )
     return RouteNeeds(day=day, skills=frozenset(skills), vehicle_kind=kind)
+
+
+def routes_needs(routes: list[Route], *, day: dt.date) -> dict[int, RouteNeeds]:
+    """What a courier needs for each of ``routes`` (all of one plan, driven on ``day``), by
+    route id: two queries whatever the number of routes."""
+    skills: dict[int, set[str]] = {route.pk: set() for route in routes}
+    for route_id, needed in Stop.objects.filter(route__in=routes, order__isnull=False).values_list(
+        "route_id", "order__required_skills"
+    ):
+        skills[route_id].update(needed or [])
+    kinds = dict(
+        Route.objects.filter(pk__in=[route.pk for route in routes]).values_list(
+            "pk", "vehicle__vehicle_type__kind"
+        )
+    )
+    return {
+        pk: RouteNeeds(day=day, skills=frozenset(needed), vehicle_kind=kinds[pk])
+        for pk, needed in skills.items()
+    }
+
+
+def availability_covers(candidate: CourierAvailability, route: Route) -> bool:
+    """Whether the courier's availability at the hub spans the route's whole day."""
+    return candidate.starts_at <= route.planned_start and route.planned_end <= candidate.ends_at
+
+
+def courier_claim(courier_id: int) -> Courier | None:
+    """The courier's row, locked, read fresh with their application; ``None`` while another
+    transaction holds it (a courier being handled elsewhere right now is passed over)."""
+    return (
+        Courier.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("application")
+        .filter(pk=courier_id)
+        .first()
+    )
 
 
 def courier_unfit_reason(*, skills: Iterable[str], vehicle: str, needs: RouteNeeds) -> str | None:

@@ -6,8 +6,11 @@ need, a licence for a motor vehicle, no other active route that day), has not be
 about it yet and has no other open offer. The courier accepts (the route is dispatched to
 them, after the same rule is checked again on their locked row) or declines; an offer not
 answered by ``expires_at`` expires, and the open offers of a courier who may no longer drive
-(suspended, offboarded) are withdrawn. Declined, expired and withdrawn offers pass the
-route to the next courier; when nobody is left, a ``no_courier`` event tells the dispatcher.
+(suspended, offboarded) are withdrawn (an accepted one too, when its route is handed back:
+``staffing.courier_work_release``). Declined, expired and withdrawn offers pass the route to
+the next courier; when nobody is left, a ``no_courier`` event tells the dispatcher. The
+minute's sweep also offers routes that were left with no courier and no offer while
+couriers are left to ask (``route_offers_resume``).
 
 Partial unique constraints keep one live offer per route, one open offer per courier and
 one active route per courier and day. Row locks: a courier's accept takes their courier row
@@ -20,10 +23,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import zoneinfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import BigIntegerField, Exists, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from lastmile.accounts.models import User
@@ -33,14 +39,18 @@ from lastmile.dispatch.errors import OfferClosed, RouteTaken
 from lastmile.dispatch.models import (
     OFFER_TRANSITIONS,
     OfferStatus,
+    Plan,
     PlanEvent,
     PlanStatus,
     Route,
     RouteOffer,
     RouteStatus,
+    Stop,
 )
 from lastmile.dispatch.services.eligibility import (
+    availability_covers,
     courier_active_refusal,
+    courier_claim,
     courier_route_refusal,
     courier_unfit_reason,
     couriers_busy,
@@ -63,16 +73,6 @@ def _event(route: Route, kind: str, actor: User | None, **payload: object) -> No
         actor=actor,
         payload={"route": route.pk, **payload},
         occurred_at=timezone.now(),
-    )
-
-
-def _claim_courier(courier_id: int) -> Courier | None:
-    """The courier's row, locked, read fresh; ``None`` while another transaction holds it."""
-    return (
-        Courier.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("application")
-        .filter(pk=courier_id)
-        .first()
     )
 
 
@@ -105,14 +105,11 @@ def route_offer_next(*, route: Route, actor: User | None = None) -> RouteOffer |
         if (
             candidate.kind != CourierKind.CROWD
             or candidate.courier_id in skip
-            or not (
-                candidate.starts_at <= locked.planned_start
-                and locked.planned_end <= candidate.ends_at
-            )
+            or not availability_covers(candidate, locked)
             or courier_unfit_reason(skills=candidate.skills, vehicle=candidate.vehicle, needs=needs)
         ):
             continue
-        courier = _claim_courier(candidate.courier_id)
+        courier = courier_claim(candidate.courier_id)
         if (
             courier is None
             or courier_route_refusal(courier=courier, needs=needs) is not None
@@ -216,13 +213,18 @@ def route_offer_decline(*, offer_id: int, courier: Courier) -> RouteOffer:
     return offer
 
 
-def _withdraw(offer: RouteOffer) -> None:
+def route_offer_withdraw(*, offer: RouteOffer, pass_on: bool = True) -> RouteOffer:
+    """Withdraw the locked open or accepted ``offer`` of a courier who may no longer drive,
+    with an ``offer_withdrawn`` event (the caller holds the transaction); with ``pass_on``
+    the route is offered to the next courier."""
     _answer(offer, OfferStatus.WITHDRAWN, None)
     logger.info(
         "route offer withdrawn",
         extra={"offer": offer.pk, "courier": offer.courier_id, "status": offer.courier.status},
     )
-    route_offer_next(route=offer.route)
+    if pass_on:
+        route_offer_next(route=offer.route)
+    return offer
 
 
 @transaction.atomic
@@ -239,7 +241,7 @@ def route_offers_withdraw(*, courier_id: int) -> int:
         .order_by("pk")
     )
     for offer in offers:
-        _withdraw(offer)
+        route_offer_withdraw(offer=offer)
     return len(offers)
 
 
@@ -261,8 +263,85 @@ def route_offers_expire(*, now: dt.datetime | None = None) -> int:
     )
     for offer in due:
         if offer.courier.status != CourierStatus.ACTIVE:
-            _withdraw(offer)
+            route_offer_withdraw(offer=offer)
         else:
             _answer(offer, OfferStatus.EXPIRED, None)
             route_offer_next(route=offer.route)
     return len(due)
+
+
+def plans_today_or_later(*, now: dt.datetime) -> Q:
+    """A route filter: its published plan's day is today or later in its hub's zone (one
+    query for the zones of recent published plans)."""
+    recent = Plan.objects.filter(
+        status=PlanStatus.PUBLISHED, service_date__gte=now.date() - dt.timedelta(days=1)
+    )
+    today = Q(pk__in=[])
+    for zone in recent.values_list("hub__time_zone", flat=True).distinct():
+        local = timezone.localdate(now, zoneinfo.ZoneInfo(zone))
+        today |= Q(
+            plan__status=PlanStatus.PUBLISHED,
+            plan__hub__time_zone=zone,
+            plan__service_date__gte=local,
+        )
+    return today
+
+
+# Before any offer: a route never offered counts every ``no_courier`` event.
+_NEVER = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+def routes_waiting_for_offer(*, now: dt.datetime) -> QuerySet[Route]:
+    """Routes of published plans of today or later (in their hub's zone) with stops, no
+    courier and no live offer, whose last hand-out did not end in ``no_courier``: a
+    ``no_courier`` event written after their last offer closed (or at all, never offered)
+    records that nobody was left to ask, so such a route waits for the dispatcher."""
+    today = plans_today_or_later(now=now)
+    last_offer = (
+        RouteOffer.objects.filter(route=OuterRef("pk"))
+        .annotate(closed=Coalesce("responded_at", "created_at"))
+        .order_by("-closed")
+        .values("closed")[:1]
+    )
+    nobody_left = PlanEvent.objects.annotate(
+        route_id=Cast(KT("payload__route"), BigIntegerField())
+    ).filter(
+        plan_id=OuterRef("plan_id"),
+        kind=PlanEvent.Kind.NO_COURIER,
+        route_id=OuterRef("pk"),
+        occurred_at__gte=OuterRef("last_offer_at"),
+    )
+    return (
+        Route.objects.filter(today, status=RouteStatus.PLANNED, courier__isnull=True)
+        .filter(plan__status=PlanStatus.PUBLISHED)
+        .filter(Exists(Stop.objects.filter(route=OuterRef("pk"))))
+        .exclude(
+            Exists(
+                RouteOffer.objects.filter(
+                    route=OuterRef("pk"), status__in=[OfferStatus.OPEN, OfferStatus.ACCEPTED]
+                )
+            )
+        )
+        .annotate(last_offer_at=Coalesce(Subquery(last_offer), Value(_NEVER)))
+        .exclude(Exists(nobody_left))
+    )
+
+
+@transaction.atomic
+def route_offers_resume(*, now: dt.datetime | None = None) -> int:
+    """Offer the routes ``routes_waiting_for_offer`` finds (left un-offered when an offer was
+    closed without asking the next courier), at most ``EXPIRE_BATCH`` per call, oldest
+    first; returns how many were handled. Each ends with an open offer or a ``no_courier``
+    event, so running it again leaves them alone. Routes another worker holds are skipped.
+    """
+    now = now or timezone.now()
+    routes = list(
+        routes_waiting_for_offer(now=now)
+        .select_for_update(skip_locked=True, of=("self",))
+        .order_by("pk")[:EXPIRE_BATCH]
+    )
+    for route in routes:
+        route_offer_next(route=route)
+    if routes:
+        logger.info("un-offered routes offered again", extra={"routes": [r.pk for r in routes]})
+    return len(routes)

@@ -1,10 +1,10 @@
 """Publishing a ready plan: its orders become planned with an ETA window, its routes get drivers.
 
-Dedicated (employee) drivers available at the hub that day and not already driving a route
-that day (at any hub) are assigned directly, earliest route first, each to one route whose
-whole day falls inside their availability and whose orders' skills they have; such a route
-is dispatched. Routes left without a driver are offered to crowd couriers one at a time
-(``offers.py``). Everything happens in one transaction: a plan is published with all its
+Dedicated (employee) drivers are assigned directly by the rule re-planning and a courier's
+suspension share (``staffing.route_drivers_assign``: available at the hub for the route's
+whole day, not busy that day at any hub, fit for the route, earliest route first); such a
+route is dispatched. Routes left without a driver are offered to crowd couriers one at a
+time (``offers.py``). Everything happens in one transaction: a plan is published with all its
 orders planned, or not at all.
 """
 
@@ -23,17 +23,13 @@ from lastmile.dispatch.models import (
     PLAN_TRANSITIONS,
     Plan,
     PlanStatus,
-    Route,
     Stop,
     StopKind,
 )
-from lastmile.dispatch.services.eligibility import couriers_busy
 from lastmile.dispatch.services.offers import route_offer_next
 from lastmile.dispatch.services.plans import plan_transition
-from lastmile.dispatch.services.routes import route_dispatch
+from lastmile.dispatch.services.staffing import route_drivers_assign
 from lastmile.orders.services import order_plan
-from workforce.models import CourierKind
-from workforce.selectors import CourierAvailability, courier_availability_for
 
 logger = logging.getLogger(__name__)
 
@@ -61,25 +57,6 @@ def eta_window(stop: Stop) -> EtaWindow:
     return EtaWindow(start, start + width)
 
 
-def drivers_for(
-    routes: list[Route], available: list[CourierAvailability], skills_of: dict[int, set[str]]
-) -> dict[int, int]:
-    """Route id → courier id: each dedicated driver once, earliest route first."""
-    taken: set[int] = set()
-    chosen: dict[int, int] = {}
-    drivers = [a for a in available if a.kind == CourierKind.EMPLOYEE]
-    for route in sorted(routes, key=lambda r: (r.planned_start, r.pk)):
-        for driver in drivers:
-            if driver.courier_id in taken:
-                continue
-            covers = driver.starts_at <= route.planned_start and route.planned_end <= driver.ends_at
-            if covers and skills_of.get(route.pk, set()) <= set(driver.skills):
-                chosen[route.pk] = driver.courier_id
-                taken.add(driver.courier_id)
-                break
-    return chosen
-
-
 @transaction.atomic
 def plan_publish(*, plan: Plan, actor: User | None) -> Plan:
     """Publish a ready plan (ready → published); see the module docstring.
@@ -100,10 +77,6 @@ def plan_publish(*, plan: Plan, actor: User | None) -> Plan:
         .select_related("order", "route")
         .order_by("order_id")
     )
-    skills_of: dict[int, set[str]] = {}
-    for stop in stops:
-        skills_of.setdefault(stop.route_id, set()).update(stop.order.required_skills)
-
     for stop in stops:
         window = eta_window(stop)
         order_plan(
@@ -114,18 +87,7 @@ def plan_publish(*, plan: Plan, actor: User | None) -> Plan:
             eta_start=window.start,
             eta_end=window.end,
         )
-    # One active route per courier and day: a driver already on another hub's route that
-    # day is not available here (the database refuses a second one all the same).
-    busy = couriers_busy(day=locked.service_date)
-    available = [
-        a
-        for a in courier_availability_for(hub=locked.hub, day=locked.service_date)
-        if a.courier_id not in busy
-    ]
-    drivers = drivers_for(routes, available, skills_of)
-    for route in routes:
-        if route.pk in drivers:
-            route_dispatch(route=route, courier_id=drivers[route.pk], actor=actor)
+    drivers = route_drivers_assign(plan=locked, routes=routes, actor=actor)
     published = plan_transition(
         locked,
         target=PlanStatus.PUBLISHED,

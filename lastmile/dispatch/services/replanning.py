@@ -89,9 +89,9 @@ from lastmile.dispatch.services.building import (
     seconds_since,
     vehicle_shift,
 )
-from lastmile.dispatch.services.offers import route_offer_next
-from lastmile.dispatch.services.publishing import drivers_for, eta_window, stop_route_ref
-from lastmile.dispatch.services.routes import route_complete_if_settled, route_dispatch
+from lastmile.dispatch.services.publishing import eta_window, stop_route_ref
+from lastmile.dispatch.services.routes import route_complete_if_settled
+from lastmile.dispatch.services.staffing import routes_staff
 from lastmile.orders.models import PLANNABLE_STATUSES, Order, OrderStatus
 from lastmile.orders.services import (
     order_eta_changed,
@@ -115,7 +115,6 @@ from lastmile.routing.problem import (
 )
 from lastmile.routing.solution import Solution, VisitKind
 from lastmile.routing.solver import solve
-from workforce.selectors import courier_availability_for
 
 logger = logging.getLogger(__name__)
 
@@ -1142,34 +1141,16 @@ def _route_create(plan: Plan, entry: LiveRoute, data: ReplanInput, solution: Sol
 
 
 def _routes_staff(plan: Plan, routes: list[Route]) -> list[dict]:
-    """Drivers for the routes a re-plan added: an employee free that day takes one directly,
-    otherwise crowd couriers are offered it one at a time, as when publishing."""
+    """Drivers for the routes a re-plan added, as when publishing (``staffing.routes_staff``:
+    an employee free that day at any hub takes one directly, otherwise crowd couriers are
+    offered it one at a time)."""
     if not routes:
         return []
-    busy = set(
-        Route.objects.filter(plan=plan, courier__isnull=False).values_list("courier_id", flat=True)
-    )
-    available = [
-        a
-        for a in courier_availability_for(hub=plan.hub, day=plan.service_date)
-        if a.courier_id not in busy
+    drivers = routes_staff(plan=plan, routes=routes, actor=None)
+    return [
+        {"route": route.pk, "vehicle": route.vehicle.code, "driver": route.pk in drivers}
+        for route in routes
     ]
-    skills_of: dict[int, set[str]] = {}
-    for route_id, needed in Stop.objects.filter(route__in=routes, order__isnull=False).values_list(
-        "route_id", "order__required_skills"
-    ):
-        skills_of.setdefault(route_id, set()).update(needed or [])
-    drivers = drivers_for(routes, available, skills_of)
-    rows = []
-    for route in routes:
-        if route.pk in drivers:
-            route_dispatch(route=route, courier_id=drivers[route.pk], actor=None)
-        else:
-            route_offer_next(route=route, actor=None)
-        rows.append(
-            {"route": route.pk, "vehicle": route.vehicle.code, "driver": route.pk in drivers}
-        )
-    return rows
 
 
 def _shifted(old: tuple[dt.datetime, dt.datetime] | None, new) -> bool:

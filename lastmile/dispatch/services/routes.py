@@ -1,4 +1,5 @@
-"""Moves of the route state machine (planned → dispatched → in_progress → completed)."""
+"""Moves of the route state machine (planned → dispatched → in_progress → completed, and
+dispatched → planned when the courier is barred before leaving the hub)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 # The timestamp a route's state sets when it is entered.
 _ROUTE_TIMESTAMPS = {RouteStatus.IN_PROGRESS: "started_at", RouteStatus.COMPLETED: "completed_at"}
+# What a route back in ``planned`` (not handed out) no longer carries.
+_ROUTE_CLEARED = {RouteStatus.PLANNED: ("courier", "service_date", "dispatched_at")}
 
 
 def route_event(
@@ -41,9 +44,17 @@ def route_event(
     )
 
 
-def route_transition(route: Route, *, target: str, actor_id: int | None, at: dt.datetime) -> bool:
+def route_transition(
+    route: Route,
+    *,
+    target: str,
+    actor_id: int | None,
+    at: dt.datetime,
+    detail: dict[str, object] | None = None,
+) -> bool:
     """Move the locked ``route`` to ``target`` (the caller holds the transaction) with its
-    timestamp and an event; ``False`` when it is already there."""
+    timestamp and an event (``detail`` added to its payload); ``False`` when it is already
+    there. Back in ``planned`` the route has no courier, day or dispatch time any more."""
     if not check_transition(ROUTE_TRANSITIONS, entity="Route", current=route.status, target=target):
         return False
     previous = route.status
@@ -52,9 +63,15 @@ def route_transition(route: Route, *, target: str, actor_id: int | None, at: dt.
     if target in _ROUTE_TIMESTAMPS:
         setattr(route, _ROUTE_TIMESTAMPS[target], at)
         changed.append(_ROUTE_TIMESTAMPS[target])
+    for field in _ROUTE_CLEARED.get(target, ()):
+        setattr(route, field, None)
+        changed.append(field)
     route.save(update_fields=changed)
     route_event(
-        route, actor_id=actor_id, at=at, payload={"route": route.pk, "from": previous, "to": target}
+        route,
+        actor_id=actor_id,
+        at=at,
+        payload={**(detail or {}), "route": route.pk, "from": previous, "to": target},
     )
     logger.info("route moved", extra={"route": route.pk, "from": previous, "to": target})
     return True
