@@ -6,10 +6,8 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import ProtectedError, RestrictedError
-from django.utils import timezone
 
-from lastmile.core.errors import HasHistory
+from lastmile.core.history import row_archive, row_delete_unless_history
 from lastmile.hubs.models import Hub, OpeningHours, find_overlaps
 from lastmile.hubs.selectors import hub_history
 
@@ -68,12 +66,7 @@ def hub_archive(*, hub: Hub) -> Hub:
     Planning, order imports, the dispatch board and courier forms offer only active hubs, so
     nothing new is planned at an archived hub. Archiving an archived hub changes nothing.
     """
-    locked = Hub.objects.select_for_update().get(pk=hub.pk)
-    if locked.archived_at is not None:
-        return locked
-    locked.is_active, locked.archived_at = False, timezone.now()
-    locked.save(update_fields=["is_active", "archived_at", "updated_at"])
-    return locked
+    return row_archive(hub)
 
 
 @transaction.atomic
@@ -84,11 +77,4 @@ def hub_delete(*, hub: Hub) -> None:
     ``HasHistory``: archive it instead. The row lock makes a concurrent write that refers to
     the hub wait, so it cannot slip in between the check and the delete.
     """
-    locked = Hub.objects.select_for_update().get(pk=hub.pk)
-    history = hub_history(hub=locked)
-    if history:
-        raise HasHistory.refusing(locked, history)
-    try:
-        locked.delete()
-    except (ProtectedError, RestrictedError) as exc:
-        raise HasHistory.refusing(locked, ["rows that refer to it"]) from exc
+    row_delete_unless_history(hub, history=lambda locked: hub_history(hub=locked))

@@ -1,10 +1,8 @@
 """Writes of partners: creating, archiving and deleting them."""
 
 from django.db import transaction
-from django.db.models import ProtectedError, RestrictedError
-from django.utils import timezone
 
-from lastmile.core.errors import HasHistory
+from lastmile.core.history import row_archive, row_delete_unless_history
 from lastmile.hubs.models import Hub
 from lastmile.partners.models import Partner
 from lastmile.partners.selectors import partner_history
@@ -42,12 +40,7 @@ def partner_archive(*, partner: Partner) -> Partner:
 
     Imports and partner look-ups accept only active partners. Archiving twice changes nothing.
     """
-    locked = Partner.objects.select_for_update().get(pk=partner.pk)
-    if locked.archived_at is not None:
-        return locked
-    locked.is_active, locked.archived_at = False, timezone.now()
-    locked.save(update_fields=["is_active", "archived_at", "updated_at"])
-    return locked
+    return row_archive(partner)
 
 
 @transaction.atomic
@@ -56,11 +49,4 @@ def partner_delete(*, partner: Partner) -> None:
 
     A partner with orders or imports is refused with ``HasHistory``: archive it instead.
     """
-    locked = Partner.objects.select_for_update().get(pk=partner.pk)
-    history = partner_history(partner=locked)
-    if history:
-        raise HasHistory.refusing(locked, history)
-    try:
-        locked.delete()
-    except (ProtectedError, RestrictedError) as exc:
-        raise HasHistory.refusing(locked, ["rows that refer to it"]) from exc
+    row_delete_unless_history(partner, history=lambda locked: partner_history(partner=locked))

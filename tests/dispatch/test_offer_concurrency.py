@@ -21,31 +21,10 @@ from lastmile.dispatch.services import offers as offers_module
 from lastmile.dispatch.tasks import expire_offers_task
 from tests.dispatch.factories import multi_route_day
 from tests.dispatch.test_publishing import driver, ready_plan
+from tests.races import race
 from workforce.models import AvailabilitySlot, CourierKind
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _race(*calls) -> dict[int, object]:
-    """Run the calls at the same moment in threads; each result or exception by index."""
-    barrier = threading.Barrier(len(calls))
-    results: dict[int, object] = {}
-
-    def run(index, call):
-        barrier.wait()
-        try:
-            results[index] = call()
-        except Exception as exc:  # noqa: BLE001 - the test inspects whatever happened
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 def _signed_in(courier) -> Client:
@@ -94,11 +73,11 @@ def test_two_couriers_accepting_one_route_at_once_give_it_to_one(without_constra
     offers = [_offer(route, ada), _offer(route, ben)]
     clients = [_signed_in(ada), _signed_in(ben)]
     # when
-    results = _race(_accept(clients[0], offers[0]), _accept(clients[1], offers[1]))
+    results = race(_accept(clients[0], offers[0]), _accept(clients[1], offers[1]))
     # then: one took it, the other got a 409 saying it is taken
-    statuses = sorted(r.status_code for r in results.values())
+    statuses = sorted(r.status_code for r in results)
     assert statuses == [302, 409], results
-    loser = next(r for r in results.values() if r.status_code == 409)
+    loser = next(r for r in results if r.status_code == 409)
     assert b'data-code="route_taken"' in loser.content
     route.refresh_from_db()
     assert route.status == RouteStatus.DISPATCHED
@@ -122,13 +101,13 @@ def test_one_courier_accepting_two_offers_at_once_gets_one_route(without_constra
         return lambda: client.post(reverse("api:driver:offer-accept", args=[offer.pk]))
 
     # when
-    results = _race(
+    results = race(
         accept_through_api(clients[0], offers[0]), accept_through_api(clients[1], offers[1])
     )
     # then: one route is theirs, the other answer is a 409 problem: busy that day
-    statuses = sorted(r.status_code for r in results.values())
+    statuses = sorted(r.status_code for r in results)
     assert statuses == [200, 409], results
-    loser = next(r for r in results.values() if r.status_code == 409)
+    loser = next(r for r in results if r.status_code == 409)
     assert loser["Content-Type"] == "application/problem+json"
     assert loser.json()["code"] == "courier_busy"
     assert Route.objects.filter(courier=ada).count() == 1
@@ -166,7 +145,7 @@ def test_an_expiry_sweep_and_a_decline_at_once_never_give_one_courier_two_open_o
     monkeypatch.setattr(offers_module, "courier_availability_for", candidates_after_both_looked)
     ben_client = _signed_in(ben)
     # when: the minute's sweep and Ben's decline run at the same moment
-    results = _race(
+    results = race(
         lambda: expire_offers_task.apply().get(),
         lambda: ben_client.post(reverse("dispatch_portal:offer_decline", args=[declined.pk])),
     )
@@ -199,9 +178,9 @@ def test_two_hubs_published_at_once_share_an_employee_without_failing_either(tom
     own = {first.pk: driver(first, tomorrow), second.pk: driver(second, tomorrow)}
     plans = [ready_plan(first, tomorrow), ready_plan(second, tomorrow)]
     # when: both are published at the same moment
-    results = _race(*(lambda plan=plan: plan_publish(plan=plan, actor=None) for plan in plans))
+    results = race(*(lambda plan=plan: plan_publish(plan=plan, actor=None) for plan in plans))
     # then: both published; E drives one route, the other hub's own employee the other
-    assert not [r for r in results.values() if isinstance(r, Exception)], results
+    assert not [r for r in results if isinstance(r, Exception)], results
     routes = {r.plan.hub_id: r for r in Route.objects.filter(plan__in=plans).select_related("plan")}
     assert Route.objects.filter(courier=shared).count() == 1
     for hub_id, route in routes.items():

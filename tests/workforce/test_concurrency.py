@@ -11,6 +11,7 @@ from django.utils import timezone
 from lastmile.orders import services as order_services
 from lastmile.orders.models import OrderStatus
 from tests.orders.factories import OrderFactory
+from tests.races import race
 from tests.workforce.factories import PayRuleFactory, active_courier, entry
 from workforce import services
 from workforce.models import EarningEntry, PayoutBatch, PayoutWeek
@@ -20,28 +21,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 MONDAY = dt.date(2026, 3, 2)
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
-
-
-def _race(*calls) -> dict[int, object]:
-    """Run the calls at the same moment in threads; each result or exception by index."""
-    barrier = threading.Barrier(len(calls))
-    results: dict[int, object] = {}
-
-    def run(index, call):
-        barrier.wait()
-        try:
-            results[index] = call()
-        except Exception as exc:  # noqa: BLE001 - the test inspects whatever happened
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 def test_two_concurrent_closings_of_a_week_make_one_batch_per_courier_with_the_right_total():
@@ -62,13 +41,13 @@ def test_two_concurrent_closings_of_a_week_make_one_batch_per_courier_with_the_r
     )
 
     # when: the weekly task runs twice at once (a retried message, two beat instances)
-    results = _race(
+    results = race(
         lambda: close_payout_week_task.apply(args=(MONDAY.isoformat(),)).get(),
         lambda: close_payout_week_task.apply(args=(MONDAY.isoformat(),)).get(),
     )
 
     # then: one run created both batches, the other nothing; totals match the ledger
-    assert sorted(results.values()) == [0, 2], results
+    assert sorted(results) == [0, 2], results
     assert PayoutWeek.objects.count() == 1
     totals = dict(PayoutBatch.objects.values_list("courier_id", "total_minor"))
     assert totals == {ada.pk: sum(100 + n for n in range(20)), ben.pk: 5000}
@@ -89,10 +68,10 @@ def test_two_concurrent_accruals_price_each_stop_once():
         )
 
     # when
-    results = _race(services.earnings_accrue_stops, services.earnings_accrue_stops)
+    results = race(services.earnings_accrue_stops, services.earnings_accrue_stops)
 
     # then: no error, and each attempt has exactly one ledger line
-    assert not [r for r in results.values() if isinstance(r, Exception)], results
+    assert not [r for r in results if isinstance(r, Exception)], results
     assert EarningEntry.objects.count() == 10
     assert EarningEntry.objects.values("source_id").distinct().count() == 10
 
