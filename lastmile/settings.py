@@ -349,9 +349,20 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 # Dispatch: tomorrow's routes for every active hub, planned at 22:00 once the day's orders are in.
+# Tomorrow is planned for every hub at this hour (CELERY_TIMEZONE); the catch-up at :30 and
+# the next hour plans the hubs a lost nightly message missed.
+DISPATCH_NIGHTLY_PLAN_HOUR = env.int("DISPATCH_NIGHTLY_PLAN_HOUR", default=22)
+if not 0 <= DISPATCH_NIGHTLY_PLAN_HOUR <= 22:
+    raise ImproperlyConfigured("DISPATCH_NIGHTLY_PLAN_HOUR must be 0-22 (its catch-up runs after).")
 CELERY_BEAT_SCHEDULE["dispatch-plan-tomorrow"] = {
     "task": "dispatch.plan_tomorrow",
-    "schedule": crontab(hour=22, minute=0),
+    "schedule": crontab(hour=DISPATCH_NIGHTLY_PLAN_HOUR, minute=0),
+}
+CELERY_BEAT_SCHEDULE["dispatch-plan-tomorrow-catch-up"] = {
+    "task": "dispatch.plan_tomorrow_catch_up",
+    "schedule": crontab(
+        hour=f"{DISPATCH_NIGHTLY_PLAN_HOUR},{DISPATCH_NIGHTLY_PLAN_HOUR + 1}", minute="30"
+    ),
 }
 # Published days of today are watched for new and cancelled orders each minute (debounced).
 CELERY_BEAT_SCHEDULE["dispatch-replan-watch"] = {

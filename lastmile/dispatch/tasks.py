@@ -34,7 +34,21 @@ def plan_hub_day_task(plan_id: int) -> str | None:
 @shared_task(name="dispatch.plan_tomorrow")
 def plan_tomorrow_task() -> list[int]:
     """Nightly: request tomorrow's plan for every active hub and fan the runs out as a group."""
-    plans = plans_request_tomorrow()
+    return _fan_out(plans_request_tomorrow())
+
+
+@shared_task(name="dispatch.plan_tomorrow_catch_up")
+def plan_tomorrow_catch_up_task() -> list[int]:
+    """After the nightly run: plan tomorrow for the hubs it missed (its message was lost, or
+    the scheduler was down at that minute). Hubs planned since the nightly time are left as
+    they are, so running it again, or after a nightly run that worked, changes nothing."""
+    nightly = timezone.localtime().replace(
+        hour=settings.DISPATCH_NIGHTLY_PLAN_HOUR, minute=0, second=0, microsecond=0
+    )
+    return _fan_out(plans_request_tomorrow(missing_since=nightly))
+
+
+def _fan_out(plans: list) -> list[int]:
     new = [plan for plan in plans if not plan.joined]
     if new:
         runs = group(

@@ -13,7 +13,11 @@ from lastmile.demo import seed_demo
 from lastmile.dispatch.models import Plan, PlanStatus, ReplanStatus, ReplanTrigger
 from lastmile.dispatch.services import plan_publish, plan_request
 from lastmile.dispatch.services.replanning import replan_request
-from lastmile.dispatch.tasks import plan_hub_day_task, plan_tomorrow_task
+from lastmile.dispatch.tasks import (
+    plan_hub_day_task,
+    plan_tomorrow_catch_up_task,
+    plan_tomorrow_task,
+)
 from lastmile.hubs.models import Hub
 from lastmile.orders.models import OrderStatus, Priority
 from tests.dispatch.test_services import assert_plan_is_sound
@@ -78,6 +82,43 @@ def test_nightly_planning_fans_out_one_run_per_active_hub(
         again = plan_tomorrow_task.apply().get()
     assert len(again) == 2
     assert not set(again) & set(plan_ids)
+
+
+def test_a_catch_up_follows_the_nightly_planning_within_the_hour():
+    entry = django_settings.CELERY_BEAT_SCHEDULE["dispatch-plan-tomorrow-catch-up"]
+    assert entry["task"] == "dispatch.plan_tomorrow_catch_up"
+    assert entry["schedule"].hour == {22, 23}
+    assert entry["schedule"].minute == {30}
+    assert celery_app.amqp.router.route({}, entry["task"])["queue"].name == "planning"
+
+
+def _evening_at(hour: int, minute: int) -> dt.datetime:
+    return timezone.localtime().replace(hour=hour, minute=minute, second=0, microsecond=0)
+
+
+@pytest.mark.django_db
+def test_the_catch_up_plans_only_the_hubs_a_lost_nightly_message_missed(monkeypatch):
+    # given: two active hubs; the nightly run at 22:00 reached only the first (the second's
+    # request was lost with the message)
+    planned, missed = HubFactory(), HubFactory()
+    for hub in (planned, missed):
+        VehicleFactory(home_hub=hub)
+    at_2201, at_2230, at_2330 = _evening_at(22, 1), _evening_at(22, 30), _evening_at(23, 30)
+    monkeypatch.setattr(timezone, "now", lambda: at_2201)
+    tomorrow = timezone.localdate(timezone=planned.zone) + dt.timedelta(days=1)
+    nightly = plan_request(hub=planned, service_date=tomorrow, actor=None, enqueue=False)
+
+    # when: the catch-up runs at 22:30, and again at 23:30
+    monkeypatch.setattr(timezone, "now", lambda: at_2230)
+    first = plan_tomorrow_catch_up_task.apply().get()
+    monkeypatch.setattr(timezone, "now", lambda: at_2330)
+    second = plan_tomorrow_catch_up_task.apply().get()
+
+    # then: the missed hub got its plan once; the nightly plan was left alone
+    caught = Plan.objects.get(hub=missed, service_date=tomorrow)
+    assert first == [caught.pk]
+    assert second == []
+    assert list(Plan.objects.filter(hub=planned)) == [nightly]
 
 
 @pytest.mark.postgres

@@ -208,16 +208,29 @@ def plan_cancel(*, plan: Plan, actor: User | None, reason: str = "") -> Plan:
     )
 
 
-def plans_request_tomorrow(*, now: dt.datetime | None = None) -> list[Plan]:
+def plans_request_tomorrow(
+    *, now: dt.datetime | None = None, missing_since: dt.datetime | None = None
+) -> list[Plan]:
     """Request tomorrow's plan for every active hub (tomorrow in each hub's own zone).
 
     Nothing is sent: the caller fans the new runs out (the nightly task, as a Celery group).
     A hub whose request is refused is logged and skipped so it cannot block the others.
+
+    With ``missing_since`` only hubs with no plan for tomorrow requested since then are asked:
+    the catch-up after a lost nightly message, which must not replace the plans the nightly
+    run already made.
     """
     now = now or timezone.now()
     plans = []
     for hub in Hub.objects.filter(is_active=True).order_by("code"):
         tomorrow = timezone.localtime(now, hub.zone).date() + dt.timedelta(days=1)
+        if (
+            missing_since is not None
+            and Plan.objects.filter(
+                hub=hub, service_date=tomorrow, created_at__gte=missing_since
+            ).exists()
+        ):
+            continue
         try:
             plans.append(plan_request(hub=hub, service_date=tomorrow, actor=None, enqueue=False))
         except (ValidationFailed, Conflict) as exc:
