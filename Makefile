@@ -39,9 +39,11 @@ browser:
 test: install browser lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# lint-imports checks the dependency direction of ARCHITECTURE.md ([tool.importlinter]).
 lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff format .
@@ -69,4 +71,4 @@ bench-dispatch: install
 	$(DEV_ENV) $(BIN)/python benchmarks/bench_dispatch.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .import_linter_cache

@@ -73,6 +73,8 @@ INSTALLED_APPS = [
     # Top-level apps of the wider product.
     "fleet",
     "workforce",
+    # The project's cross-app commands (seed_demo); it imports every app, none imports it.
+    "lastmile.project",
 ]
 
 MIDDLEWARE = [

@@ -7,7 +7,6 @@ visitors are sent to the portal's sign-in page.
 
 import logging
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.conf import settings
@@ -38,6 +37,7 @@ from lastmile.core.errors import ApplicationError, NotFound
 from lastmile.core.ratelimits import RateLimited, rate_limit_check
 from lastmile.core.uploads import serve_upload
 from workforce import selectors, services
+from workforce.access import LOGIN_URL, courier_view
 from workforce.forms import (
     AvailabilityForm,
     CourierLoginForm,
@@ -59,44 +59,6 @@ from workforce.services.common import notify_after_commit
 from workforce.tokens import email_verification_token
 
 logger = logging.getLogger(__name__)
-
-LOGIN_URL = "workforce:login"
-
-
-SUSPENDED_MESSAGE = (
-    "Your courier account is suspended, so the portal is closed to you for now. "
-    "Your hub will contact you; earnings already made are still paid out."
-)
-
-
-def no_access(request: HttpRequest, courier: Courier, *, message: str) -> HttpResponse:
-    """The 403 page a courier sees where their status bars them, with why."""
-    return render(
-        request,
-        "workforce/portal/no_access.html",
-        {"courier": courier, "message": message},
-        status=403,
-    )
-
-
-def courier_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Sign-in required, and the user must be a courier (staff without a profile get 404).
-
-    A suspended courier's session is refused (403, with a page saying so) on every page.
-    """
-
-    @login_required(login_url=LOGIN_URL)
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            courier = selectors.courier_get_for_user(user=request.user)
-        except NotFound:
-            raise Http404("No courier profile.") from None
-        if courier.status == CourierStatus.SUSPENDED:
-            return no_access(request, courier, message=SUSPENDED_MESSAGE)
-        return view(request, courier, *args, **kwargs)
-
-    return wrapper
 
 
 def _rate_limited(request: HttpRequest, form: PortalForm, *, group: str) -> RateLimited | None:

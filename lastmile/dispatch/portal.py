@@ -41,8 +41,8 @@ from lastmile.dispatch.services import (
 )
 from lastmile.dispatch.services.eligibility import courier_active_refusal
 from lastmile.orders.models import FailureReason
+from workforce.access import courier_view, no_access
 from workforce.models import Courier
-from workforce.views import courier_view, no_access
 
 
 def driver_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -1,4 +1,4 @@
-"""``python manage.py seed_demo``: load the demo data (safe to run again)."""
+"""``python manage.py seed_demo``: load the demo data of every app (safe to run again)."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
