@@ -151,8 +151,9 @@ def sync_role_permissions(
 def sync_roles_after_migrate(sender: Any, **kwargs: Any) -> None:
     from django.apps import apps
 
-    # post_migrate is sent once per app, in INSTALLED_APPS order; by the last one every app's
-    # permissions exist.
-    if sender is not list(apps.get_app_configs())[-1]:
+    # post_migrate is sent once per app with models, in INSTALLED_APPS order; by the last one
+    # every app's permissions exist. An app without models (the project's commands) gets none.
+    with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
+    if sender is not with_models[-1]:
         return
     sync_role_permissions()
