@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 
+from fleet.errors import FleetErrorCode
 from fleet.models import (
     SOLVED_STATUSES,
     Charger,
@@ -253,7 +254,7 @@ def tariff_hourly_prices(*, tariff: Tariff) -> list[int]:
     if missing:
         raise ValidationFailed(
             f"Tariff '{tariff}' has no price for hour(s) {', '.join(map(str, missing))}.",
-            code="tariff_incomplete",
+            code=FleetErrorCode.TARIFF_INCOMPLETE,
             errors={"tariff": ["Every hour of the day needs a price."]},
         )
     return [rates[hour] for hour in range(24)]

@@ -423,7 +423,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "The driver API (a courier's routes and stop updates) and the fleet API (telematics "
         "ingest for devices; vehicles, charging sessions and charging plans for staff). "
-        "The partner order API and webhooks are planned, not available yet."
+        "The partner order API and webhooks are planned, not available yet.\n\n"
+        "Every error is a problem+json body (the `Problem` schema) with a stable `code` to "
+        "branch on. Each operation's error responses list the codes it can give, with their "
+        "meaning; they come from the `ErrorCode` enums (`lastmile/core/errors.py` and each "
+        "app's `errors.py`), whose values never change."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

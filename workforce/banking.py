@@ -6,6 +6,8 @@ from django.core.exceptions import ValidationError
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 
+from workforce.errors import WorkforceErrorCode
+
 # SEPA credit transfers reach accounts in these countries (EEA and the SEPA members outside it).
 SEPA_COUNTRIES = frozenset(
     [
@@ -66,11 +68,12 @@ def check_iban(raw: str) -> CheckedIban:
         iban = IBAN(raw or "")
     except SchwiftyException:
         raise ValidationError(
-            "This is not a valid IBAN; check the digits.", code="invalid_iban"
+            "This is not a valid IBAN; check the digits.", code=WorkforceErrorCode.INVALID_IBAN
         ) from None
     if iban.country_code not in SEPA_COUNTRIES:
         raise ValidationError(
-            "Payouts go by SEPA transfer: use an account in a SEPA country.", code="iban_not_sepa"
+            "Payouts go by SEPA transfer: use an account in a SEPA country.",
+            code=WorkforceErrorCode.IBAN_NOT_SEPA,
         )
     return CheckedIban(compact=iban.compact, country=iban.country_code, last4=iban.compact[-4:])
 
@@ -83,4 +86,6 @@ def check_bic(raw: str) -> str:
     try:
         return str(BIC(text))
     except SchwiftyException:
-        raise ValidationError("This is not a valid BIC.", code="invalid_bic") from None
+        raise ValidationError(
+            "This is not a valid BIC.", code=WorkforceErrorCode.INVALID_BIC
+        ) from None

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from fleet import selectors, services
 from fleet.api.authentication import DeviceTokenAuthentication, IsDevice
 from fleet.api.permissions import require_perms
+from fleet.errors import FleetErrorCode
 from fleet.models import (
     ODOMETER_M_MAX,
     ChargingPlan,
@@ -32,7 +33,14 @@ from fleet.models import (
 from fleet.selectors import charging_plan_get, vehicle_list
 from fleet.services.plans import MAX_ENERGY_NEED_WH
 from fleet.services.telematics import MAX_BATCH
-from lastmile.core.api import PROBLEMS, RETRY_AFTER, THROTTLED, TOO_LARGE
+from lastmile.core.api import (
+    COMMON_PROBLEMS,
+    RETRY_AFTER,
+    THROTTLED,
+    TOO_LARGE,
+    invalid_input,
+    problem,
+)
 from lastmile.core.throttles import DeviceRateThrottle
 from lastmile.hubs.models import Hub
 
@@ -157,7 +165,7 @@ class PingIngestApi(APIView):
         ),
         request=PingBatchInputSerializer,
         parameters=[RETRY_AFTER],
-        responses={200: PingBatchOutputSerializer, **PROBLEMS, **TOO_LARGE, **THROTTLED},
+        responses={200: PingBatchOutputSerializer, **COMMON_PROBLEMS, **TOO_LARGE, **THROTTLED},
     )
     def post(self, request: Request) -> Response:
         serializer = self.PingBatchInputSerializer(data=request.data)
@@ -231,7 +239,7 @@ class VehicleListApi(APIView):
             OpenApiParameter("kind", str, enum=VehicleKind.values),
             OpenApiParameter("cursor", str, description="From the previous page's next link"),
         ],
-        responses={200: VehicleOutputSerializer(many=True), **PROBLEMS},
+        responses={200: VehicleOutputSerializer(many=True), **COMMON_PROBLEMS},
     )
     def get(self, request: Request) -> Response:
         filters = VehicleFilter(request.query_params, queryset=vehicle_list())
@@ -297,7 +305,13 @@ class ChargingSessionCreateApi(APIView):
         responses={
             201: SessionOutputSerializer,
             200: SessionOutputSerializer,
-            **PROBLEMS,
+            **COMMON_PROBLEMS,
+            400: invalid_input(FleetErrorCode.TARIFF_INCOMPLETE),
+            409: problem(
+                "The session collides with a stored one:",
+                FleetErrorCode.SESSION_EXISTS,
+                FleetErrorCode.SESSION_OVERLAP,
+            ),
             **TOO_LARGE,
         },
     )
@@ -394,7 +408,16 @@ class ChargingPlanCreateApi(APIView):
             "missing Wh and why) or `failed`."
         ),
         request=PlanRequestInputSerializer,
-        responses={202: ChargingPlanSummarySerializer, **PROBLEMS, **TOO_LARGE},
+        responses={
+            202: ChargingPlanSummarySerializer,
+            **COMMON_PROBLEMS,
+            400: invalid_input(
+                FleetErrorCode.NO_CHARGING_SITE,
+                FleetErrorCode.NO_VEHICLES,
+                FleetErrorCode.TARIFF_INCOMPLETE,
+            ),
+            **TOO_LARGE,
+        },
     )
     def post(self, request: Request) -> Response:
         serializer = self.PlanRequestInputSerializer(data=request.data)
@@ -471,7 +494,7 @@ class ChargingPlanDetailApi(APIView):
         operation_id="fleet_charging_plans_retrieve",
         tags=["fleet: charging"],
         summary="A charging plan: per vehicle its charger, power per slot and any shortfall",
-        responses={200: PlanDetailOutputSerializer, **PROBLEMS},
+        responses={200: PlanDetailOutputSerializer, **COMMON_PROBLEMS},
     )
     def get(self, request: Request, plan_id: int) -> Response:
         plan = charging_plan_get(plan_id=plan_id)

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from fleet.errors import FleetErrorCode
 from fleet.models import (
     Charger,
     ChargerStatus,
@@ -211,7 +212,7 @@ def charging_session_record(
             return existing, False
         raise Conflict(
             f"{locked.code} already has a session starting then, for another vehicle.",
-            code="session_exists",
+            code=FleetErrorCode.SESSION_EXISTS,
             errors={"started_at": ["Another vehicle's session starts at this time."]},
         )
     overlap = (
@@ -224,7 +225,7 @@ def charging_session_record(
         raise Conflict(
             f"Overlaps {overlap.vehicle.code} on {overlap.charger.code} "
             f"from {timezone.localtime(overlap.started_at):%Y-%m-%d %H:%M}.",
-            code="session_overlap",
+            code=FleetErrorCode.SESSION_OVERLAP,
             errors={"started_at": ["Overlaps another session of this charger or vehicle."]},
         )
     session = ChargingSession(

@@ -7,6 +7,7 @@ its prefix (for lookup) and its SHA-256 hash are. Each change writes an audit ev
 from django.db import transaction
 from django.utils import timezone
 
+from fleet.errors import FleetErrorCode
 from fleet.models import Device, FleetEvent, Vehicle, VehicleStatus
 from fleet.services.events import fleet_event_record
 from fleet.tokens import issue_token
@@ -24,7 +25,7 @@ def device_create(
     if vehicle.status == VehicleStatus.RETIRED:
         raise Conflict(
             f"{vehicle.code} is retired; it cannot get a device.",
-            code="vehicle_retired",
+            code=FleetErrorCode.VEHICLE_RETIRED,
             errors={"vehicle": ["This vehicle is retired."]},
         )
     issued = issue_token()
@@ -51,7 +52,9 @@ def device_rotate_token(*, device: Device, source: str, actor: User | None = Non
     """Give the device a new token (the old one stops working at once); returns the new one."""
     locked = Device.objects.select_for_update().get(pk=device.pk)
     if locked.revoked_at is not None:
-        raise Conflict("A revoked device cannot get a new token.", code="device_revoked")
+        raise Conflict(
+            "A revoked device cannot get a new token.", code=FleetErrorCode.DEVICE_REVOKED
+        )
     old_prefix = locked.token_prefix
     issued = issue_token()
     locked.token_prefix, locked.token_hash = issued.prefix, issued.token_hash

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from fleet.errors import FleetErrorCode
 from fleet.models import (
     CHARGING_PLAN_TRANSITIONS,
     ELECTRIC_KINDS,
@@ -238,7 +239,7 @@ def charging_plan_request(
     if site is None:
         raise ValidationFailed(
             f"{hub.code} has no charging site.",
-            code="no_charging_site",
+            code=FleetErrorCode.NO_CHARGING_SITE,
             errors={"hub": ["Set up the hub's charging site (power cap, tariff) first."]},
         )
     now = (now or timezone.now()).astimezone(dt.UTC)
@@ -267,7 +268,7 @@ def charging_plan_request(
         vehicles = [vehicle for vehicle in vehicles if vehicle.pk in by_request]
     if not vehicles:
         raise ValidationFailed(
-            f"{hub.code} has no active electric vehicle to charge.", code="no_vehicles"
+            f"{hub.code} has no active electric vehicle to charge.", code=FleetErrorCode.NO_VEHICLES
         )
     horizon_start = _slot_ceil(now)
     reserve_pct = settings.FLEET_ENERGY_RESERVE_PCT

@@ -16,7 +16,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from lastmile.core.errors import ApplicationError
+from lastmile.core.errors import ApplicationError, BaseErrorCode, ErrorCode
 
 PROBLEM_BASE = "https://docs.lastmile.invalid/problems/"
 
@@ -61,7 +61,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             status_code=status.HTTP_400_BAD_REQUEST,
             title="Invalid input",
             detail="One or more fields are invalid.",
-            code="invalid",
+            code=ErrorCode.INVALID,
             errors=errors,
         )
     if isinstance(exc, RequestDataTooBig):
@@ -70,14 +70,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             title="Request too large",
             detail="The request body is larger than this endpoint accepts.",
-            code="request_too_large",
+            code=ErrorCode.REQUEST_TOO_LARGE,
         )
     if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
         return _problem(
             status_code=status.HTTP_400_BAD_REQUEST,
             title="Invalid input",
             detail="The request has too many fields or files.",
-            code="too_many_fields",
+            code=ErrorCode.TOO_MANY_FIELDS,
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
@@ -95,7 +95,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             status_code=response.status_code,
             title="Invalid input",
             detail="One or more fields are invalid.",
-            code="invalid",
+            code=ErrorCode.INVALID,
             errors=errors,
         )
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
@@ -118,7 +118,10 @@ class ProblemSerializer(serializers.Serializer):
     title = serializers.CharField()
     status = serializers.IntegerField()
     detail = serializers.CharField()
-    code = serializers.CharField()
+    code = serializers.CharField(
+        help_text="Stable, for clients to branch on; each operation's error responses list "
+        "the codes it gives, with their meaning"
+    )
     errors = serializers.DictField()
     context = serializers.DictField(
         required=False,
@@ -127,47 +130,61 @@ class ProblemSerializer(serializers.Serializer):
     )
 
 
-def problem(
-    description: str, *errors: type[ApplicationError] | ApplicationError
-) -> OpenApiResponse:
+def problem(description: str, *causes: type[ApplicationError] | BaseErrorCode) -> OpenApiResponse:
     """An OpenAPI problem response whose description lists the codes a client may branch on.
 
-    ``errors`` are the domain errors behind the status: a class gives its code and title, an
-    instance (an error raised with its own ``code``) its code and message.
+    ``causes`` give the codes behind the status, each listed once with its meaning (the code's
+    label): a domain error class gives its class's code, an ``ErrorCode`` member itself (for
+    an error raised with a code of its own).
     """
-    lines = [description]
-    for error in errors:
-        meaning = error.title if isinstance(error, type) else error.message
-        lines.append(f"- `{error.code}`: {meaning}")
+    codes = dict.fromkeys(
+        cause if isinstance(cause, BaseErrorCode) else cause.code for cause in causes
+    )
+    lines = [description, *(f"- `{code}`: {code.label}" for code in codes)]
     return OpenApiResponse(ProblemSerializer, description="\n".join(lines))
 
 
+def invalid_input(*causes: type[ApplicationError] | BaseErrorCode) -> OpenApiResponse:
+    """The 400 of an endpoint whose services refuse some input with codes of their own."""
+    return problem(
+        "Invalid input: `errors` maps each field to its messages.",
+        ErrorCode.INVALID,
+        ErrorCode.PARSE_ERROR,
+        *causes,
+    )
+
+
 # ``extend_schema(responses={200: …, **PROBLEMS})``: the error answers every endpoint may give.
-# Override a status with ``problem(…)`` to name the codes one endpoint gives.
+# An endpoint names the codes it gives by overriding a status with ``problem(…)`` (the 400 with
+# ``invalid_input(…)``); one that never conflicts takes ``COMMON_PROBLEMS``, without the 409.
+COMMON_PROBLEMS = {
+    400: invalid_input(),
+    401: problem(
+        "No valid credential.", ErrorCode.NOT_AUTHENTICATED, ErrorCode.AUTHENTICATION_FAILED
+    ),
+    403: problem(
+        "Not allowed (or no session).", ErrorCode.PERMISSION_DENIED, ErrorCode.NOT_AUTHENTICATED
+    ),
+    404: problem(
+        "Not found; another tenant's or courier's object is not found too.", ErrorCode.NOT_FOUND
+    ),
+}
 PROBLEMS = {
-    400: problem("Invalid input (`invalid`): `errors` maps each field to its messages."),
-    401: problem("No valid credential (`not_authenticated`, `authentication_failed`)."),
-    403: problem("Not allowed (`permission_denied`, or `not_authenticated` without a session)."),
-    404: problem("Not found (`not_found`); another tenant's or courier's object is not found too."),
+    **COMMON_PROBLEMS,
     409: problem("The request conflicts with the current state of the resource."),
 }
 
 # Every endpoint that takes a body: one over the limits of ``core.limits`` is refused unread.
 TOO_LARGE = {
     413: problem(
-        "The request body is larger than the API accepts (`request_too_large`); nothing was "
-        "read or stored."
+        "The request body is larger than the API accepts; nothing was read or stored.",
+        ErrorCode.REQUEST_TOO_LARGE,
     )
 }
 
 # Throttled endpoints (``core.throttles``) list both: the 429 and its ``Retry-After`` header,
 # ``extend_schema(parameters=[RETRY_AFTER], responses={…, **THROTTLED})``.
-THROTTLED = {
-    429: problem(
-        "Too many requests for this credential (`throttled`); send again after `Retry-After` "
-        "seconds."
-    )
-}
+THROTTLED = {429: problem("Too many requests for this credential.", ErrorCode.THROTTLED)}
 RETRY_AFTER = OpenApiParameter(
     "Retry-After",
     OpenApiTypes.INT,

@@ -17,6 +17,8 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework.parsers import FormParser, JSONParser
 
+from lastmile.core.errors import ErrorCode
+
 API_PREFIX = "/api/"
 
 
@@ -90,11 +92,11 @@ def _too_large(request: HttpRequest, limit: int) -> HttpResponse:
 
         return JsonResponse(
             {
-                "type": PROBLEM_BASE + "request_too_large",
+                "type": PROBLEM_BASE + ErrorCode.REQUEST_TOO_LARGE,
                 "title": "Request too large",
                 "status": 413,
                 "detail": detail,
-                "code": "request_too_large",
+                "code": ErrorCode.REQUEST_TOO_LARGE,
                 "errors": {},
             },
             status=413,

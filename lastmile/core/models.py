@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from lastmile.core.errors import ApplicationError
+from lastmile.core.errors import ApplicationError, ErrorCode
 
 
 class TimeStampedModel(models.Model):
@@ -18,7 +18,7 @@ class TimeStampedModel(models.Model):
 class AppendOnlyError(ApplicationError):
     """A record (an event, a ledger line) was about to be edited or deleted."""
 
-    code = "append_only"
+    code = ErrorCode.APPEND_ONLY
 
 
 class AppendOnlyModel(models.Model):

@@ -5,6 +5,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from phonenumber_field.phonenumber import PhoneNumber
 
+from lastmile.core.errors import ErrorCode
+
 
 def parse_phone(raw: str | PhoneNumber | None) -> PhoneNumber | str:
     """A valid ``PhoneNumber`` for ``raw`` (numbers without a country code are read in
@@ -21,6 +23,8 @@ def parse_phone(raw: str | PhoneNumber | None) -> PhoneNumber | str:
             number = None
     if number is None or not number.is_valid():
         raise ValidationError(
-            "'%(raw)s' is not a valid phone number.", code="invalid_phone", params={"raw": raw}
+            "'%(raw)s' is not a valid phone number.",
+            code=ErrorCode.INVALID_PHONE,
+            params={"raw": raw},
         )
     return number

@@ -5,6 +5,8 @@ One list for the whole product, so the planner matches them by plain equality.
 
 from django.db import models
 
+from lastmile.core.errors import ErrorCode
+
 
 class Skill(models.TextChoices):
     COLD_CHAIN = "cold_chain", "Cold chain"  # chilled box on the vehicle
@@ -18,11 +20,13 @@ def validate_skills(value: object) -> None:
     from django.core.exceptions import ValidationError
 
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValidationError("Skills must be a list of skill codes.", code="invalid_skills")
+        raise ValidationError(
+            "Skills must be a list of skill codes.", code=ErrorCode.INVALID_SKILLS
+        )
     unknown = sorted(set(value) - set(Skill.values))
     if unknown:
         raise ValidationError(
             "Unknown skill(s): %(unknown)s. Known: %(known)s.",
-            code="unknown_skill",
+            code=ErrorCode.UNKNOWN_SKILL,
             params={"unknown": ", ".join(unknown), "known": ", ".join(Skill.values)},
         )

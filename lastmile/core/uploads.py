@@ -20,6 +20,8 @@ from django.http import FileResponse, HttpResponse, HttpResponseBase
 from django.utils.http import content_disposition_header
 from PIL import Image, UnidentifiedImageError
 
+from lastmile.core.errors import ErrorCode
+
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000  # a photo from a phone, not a decompression bomb
@@ -63,11 +65,11 @@ class CheckedUpload:
 def _size_check(file: UploadedFile, *, max_bytes: int, what: str) -> int:
     size = file.size or 0
     if size == 0:
-        raise ValidationError("The file is empty.", code="empty_file")
+        raise ValidationError("The file is empty.", code=ErrorCode.EMPTY_FILE)
     if size > max_bytes:
         raise ValidationError(
             "The %(what)s is %(size)s MB; the limit is %(limit)s MB.",
-            code="file_too_large",
+            code=ErrorCode.FILE_TOO_LARGE,
             params={
                 "what": what,
                 "size": f"{size / 1_048_576:.1f}",
@@ -93,7 +95,7 @@ def _image_content_type(file: UploadedFile) -> str:
     every byte, in milliseconds and little memory.
     """
     not_an_image = ValidationError(
-        "The file is not a readable image (JPEG, PNG or WebP).", code="invalid_image"
+        "The file is not a readable image (JPEG, PNG or WebP).", code=ErrorCode.INVALID_IMAGE
     )
     errors = (
         UnidentifiedImageError,
@@ -113,11 +115,11 @@ def _image_content_type(file: UploadedFile) -> str:
     if image_format not in IMAGE_TYPES:
         raise ValidationError(
             "Images must be JPEG, PNG or WebP, not %(format)s.",
-            code="invalid_image_format",
+            code=ErrorCode.INVALID_IMAGE_FORMAT,
             params={"format": image_format},
         )
     if width * height > MAX_IMAGE_PIXELS:
-        raise ValidationError("The image has too many pixels.", code="image_too_large")
+        raise ValidationError("The image has too many pixels.", code=ErrorCode.IMAGE_TOO_LARGE)
     if image_format == "JPEG":
         try:
             file.seek(0)
@@ -126,7 +128,7 @@ def _image_content_type(file: UploadedFile) -> str:
                 image.load()
         except errors:
             raise ValidationError(
-                "The image seems cut off; upload the whole file.", code="image_truncated"
+                "The image seems cut off; upload the whole file.", code=ErrorCode.IMAGE_TRUNCATED
             ) from None
     return IMAGE_TYPES[image_format][0]
 
@@ -154,18 +156,18 @@ def check_document_upload(
             file.seek(max(0, size - 2048))
             if b"%%EOF" not in file.read():
                 raise ValidationError(
-                    "The PDF seems cut off; upload the whole file.", code="invalid_pdf"
+                    "The PDF seems cut off; upload the whole file.", code=ErrorCode.INVALID_PDF
                 )
             content_type = "application/pdf"
         else:
             try:
                 content_type = _image_content_type(file)
             except ValidationError as exc:
-                if exc.code == "image_truncated":
+                if exc.code == ErrorCode.IMAGE_TRUNCATED:
                     raise
                 raise ValidationError(
                     "The file is neither a PDF nor a JPEG, PNG or WebP image.",
-                    code="invalid_document",
+                    code=ErrorCode.INVALID_DOCUMENT,
                 ) from None
         return CheckedUpload(content_type=content_type, size_bytes=size, sha256=_sha256(file))
     finally:
@@ -191,13 +193,13 @@ def check_zip_archive(
         members = archive.infolist()
     too_large = ValidationError(
         "The file unpacks to more than %(limit)s MB; split it into smaller files.",
-        code="archive_too_large",
+        code=ErrorCode.ARCHIVE_TOO_LARGE,
         params={"limit": max_total_bytes // 1_048_576},
     )
     if len(members) > max_members:
         raise ValidationError(
             "The file holds %(count)s parts; a spreadsheet has at most %(limit)s.",
-            code="archive_too_many_members",
+            code=ErrorCode.ARCHIVE_TOO_MANY_MEMBERS,
             params={"count": len(members), "limit": max_members},
         )
     total = 0
@@ -213,7 +215,7 @@ def check_zip_archive(
             raise ValidationError(
                 "The file is packed suspiciously tightly (%(name)s); save it again from your "
                 "spreadsheet program.",
-                code="archive_ratio",
+                code=ErrorCode.ARCHIVE_RATIO,
                 params={"name": member.filename[:80]},
             )
 

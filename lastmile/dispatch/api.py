@@ -21,8 +21,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from lastmile.core.api import PROBLEMS, RETRY_AFTER, THROTTLED, TOO_LARGE, problem
-from lastmile.core.errors import Conflict, NotFound
+from lastmile.core.api import COMMON_PROBLEMS, RETRY_AFTER, THROTTLED, TOO_LARGE, problem
+from lastmile.core.errors import ErrorCode, NotFound
 from lastmile.core.limits import LimitedFormParser, LimitedJSONParser
 from lastmile.core.throttles import CourierRateThrottle
 from lastmile.core.uploads import check_image_upload
@@ -30,6 +30,7 @@ from lastmile.dispatch.errors import (
     CourierBusy,
     CourierNotActive,
     CourierUnfit,
+    DispatchErrorCode,
     OfferClosed,
     RouteTaken,
 )
@@ -107,15 +108,19 @@ class IsActiveCourier(BasePermission):
 
 
 # Every driver operation: throttled per courier (429 with Retry-After), and refused to a
-# courier who may not drive. Operations that take a body add ``TOO_LARGE``.
+# courier who may not drive. Operations that take a body add ``TOO_LARGE``, those that change
+# a route or a stop their 409 with its codes.
 DRIVER_PROBLEMS = {
-    **PROBLEMS,
+    **COMMON_PROBLEMS,
     403: problem(
-        "The courier may not use the driver API (or there is no session: `not_authenticated`).",
+        "The courier may not use the driver API (or there is no session).",
         CourierNotActive,
+        ErrorCode.NOT_AUTHENTICATED,
     ),
     **THROTTLED,
 }
+# A stop changes only on a started route, and only as the stop's state machine allows.
+STOP_CONFLICTS = (DispatchErrorCode.ROUTE_NOT_IN_PROGRESS, ErrorCode.INVALID_TRANSITION)
 
 
 class DriverApiView(APIView):
@@ -200,7 +205,11 @@ class DriverRouteStartApi(DriverApiView):
         summary="Start the route: its orders go out for delivery (a retry is a no-op)",
         request=None,
         parameters=[RETRY_AFTER],
-        responses={200: RouteStartOutputSerializer, **DRIVER_PROBLEMS},
+        responses={
+            200: RouteStartOutputSerializer,
+            **DRIVER_PROBLEMS,
+            409: problem("The route cannot start:", ErrorCode.INVALID_TRANSITION),
+        },
     )
     def post(self, request: Request, route_id: int) -> Response:
         courier = _courier(request)
@@ -239,7 +248,12 @@ class DriverStopArriveApi(_StopPositionApi):
         summary="The courier is at the stop (a retry is a no-op)",
         request=_StopPositionApi.StopPositionInputSerializer,
         parameters=[RETRY_AFTER],
-        responses={200: StopUpdateOutputSerializer, **DRIVER_PROBLEMS, **TOO_LARGE},
+        responses={
+            200: StopUpdateOutputSerializer,
+            **DRIVER_PROBLEMS,
+            **TOO_LARGE,
+            409: problem("The stop cannot change now:", *STOP_CONFLICTS),
+        },
     )
     def post(self, request: Request, stop_id: int) -> Response:
         return super().post(request, stop_id)
@@ -253,7 +267,14 @@ class DriverStopCompleteApi(_StopPositionApi):
         summary="A reload at the hub or a break is done (order stops: deliver or fail)",
         request=_StopPositionApi.StopPositionInputSerializer,
         parameters=[RETRY_AFTER],
-        responses={200: StopUpdateOutputSerializer, **DRIVER_PROBLEMS, **TOO_LARGE},
+        responses={
+            200: StopUpdateOutputSerializer,
+            **DRIVER_PROBLEMS,
+            **TOO_LARGE,
+            409: problem(
+                "The stop cannot change now:", DispatchErrorCode.ORDER_STOP, *STOP_CONFLICTS
+            ),
+        },
     )
     def post(self, request: Request, stop_id: int) -> Response:
         return super().post(request, stop_id)
@@ -298,7 +319,12 @@ class DriverStopDeliverApi(DriverApiView):
             "application/json": StopDeliverInputSerializer,
         },
         parameters=[RETRY_AFTER],
-        responses={200: StopUpdateOutputSerializer, **DRIVER_PROBLEMS, **TOO_LARGE},
+        responses={
+            200: StopUpdateOutputSerializer,
+            **DRIVER_PROBLEMS,
+            **TOO_LARGE,
+            409: problem("The stop cannot change now:", *STOP_CONFLICTS),
+        },
     )
     def post(self, request: Request, stop_id: int) -> Response:
         courier = _courier(request)
@@ -328,7 +354,12 @@ class DriverStopFailApi(DriverApiView):
         summary="The stop could not be served, with a reason (a retry is a no-op)",
         request=StopFailInputSerializer,
         parameters=[RETRY_AFTER],
-        responses={200: StopUpdateOutputSerializer, **DRIVER_PROBLEMS, **TOO_LARGE},
+        responses={
+            200: StopUpdateOutputSerializer,
+            **DRIVER_PROBLEMS,
+            **TOO_LARGE,
+            409: problem("The stop cannot change now:", *STOP_CONFLICTS),
+        },
     )
     def post(self, request: Request, stop_id: int) -> Response:
         courier = _courier(request)
@@ -390,7 +421,7 @@ class DriverOfferAcceptApi(DriverApiView):
                 "The route cannot be taken:",
                 OfferClosed,
                 # raised by ``route_offer_accept`` with its own code, no class of its own
-                Conflict("This offer has expired.", code="offer_expired"),
+                DispatchErrorCode.OFFER_EXPIRED,
                 RouteTaken,
                 CourierUnfit,
                 CourierBusy,

@@ -23,7 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from lastmile.core.api import PROBLEM_BASE
-from lastmile.core.errors import ApplicationError, ValidationFailed
+from lastmile.core.errors import ApplicationError, ErrorCode, ValidationFailed
 from lastmile.dispatch.models import ReplanTrigger, Route
 from lastmile.dispatch.selectors import (
     board_data,
@@ -80,21 +80,21 @@ def board_api(*, permission: str, method: str) -> Callable[[JsonView], JsonView]
                     status=401,
                     title="Not signed in",
                     detail="Sign in again to use the dispatch board.",
-                    code="not_authenticated",
+                    code=ErrorCode.NOT_AUTHENTICATED,
                 )
             if not request.user.has_perm(permission):
                 return problem_response(
                     status=403,
                     title="Not allowed",
                     detail="You do not have permission to do that.",
-                    code="permission_denied",
+                    code=ErrorCode.PERMISSION_DENIED,
                 )
             if request.method != method:
                 return problem_response(
                     status=405,
                     title="Method not allowed",
                     detail=f"Use {method}.",
-                    code="method_not_allowed",
+                    code=ErrorCode.METHOD_NOT_ALLOWED,
                 )
             try:
                 return view(request, *args, **kwargs)

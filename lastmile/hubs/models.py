@@ -8,8 +8,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
+from lastmile.core.errors import ErrorCode
 from lastmile.core.geo import coordinate_constraints, latitude_field, longitude_field
 from lastmile.core.models import TimeStampedModel
+from lastmile.hubs.errors import HubErrorCode
 
 
 @cache
@@ -21,7 +23,7 @@ def validate_time_zone(value: str) -> None:
     if value not in _time_zones():
         raise ValidationError(
             "'%(value)s' is not a known IANA time zone (e.g. Europe/Berlin).",
-            code="invalid_time_zone",
+            code=HubErrorCode.INVALID_TIME_ZONE,
             params={"value": value},
         )
 
@@ -85,7 +87,7 @@ class Hub(TimeStampedModel):
         if self.archived_at is not None and self.is_active:
             raise ValidationError(
                 {"is_active": "An archived hub cannot be made active again."},
-                code="archived",
+                code=ErrorCode.ARCHIVED,
             )
 
     @property

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from phonenumber_field.modelfields import PhoneNumberField
 
+from lastmile.core.errors import ErrorCode
 from lastmile.core.models import TimeStampedModel
 
 
@@ -51,5 +52,5 @@ class Partner(TimeStampedModel):
         if self.archived_at is not None and self.is_active:
             raise ValidationError(
                 {"is_active": "An archived partner cannot be made active again."},
-                code="archived",
+                code=ErrorCode.ARCHIVED,
             )

@@ -5,6 +5,9 @@ from django.core.management import call_command
 from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.generators import EndpointEnumerator
 
+from lastmile.core.errors import BaseErrorCode
+from tests.api_schema import listed_codes
+
 pytestmark = pytest.mark.django_db
 
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -115,3 +118,81 @@ def test_schema_generates_without_warnings_and_validates(tmp_path):
     )
 
     assert (tmp_path / "schema.yaml").read_text().startswith("openapi: 3")
+
+
+def _known_codes() -> set[str]:
+    from tests.core.test_error_codes import _import_product_modules, _subclasses
+
+    _import_product_modules()
+    return {member.value for enum in _subclasses(BaseErrorCode) for member in enum}
+
+
+def test_every_error_response_lists_its_codes_and_each_is_a_defined_code(schema):
+    # given: every code an ErrorCode enum defines
+    known = _known_codes()
+    listed: set[str] = set()
+
+    # then: each 4xx answer of every operation names at least one code, and only defined ones
+    for op in _operations(schema).values():
+        for status, response in op["responses"].items():
+            if not status.startswith("4"):
+                continue
+            codes = listed_codes(response["description"])
+            assert codes, (op["operationId"], status)
+            assert codes <= known, (op["operationId"], status, codes - known)
+            listed |= codes
+    assert {"offer_expired", "order_stop", "session_overlap", "no_charging_site"} <= listed
+
+
+@pytest.mark.parametrize(
+    ("operation_id", "status", "codes"),
+    [
+        ("driver_routes_start", "409", {"invalid_transition"}),
+        ("driver_stops_arrive", "409", {"route_not_in_progress", "invalid_transition"}),
+        (
+            "driver_stops_complete",
+            "409",
+            {"order_stop", "route_not_in_progress", "invalid_transition"},
+        ),
+        ("driver_stops_deliver", "409", {"route_not_in_progress", "invalid_transition"}),
+        ("driver_stops_fail", "409", {"route_not_in_progress", "invalid_transition"}),
+        ("driver_routes_list", "403", {"courier_not_active", "not_authenticated"}),
+        ("fleet_charging_sessions_record", "409", {"session_exists", "session_overlap"}),
+        ("fleet_charging_sessions_record", "400", {"invalid", "tariff_incomplete"}),
+        (
+            "fleet_charging_plans_request",
+            "400",
+            {"invalid", "no_charging_site", "no_vehicles", "tariff_incomplete"},
+        ),
+        ("fleet_telematics_pings_ingest", "401", {"authentication_failed"}),
+        ("fleet_telematics_pings_ingest", "429", {"throttled"}),
+        ("fleet_telematics_pings_ingest", "413", {"request_too_large"}),
+    ],
+)
+def test_operations_list_the_codes_their_services_give(schema, operation_id, status, codes):
+    ops = {op["operationId"]: op for op in _operations(schema).values()}
+
+    listed = listed_codes(ops[operation_id]["responses"][status]["description"])
+
+    assert codes <= listed
+
+
+def test_operations_that_change_nothing_document_no_conflict(schema):
+    ops = {op["operationId"]: op for op in _operations(schema).values()}
+
+    for operation_id in (
+        "driver_routes_list",
+        "driver_offers_list",
+        "fleet_vehicles_list",
+        "fleet_charging_plans_retrieve",
+        "fleet_telematics_pings_ingest",
+    ):
+        assert "409" not in ops[operation_id]["responses"], operation_id
+
+
+def test_the_api_description_says_where_the_error_codes_are_listed(schema):
+    description = schema["info"]["description"]
+
+    assert "`code`" in description
+    assert "error responses list the codes" in description
+    assert "`ErrorCode`" in description

@@ -28,6 +28,7 @@ from lastmile.dispatch.services import (
 )
 from lastmile.dispatch.tasks import expire_offers_task
 from lastmile.orders.models import Order
+from tests.api_schema import assert_code_documented
 from tests.dispatch.conftest import at
 from tests.dispatch.factories import multi_route_day
 from tests.dispatch.test_publishing import driver, ready_plan
@@ -375,4 +376,5 @@ def test_the_driver_api_refuses_an_offer_no_longer_open_with_a_409_problem(clien
     assert answer.status_code == 409
     assert answer["Content-Type"] == "application/problem+json"
     assert answer.json()["code"] == "offer_closed"
+    assert_code_documented(answer)
     assert Route.objects.get(pk=offer.route_id).courier_id is None

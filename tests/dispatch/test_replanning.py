@@ -43,6 +43,7 @@ from lastmile.dispatch.services.replanning import (
 from lastmile.dispatch.tasks import replan_hub_day_task
 from lastmile.orders.models import FailureReason, OrderEvent, OrderStatus, Priority
 from lastmile.orders.services import order_cancel
+from tests.api_schema import assert_code_documented
 from tests.dispatch.factories import at, multi_route_day
 from tests.dispatch.test_publishing import driver, ready_plan
 from tests.factories import StaffFactory
@@ -206,6 +207,7 @@ def test_a_courier_fetches_a_replanned_order_at_the_hub_and_delivers_it(client, 
     # then
     assert refused.status_code == 409
     assert refused.json()["code"] == "order_stop"
+    assert_code_documented(refused)
     assert loaded.status_code == 200
     assert loaded.json()["stop"]["status"] == StopStatus.COMPLETED
     assert status_after_loading == OrderStatus.OUT_FOR_DELIVERY

@@ -36,6 +36,7 @@ from lastmile.dispatch.services import (
 from lastmile.orders.models import DeliveryAttempt, FailureReason, OrderStatus
 from lastmile.routing.matrix import HaversineProvider
 from lastmile.routing.problem import Location
+from tests.api_schema import assert_code_documented
 from tests.dispatch.conftest import at
 from tests.dispatch.test_publishing import driver, ready_plan
 from tests.factories import StaffFactory
@@ -264,6 +265,7 @@ def test_delivering_on_a_route_not_started_is_a_conflict(client, route_day):
 
     assert answer.status_code == 409
     assert answer.json()["code"] == "route_not_in_progress"
+    assert_code_documented(answer)
     assert not DeliveryAttempt.objects.filter(order=stop.order).exists()
 
 

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from fleet import services
 from fleet.models import ChargingPlan, ChargingSession, TelematicsPing, VehicleState
 from lastmile.accounts.roles import Role
+from tests.api_schema import assert_code_documented
 from tests.factories import StaffFactory
 from tests.fleet.factories import (
     ChargerFactory,
@@ -334,7 +335,9 @@ def test_an_overlapping_session_is_a_409_and_an_implausible_one_a_400(depot):
 
     assert overlap.status_code == 409
     assert overlap.json()["code"] == "session_overlap"
+    assert_code_documented(overlap)
     assert too_much.status_code == 400
+    assert_code_documented(too_much)
     assert "energy_wh" in too_much.json()["errors"]
     assert unknown.status_code == 400
     assert unknown.json()["errors"] == {"vehicle": ["No vehicle with this code."]}
@@ -402,6 +405,21 @@ def test_a_plan_request_with_bad_input_is_a_400(depot):
     assert unknown_vehicle.status_code == 400
     assert bad_soc.status_code == 400
     assert "soc_pct" in bad_soc.json()["errors"]["vehicles"]["0"]
+    assert ChargingPlan.objects.count() == 0
+
+
+def test_a_plan_request_for_a_hub_without_charging_site_is_a_documented_400():
+    # given: a hub nobody has set up charging for
+    hub = HubFactory()
+    client = staff_client(Role.HUB_MANAGER)
+
+    # when
+    answer = client.post(PLANS_URL, {"hub": hub.code}, format="json")
+
+    # then: the code the client branches on is the one the schema lists for this 400
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "no_charging_site"
+    assert_code_documented(answer)
     assert ChargingPlan.objects.count() == 0
 
 

@@ -14,6 +14,7 @@ from lastmile.accounts.models import User
 from lastmile.core.errors import Conflict, NotFound, ValidationFailed
 from lastmile.core.state import check_transition
 from lastmile.hubs.models import Hub
+from workforce.errors import WorkforceErrorCode
 from workforce.models import (
     SHIFT_TRANSITIONS,
     AvailabilitySlot,
@@ -41,7 +42,10 @@ def availability_slot_add(
     """
     locked = Courier.objects.select_for_update().get(pk=courier.pk)
     if locked.status != CourierStatus.ACTIVE:
-        raise Conflict("Only active couriers can declare availability.", code="courier_inactive")
+        raise Conflict(
+            "Only active couriers can declare availability.",
+            code=WorkforceErrorCode.COURIER_INACTIVE,
+        )
     errors: dict[str, list[str]] = {}
     local_now = timezone.localtime(timezone.now(), hub.zone)
     today = local_now.date()
@@ -89,7 +93,7 @@ def availability_slot_remove(*, courier: Courier, slot_id: int) -> None:
         raise NotFound("No such slot.")
     # The slot's day is the hub's day, as when it was added.
     if slot.day < timezone.localtime(timezone.now(), slot.hub.zone).date():
-        raise Conflict("Past slots cannot be withdrawn.", code="slot_past")
+        raise Conflict("Past slots cannot be withdrawn.", code=WorkforceErrorCode.SLOT_PAST)
     slot.delete()
 
 
@@ -143,7 +147,7 @@ def shift_schedule(
             errors={"planned_end": ["The shift must end after it starts."]},
         )
     if courier.status != CourierStatus.ACTIVE:
-        raise Conflict("Only active couriers get shifts.", code="courier_inactive")
+        raise Conflict("Only active couriers get shifts.", code=WorkforceErrorCode.COURIER_INACTIVE)
     shift = Shift(courier=courier, hub=hub, planned_start=planned_start, planned_end=planned_end)
     shift.full_clean(validate_constraints=False)
     shift.save()

@@ -15,6 +15,7 @@ from django.utils import timezone
 from lastmile.accounts.models import User
 from lastmile.core.errors import Conflict, ValidationFailed
 from lastmile.orders.models import DeliveryAttempt
+from workforce.errors import WorkforceErrorCode
 from workforce.models import (
     Courier,
     DeliveryRating,
@@ -216,7 +217,8 @@ def earning_correct(
     original = EarningEntry.objects.select_for_update().get(pk=entry.pk)
     if original.kind == EarningKind.CORRECTION:
         raise ValidationFailed(
-            "Correct the original entry, not a correction.", code="correct_the_original"
+            "Correct the original entry, not a correction.",
+            code=WorkforceErrorCode.CORRECT_THE_ORIGINAL,
         )
     tail, effective = original, original.amount_minor
     while (following := EarningEntry.objects.filter(corrects=tail).first()) is not None:
@@ -244,7 +246,7 @@ def earning_correct(
     except IntegrityError:
         raise Conflict(
             "Someone corrected this entry at the same time; reload and try again.",
-            code="correction_conflict",
+            code=WorkforceErrorCode.CORRECTION_CONFLICT,
         ) from None
     logger.info(
         "workforce: earning corrected",
@@ -270,9 +272,13 @@ def delivery_rating_record(
         raise ValidationFailed("Rate from 1 to 5 stars.", errors={"stars": ["1 to 5."]})
     courier = Courier.objects.filter(user_id=attempt.courier_id).first()
     if courier is None or attempt.outcome != DeliveryAttempt.Outcome.DELIVERED:
-        raise ValidationFailed("Only a courier's delivery can be rated.", code="not_rateable")
+        raise ValidationFailed(
+            "Only a courier's delivery can be rated.", code=WorkforceErrorCode.NOT_RATEABLE
+        )
     if DeliveryRating.objects.filter(attempt=attempt).exists():
-        raise Conflict("This delivery has already been rated.", code="already_rated")
+        raise Conflict(
+            "This delivery has already been rated.", code=WorkforceErrorCode.ALREADY_RATED
+        )
     rating = DeliveryRating(
         attempt=attempt,
         courier=courier,
@@ -285,5 +291,7 @@ def delivery_rating_record(
         with transaction.atomic():
             rating.save()
     except IntegrityError:
-        raise Conflict("This delivery has already been rated.", code="already_rated") from None
+        raise Conflict(
+            "This delivery has already been rated.", code=WorkforceErrorCode.ALREADY_RATED
+        ) from None
     return rating

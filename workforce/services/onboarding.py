@@ -26,6 +26,7 @@ from lastmile.core.uploads import check_document_upload
 from lastmile.hubs.models import Hub
 from workforce import crypto
 from workforce.banking import check_bic, check_iban
+from workforce.errors import WorkforceErrorCode
 from workforce.models import (
     APPLICATION_TRANSITIONS,
     EXPIRING_KINDS,
@@ -64,7 +65,7 @@ def _require_editable(courier: Courier) -> None:
         raise Conflict(
             f"Your application is {application.get_status_display().lower()}; "
             "it cannot be changed now.",
-            code="application_locked",
+            code=WorkforceErrorCode.APPLICATION_LOCKED,
         )
 
 
@@ -324,7 +325,8 @@ def courier_accept_terms(
     version = version or settings.WORKFORCE_TERMS_VERSION
     if version != settings.WORKFORCE_TERMS_VERSION:
         raise ValidationFailed(
-            "These terms are out of date; read the current ones.", code="terms_outdated"
+            "These terms are out of date; read the current ones.",
+            code=WorkforceErrorCode.TERMS_OUTDATED,
         )
     locked = _lock(courier)
     acceptance = TermsAcceptance.objects.filter(courier=locked, version=version).first()
@@ -423,7 +425,7 @@ def application_submit(*, courier: Courier, actor: User | None = None) -> Courie
     if missing and application.is_editable:
         raise ValidationFailed(
             "Some steps are not done yet.",
-            code="application_incomplete",
+            code=WorkforceErrorCode.APPLICATION_INCOMPLETE,
             errors={"__all__": [f"{item.label}: {item.detail or 'missing'}" for item in missing]},
         )
     previous = application.status

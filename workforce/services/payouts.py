@@ -30,6 +30,7 @@ from lastmile.core.errors import (
 from lastmile.core.state import check_transition
 from workforce import crypto
 from workforce.banking import check_bic, check_iban
+from workforce.errors import WorkforceErrorCode
 from workforce.exports import Debtor, Transfer, build_pain001
 from workforce.models import (
     PAYOUT_TRANSITIONS,
@@ -137,7 +138,9 @@ def payout_week_close(
     now = now or timezone.now()
     if end > now:
         raise ValidationFailed(
-            "This week has not ended yet.", code="week_not_over", errors={"week": ["Not over."]}
+            "This week has not ended yet.",
+            code=WorkforceErrorCode.WEEK_NOT_OVER,
+            errors={"week": ["Not over."]},
         )
     week, created = PayoutWeek.objects.get_or_create(
         week_start=week_start, defaults={"closed_at": now, "closed_by": actor}
@@ -215,7 +218,7 @@ def _refuse_from(batch: PayoutBatch, *states: str, target: str) -> None:
 class PayoutAccountChanged(InvalidTransition):
     """An export was asked for a batch held because its courier's account changed."""
 
-    code = "payout_account_changed"
+    code = WorkforceErrorCode.PAYOUT_ACCOUNT_CHANGED
 
     def __init__(self, *, batch: PayoutBatch) -> None:
         super().__init__(
@@ -239,7 +242,7 @@ def _payee_fields(courier: Courier) -> dict:
     if not courier.iban_encrypted:
         raise ValidationFailed(
             "The courier has no payout account; hold the batch until they add one.",
-            code="payout_account_missing",
+            code=WorkforceErrorCode.PAYOUT_ACCOUNT_MISSING,
         )
     try:
         token = crypto.rotate(courier.iban_encrypted)
@@ -248,7 +251,7 @@ def _payee_fields(courier: Courier) -> dict:
             "The courier's IBAN cannot be decrypted with the configured keys "
             "(WORKFORCE_FIELD_ENCRYPTION_KEYS lacks the key it was stored with); restore that "
             "key or ask the courier to enter the IBAN again.",
-            code="payout_account_unreadable",
+            code=WorkforceErrorCode.PAYOUT_ACCOUNT_UNREADABLE,
         ) from None
     return {
         "payee_name": courier.account_holder or str(courier),
@@ -403,7 +406,7 @@ def sepa_debtor() -> Debtor:
         raise ApplicationError(
             "The paying account is not configured: set WORKFORCE_SEPA_DEBTOR_NAME, "
             "WORKFORCE_SEPA_DEBTOR_IBAN and WORKFORCE_SEPA_DEBTOR_BIC.",
-            code="sepa_debtor_missing",
+            code=WorkforceErrorCode.SEPA_DEBTOR_MISSING,
         )
     return Debtor(name=name, iban=iban, bic=bic)
 
@@ -438,7 +441,7 @@ def payout_export_sepa(
         .order_by("pk")
     )
     if not batches:
-        raise ValidationFailed("Choose at least one batch.", code="no_batches")
+        raise ValidationFailed("Choose at least one batch.", code=WorkforceErrorCode.NO_BATCHES)
     for batch in batches:
         if batch.status == PayoutStatus.ACCOUNT_CHANGED:
             raise PayoutAccountChanged(batch=batch)
@@ -462,7 +465,7 @@ def payout_export_sepa(
                 "Four eyes: you approved "
                 + ("this batch" if len(own) == 1 else f"{len(own)} of these batches")
                 + " yourself, so another finance user must export it. Nothing was exported.",
-                code="payout_four_eyes",
+                code=WorkforceErrorCode.PAYOUT_FOUR_EYES,
                 errors={"__all__": own},
             )
     transfers, problems = [], []
@@ -473,7 +476,9 @@ def payout_export_sepa(
             problems.append(f"{batch}: {exc}")
     if problems:
         raise ValidationFailed(
-            "Nothing was exported.", code="export_refused", errors={"__all__": problems}
+            "Nothing was exported.",
+            code=WorkforceErrorCode.EXPORT_REFUSED,
+            errors={"__all__": problems},
         )
     now = timezone.now()
     message_id = f"LM{now:%Y%m%d%H%M%S}{secrets.token_hex(4).upper()}"

@@ -19,6 +19,7 @@ from django.utils import timezone
 from fleet.models import Vehicle as FleetVehicle
 from lastmile.accounts.models import User
 from lastmile.core.errors import Conflict, ValidationFailed
+from lastmile.dispatch.errors import DispatchErrorCode
 from lastmile.dispatch.models import (
     ORDER_STOP_KINDS,
     Plan,
@@ -51,7 +52,7 @@ _TOTALS = ("distance_m", "duration_s", "energy_wh")
 class StopMoveRefused(Conflict):
     """The target route cannot take the stop (capacity, window, skill, range or shift)."""
 
-    code = "stop_move_refused"
+    code = DispatchErrorCode.STOP_MOVE_REFUSED
     title = "The stop cannot move to that route"
 
 
@@ -191,10 +192,10 @@ def _check_movable(*, stop: Stop, target: Route) -> None:
     if plan.status != PlanStatus.READY:
         raise Conflict(
             f"Stops move only while the plan is ready; this plan is {plan.get_status_display()}.",
-            code="plan_not_ready",
+            code=DispatchErrorCode.PLAN_NOT_READY,
         )
     if stop.status != StopStatus.PENDING:
-        raise Conflict("Only a pending stop can move.", code="stop_not_pending")
+        raise Conflict("Only a pending stop can move.", code=DispatchErrorCode.STOP_NOT_PENDING)
 
 
 def stop_move(*, stop: Stop, target: Route, actor: User | None) -> tuple[Route, Route]:
@@ -220,7 +221,7 @@ def stop_move(*, stop: Stop, target: Route, actor: User | None) -> tuple[Route, 
         raise StopMoveRefused(
             f"Order {moved.external_reference} is the last stop of {source.vehicle.code}; "
             "a route cannot be left empty.",
-            code="last_stop",
+            code=DispatchErrorCode.LAST_STOP,
         )
     target_orders = [*_route_orders(target), moved]
 
@@ -238,7 +239,7 @@ def stop_move(*, stop: Stop, target: Route, actor: User | None) -> tuple[Route, 
             raise Conflict(
                 "Stops move only while the plan is ready; this plan is "
                 f"{locked_plan.get_status_display()}.",
-                code="plan_not_ready",
+                code=DispatchErrorCode.PLAN_NOT_READY,
             )
         locked = {
             r.pk: r
@@ -253,7 +254,7 @@ def stop_move(*, stop: Stop, target: Route, actor: User | None) -> tuple[Route, 
         if any(_order_ids_now(pk) != ids for pk, ids in expected.items()):
             raise Conflict(
                 "One of the routes changed while the move was computed; reload and try again.",
-                code="route_changed",
+                code=DispatchErrorCode.ROUTE_CHANGED,
             )
         before_source = _store(locked[source.pk], new_source)
         before_target = _store(locked[target.pk], new_target)

@@ -19,10 +19,12 @@ from functools import cache
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from fleet.errors import FleetErrorCode
 from fleet.models import Vehicle as FleetVehicle
 from fleet.models import VehicleStatus
 from fleet.selectors import vehicle_routing_spec
 from lastmile.core.errors import ApplicationError
+from lastmile.dispatch.errors import DispatchErrorCode
 from lastmile.hubs.models import Hub
 from lastmile.hubs.selectors import hub_service_windows
 from lastmile.orders.models import (
@@ -73,7 +75,7 @@ HUB_LOCATION = 0
 class PlanningError(ApplicationError):
     """The hub's data cannot be planned (no vehicles, a bad setting); the plan fails with it."""
 
-    code = "planning_failed"
+    code = DispatchErrorCode.PLANNING_FAILED
     status = 409
     title = "Planning is not possible"
 
@@ -260,7 +262,7 @@ def planning_input_build(
     if orders and not fleet:
         raise PlanningError(
             f"Hub {hub.code} has no active vehicle to plan {len(orders)} orders with.",
-            code="no_vehicles",
+            code=FleetErrorCode.NO_VEHICLES,
         )
     data = planning_input_for(
         hub=hub, service_date=service_date, orders=orders, fleet=fleet, provider=provider

@@ -35,7 +35,7 @@ from django.utils import timezone
 from lastmile.accounts.models import User
 from lastmile.core.errors import Conflict, NotFound
 from lastmile.core.state import check_transition
-from lastmile.dispatch.errors import OfferClosed, RouteTaken
+from lastmile.dispatch.errors import DispatchErrorCode, OfferClosed, RouteTaken
 from lastmile.dispatch.models import (
     OFFER_TRANSITIONS,
     OfferStatus,
@@ -188,7 +188,7 @@ def route_offer_accept(*, offer_id: int, courier: Courier) -> RouteOffer:
     if offer.status != OfferStatus.OPEN:
         raise OfferClosed(status=offer.status)
     if offer.expires_at <= timezone.now():
-        raise Conflict("This offer has expired.", code="offer_expired")
+        raise Conflict("This offer has expired.", code=DispatchErrorCode.OFFER_EXPIRED)
     if offer.route.courier_id is not None or offer.route.status != RouteStatus.PLANNED:
         raise RouteTaken()
     refusal = courier_route_refusal(courier=me, needs=route_needs(offer.route))

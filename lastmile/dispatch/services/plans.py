@@ -18,6 +18,7 @@ from lastmile.accounts.models import User
 from lastmile.core.errors import Conflict, ValidationFailed
 from lastmile.core.leases import SweepResult, lease_released, leases_sweep
 from lastmile.core.state import check_transition
+from lastmile.dispatch.errors import DispatchErrorCode
 from lastmile.dispatch.models import (
     ACTIVE_PLAN_STATUSES,
     PLAN_TRANSITIONS,
@@ -132,7 +133,7 @@ def plan_request(
     ).exists():
         raise Conflict(
             f"The plan of {hub.code} for {service_date:%Y-%m-%d} is published; re-plan it instead.",
-            code="plan_published",
+            code=DispatchErrorCode.PLAN_PUBLISHED,
         )
     try:
         # The partial unique index decides a race between two requests: the loser joins.

@@ -58,6 +58,7 @@ from lastmile.core.leases import (
     leases_sweep,
 )
 from lastmile.core.state import check_transition
+from lastmile.dispatch.errors import DispatchErrorCode
 from lastmile.dispatch.models import (
     ORDER_STOP_KINDS,
     REPLAN_TRANSITIONS,
@@ -129,7 +130,7 @@ SOURCE = "system"
 
 
 class ReplanFailed(ApplicationError):
-    code = "replan_failed"
+    code = DispatchErrorCode.REPLAN_FAILED
     status = 409
     title = "The day could not be re-planned"
 
@@ -175,7 +176,7 @@ def replan_request(
     if plan.status != PlanStatus.PUBLISHED:
         raise Conflict(
             "Only a published plan is re-planned; plan the day again instead.",
-            code="plan_not_published",
+            code=DispatchErrorCode.PLAN_NOT_PUBLISHED,
         )
     if plan.service_date < timezone.localdate(timezone=plan.hub.zone):
         raise ValidationFailed(

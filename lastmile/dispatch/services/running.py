@@ -28,6 +28,7 @@ from lastmile.core.leases import (
     lease_renew,
     lease_take,
 )
+from lastmile.dispatch.errors import DispatchErrorCode
 from lastmile.dispatch.models import (
     Plan,
     PlanEvent,
@@ -69,7 +70,7 @@ PHASE_START_PCT = {
 class InfeasiblePlan(ApplicationError):
     """The solver's plan breaks a rule the independent checker enforces; it is not stored."""
 
-    code = "infeasible_plan"
+    code = DispatchErrorCode.INFEASIBLE_PLAN
     status = 409
     title = "The plan breaks a constraint"
 

@@ -27,6 +27,7 @@ from django.utils import timezone
 from fleet.selectors import vehicle_routing_spec
 from lastmile.core.errors import Conflict, NotFound
 from lastmile.core.state import check_transition
+from lastmile.dispatch.errors import DispatchErrorCode
 from lastmile.dispatch.models import (
     ORDER_STOP_KINDS,
     STOP_TRANSITIONS,
@@ -127,7 +128,7 @@ def _require_started(route: Route) -> None:
             "Start the route before updating its stops."
             if route.status == RouteStatus.DISPATCHED
             else f"The route is {route.get_status_display().lower()}; its stops cannot change.",
-            code="route_not_in_progress",
+            code=DispatchErrorCode.ROUTE_NOT_IN_PROGRESS,
             extra={"route": route.pk, "status": route.status},
         )
 
@@ -431,7 +432,8 @@ def stop_complete(
         raise NotFound(f"No stop {stop.pk}.")
     if kind in ORDER_STOP_KINDS:
         raise Conflict(
-            "This stop serves an order: record a delivery or a failure.", code="order_stop"
+            "This stop serves an order: record a delivery or a failure.",
+            code=DispatchErrorCode.ORDER_STOP,
         )
     # No order, so no attempt to record: the stop settles like any other.
     return _settle_stop(

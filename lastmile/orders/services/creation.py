@@ -18,6 +18,7 @@ from lastmile.accounts.models import User
 from lastmile.core.errors import Conflict
 from lastmile.core.phones import parse_phone
 from lastmile.hubs.models import Hub
+from lastmile.orders.errors import OrderErrorCode
 from lastmile.orders.models import DeliveryOption, Order, OrderEvent, OrderStatus, Parcel, Priority
 from lastmile.partners.models import Partner
 
@@ -172,7 +173,7 @@ def order_create(
     if Order.objects.filter(partner=partner, external_reference=order.external_reference).exists():
         raise Conflict(
             f"Order {order.external_reference} already exists for {partner}.",
-            code="duplicate_reference",
+            code=OrderErrorCode.DUPLICATE_REFERENCE,
             errors={
                 "external_reference": ["This partner already has an order with this reference."]
             },
@@ -185,7 +186,7 @@ def order_create(
     if taken:
         raise Conflict(
             "Barcode already in use.",
-            code="duplicate_barcode",
+            code=OrderErrorCode.DUPLICATE_BARCODE,
             errors={"parcels": [f"Barcode {code} is already in use." for code in sorted(taken)]},
         )
     order.save()
@@ -229,7 +230,7 @@ def orders_bulk_create(
         if taken:
             raise Conflict(
                 f"{len(taken)} barcode(s) already belong to other orders.",
-                code="duplicate_barcode",
+                code=OrderErrorCode.DUPLICATE_BARCODE,
                 errors={
                     "parcels": [f"Barcode {code} is already in use." for code in sorted(taken)[:50]]
                 },

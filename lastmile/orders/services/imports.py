@@ -11,6 +11,7 @@ from lastmile.accounts.models import User
 from lastmile.core.errors import ValidationFailed
 from lastmile.core.state import check_transition
 from lastmile.hubs.models import Hub
+from lastmile.orders.errors import OrderErrorCode
 from lastmile.orders.importing import (
     MAX_REPORTED_ERRORS,
     ImportFileError,
@@ -38,7 +39,7 @@ def _require_active(*, partner: Partner, hub: Hub) -> None:
     if errors:
         raise ValidationFailed(
             " ".join(message for messages in errors.values() for message in messages),
-            code="import_target_inactive",
+            code=OrderErrorCode.IMPORT_TARGET_INACTIVE,
             errors=errors,
         )
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from lastmile.accounts.models import User
 from lastmile.core.errors import ValidationFailed
+from lastmile.orders.errors import OrderErrorCode
 from lastmile.orders.models import Order, OrderEvent, OrderStatus
 
 # Details a dispatcher may correct. The window changes through ``order_reschedule`` and the
@@ -49,7 +50,8 @@ def order_update(
     locked = Order.objects.select_for_update().get(pk=order.pk)
     if locked.status in FINAL_STATUSES:
         raise ValidationFailed(
-            f"A {locked.get_status_display().lower()} order cannot be edited.", code="order_final"
+            f"A {locked.get_status_display().lower()} order cannot be edited.",
+            code=OrderErrorCode.ORDER_FINAL,
         )
     before = {name: getattr(locked, name) for name in changes}
     for name, value in changes.items():
