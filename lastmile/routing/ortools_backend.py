@@ -291,6 +291,7 @@ def solve_ortools(problem: Problem, params: SolverParams) -> Solution:
     move_coef = _add_moves(model, routing, objective)
 
     # --- Skills, pins, fixed sequences, reload owners ---------------------------------------
+    allowed_of: dict[str, list[int]] = {}
     for job_id, node in model.job_node.items():
         job = jobs[job_id]
         allowed = [
@@ -298,6 +299,7 @@ def solve_ortools(problem: Problem, params: SolverParams) -> Solution:
             for i, v in enumerate(vehicles)
             if job.skills <= v.skills and (job.vehicle_id is None or job.vehicle_id == v.id)
         ]
+        allowed_of[job_id] = allowed
         if len(allowed) < len(vehicles):
             # -1 keeps "not performed" open, so the job may still be dropped.
             routing.VehicleVar(manager.NodeToIndex(node)).SetValues([-1, *allowed])
@@ -328,17 +330,21 @@ def solve_ortools(problem: Problem, params: SolverParams) -> Solution:
     # Above any detour, fixed cost, time cost and move the job brings, so a servable job is
     # never dropped to save cost or to stay on its preferred vehicle.
     penalty_base = 4 * (max_arc_cost + max_fixed) + max_time_coef * horizon + move_coef + 1
+    lateness_at_stake = _lateness_at_stake(model, allowed_of, horizon, ts)
+    # The objective is an int64: every penalty added up (all jobs dropped) must still fit.
+    penalty_cap = 2**62 // max(1, len(model.job_node))
     for job_id, node in model.job_node.items():
         if job_id in fixed_jobs:
             continue
         job = jobs[job_id]
         penalty = penalty_base * PRIORITY_WEIGHT[job.priority]
         if job.soft_end and job.time_windows:
-            # Above the most lateness it can run up (its time is capped at the horizon), or
-            # dropping would beat delivering late.
-            late_max = max(0, horizon - job.time_windows[-1].end_s * ts)
-            penalty += FIXED_LATENESS_COST * late_max
-        routing.AddDisjunction([manager.NodeToIndex(node)], penalty)
+            # Above the most lateness serving it can run up, on itself and on every other
+            # soft-end job of the vehicles it may ride (each one it delays), or dropping it
+            # would beat delivering late.
+            stake = max((lateness_at_stake[v] for v in allowed_of[job_id]), default=0)
+            penalty += FIXED_LATENESS_COST * stake
+        routing.AddDisjunction([manager.NodeToIndex(node)], min(penalty, penalty_cap))
 
     # --- Search ---------------------------------------------------------------------------
     search = pywrapcp.DefaultRoutingSearchParameters()
@@ -490,6 +496,29 @@ def _tune(search, params: SolverParams) -> None:
     """Search settings measured on the Solomon benchmark (see the routing issue note)."""
     search.guided_local_search_lambda_coefficient = 0.1
     search.use_full_propagation = False
+
+
+def _lateness_at_stake(
+    model: _Model, allowed_of: dict[str, list[int]], horizon: int, ts: int
+) -> list[int]:
+    """Per vehicle: the most lateness (scaled time) its soft-end jobs can run up together.
+
+    Serving one more job on a vehicle can delay every soft-end job after it on that route,
+    each up to the horizon, so a soft-end job is only sure to be served (late) rather than
+    dropped when its penalty is above this sum for its vehicle, not just its own lateness.
+    """
+    at_stake = [0] * len(model.problem.vehicles)
+    jobs = model.problem.jobs_by_id()
+    fixed = {j for v in model.problem.vehicles for j in v.fixed_sequence}
+    for job_id, allowed in allowed_of.items():
+        job = jobs[job_id]
+        # Fixed jobs' window ends are soft too (and their lateness priced the same way).
+        if not ((job.soft_end or job_id in fixed) and job.time_windows):
+            continue
+        late_max = max(0, horizon - job.time_windows[-1].end_s * ts)
+        for v_index in allowed:
+            at_stake[v_index] += late_max
+    return at_stake
 
 
 def _add_moves(model: _Model, routing, objective: Objective) -> int:

@@ -8,7 +8,16 @@ import pytest
 
 from lastmile.routing.checker import check
 from lastmile.routing.params import Objective, SolverParams
-from lastmile.routing.problem import Costs, Job, JobKind, Load, ProblemError, Shipment, Vehicle
+from lastmile.routing.problem import (
+    Costs,
+    Job,
+    JobKind,
+    Load,
+    ProblemError,
+    Shipment,
+    TimeWindow,
+    Vehicle,
+)
 from lastmile.routing.pyvrp_backend import unsupported_reason
 from lastmile.routing.solution import UnassignedReason
 from lastmile.routing.solver import choose_backend, solve
@@ -166,6 +175,23 @@ def test_a_soft_end_job_is_still_kept_on_time_where_it_can_be():
     # then: soft does not mean careless, lateness costs far more than distance
     assert solution.routes[0].job_ids == ["onboard", "other"]
     assert report.late_jobs == []
+
+
+def test_an_on_board_parcel_that_delays_the_others_is_served_not_dropped():
+    # given: one van, everything on board (soft ends), home by 10,000 s. Five parcels 100 m
+    # out are due by 10 s; another parcel 500 m the other way can only be reached in its
+    # first window (by 55 s: its second one, 9,970-9,980 s, leaves no time to get home), so
+    # it goes first and makes the five 100 s late each, far more than its own lateness.
+    xs = [0, 100, -500]
+    five = [job(f"L{n}", 1, window=(0, 10), soft_end=True, vehicle_id="v1") for n in range(5)]
+    early = job("X", 2, windows=((0, 55), (9970, 9980)), soft_end=True, vehicle_id="v1")
+    p = problem(xs, [*five, early], [van(shift=TimeWindow(0, 10_000))])
+    # when
+    solution, report = solved(p, ortools(1.0))
+    # then: late beats never, for the lateness it causes too
+    assert not solution.unassigned
+    assert solution.routes[0].job_ids[0] == "X"
+    assert sorted(report.late_jobs) == [f"L{n}" for n in range(5)]
 
 
 # --- All three together pick OR-Tools -----------------------------------------------------
