@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
+from lastmile.routing.checker import route_violations
 from lastmile.routing.explain import blocker_of, explain_unassigned
 from lastmile.routing.params import Objective, SolverParams, resolve_objective, throttled
 from lastmile.routing.problem import (
@@ -420,23 +421,51 @@ def _search_from_routes(model: _Model, routing, manager, search, params: SolverP
     staged mid-day of 500 orders: improving the routes read in as a complete assignment left
     urgent orders out for 10 s; insertion behind the chains places them at once. Locks kept
     for the whole search would forbid serving a new order before a vehicle's existing stops,
-    so they only shape the start. Jobs the model left out are skipped; chains that break a
-    hard rule (a shift that no longer fits) give ``None``, and the caller builds a first
-    solution as usual.
+    so they only shape the start. Jobs the model left out are skipped. One chain that breaks
+    a hard rule (a load over capacity, a shift that no longer fits) makes the locked solve
+    fail as a whole: the chains the independent checker finds broken are then left out of
+    the start (their jobs inserted like new ones) and the rest locked again. When that fails
+    too, or no chain is left, it gives ``None`` and the caller builds a first solution as
+    usual.
     """
-    vehicle_index = {v.id: i for i, v in enumerate(model.problem.vehicles)}
-    routes: list[list[int]] = [[] for _ in model.problem.vehicles]
-    for vehicle_id, job_ids in (params.initial_routes or {}).items():
-        if vehicle_id not in vehicle_index:
-            continue
-        routes[vehicle_index[vehicle_id]] = [
-            manager.NodeToIndex(model.job_node[j]) for j in job_ids if j in model.job_node
-        ]
+    problem = model.problem
+    chains: dict[int, list[str]] = {}
+    for v_index, vehicle in enumerate(problem.vehicles):
+        job_ids = (params.initial_routes or {}).get(vehicle.id, ())
+        chains[v_index] = [j for j in job_ids if j in model.job_node]
     routing.CloseModelWithParameters(search)
-    if not routing.ApplyLocksToAllVehicles(routes, False):
-        logger.info("initial routes rejected; building a first solution instead")
-        return None
     started = time.monotonic()
+    found = _solve_locked(model, routing, manager, search, chains)
+    if found is None:
+        broken = {
+            v_index
+            for v_index, job_ids in chains.items()
+            if job_ids and route_violations(problem, problem.vehicles[v_index].id, job_ids)
+        }
+        if broken and len(broken) < sum(1 for c in chains.values() if c):
+            logger.info(
+                "initial routes break a rule on some vehicles; starting them afresh",
+                extra={"vehicles": sorted(problem.vehicles[i].id for i in broken)},
+            )
+            chains = {i: ([] if i in broken else c) for i, c in chains.items()}
+            found = _solve_locked(model, routing, manager, search, chains)
+    if found is None:
+        logger.info("initial routes infeasible; building a first solution instead")
+        return None
+    left_ms = round((params.time_limit_s - (time.monotonic() - started)) * 1000)
+    search.time_limit.FromMilliseconds(max(1, left_ms))
+    return routing.SolveFromAssignmentWithParameters(found, search) or found
+
+
+def _solve_locked(model: _Model, routing, manager, search, chains: dict[int, list[str]]):
+    """One first solution: each vehicle's chain locked at the head of its route, the rest
+    inserted; a copy of it, or ``None`` when the chains admit none."""
+    routes = [
+        [manager.NodeToIndex(model.job_node[j]) for j in chains.get(v_index, [])]
+        for v_index in range(len(model.problem.vehicles))
+    ]
+    if not routing.ApplyLocksToAllVehicles(routes, False):
+        return None
     first = pywrapcp.DefaultRoutingSearchParameters()
     first.CopyFrom(search)
     first.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.LOCAL_CHEAPEST_INSERTION
@@ -445,13 +474,7 @@ def _search_from_routes(model: _Model, routing, manager, search, params: SolverP
     # Locks hold for as long as they are applied: lift them so the metaheuristic may change
     # anything (resequence, move between vehicles) that pays.
     routing.ApplyLocksToAllVehicles([[] for _ in routes], False)
-    if found is None:
-        logger.info("initial routes infeasible; building a first solution instead")
-        return None
-    found = routing.solver().Assignment(found)
-    left_ms = round((params.time_limit_s - (time.monotonic() - started)) * 1000)
-    search.time_limit.FromMilliseconds(max(1, left_ms))
-    return routing.SolveFromAssignmentWithParameters(found, search) or found
+    return None if found is None else routing.solver().Assignment(found)
 
 
 def _search(routing, search, params: SolverParams, nodes: int, started: float):

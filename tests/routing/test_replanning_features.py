@@ -301,6 +301,21 @@ def test_routes_that_break_a_hard_rule_fall_back_to_a_first_solution():
     assert solution.route_of("v1").job_ids == ["J1", "J2"]
 
 
+def test_one_route_over_capacity_does_not_throw_away_the_others_as_a_start():
+    # given: van A's live route carries three parcels on a van of two; van B's is fine
+    p = problem(
+        [0, 100, 200, 300, 400, 500],
+        [job(f"J{i}", i) for i in range(1, 6)],
+        [van("A", parcels=2), van("B")],
+    )
+    start = {"A": ("J1", "J2", "J3"), "B": ("J4", "J5")}
+    # when
+    solution, _ = solved(p, ortools(0.5, initial_routes=start))
+    # then: the search still starts from the routes (A's afresh), and serves every job
+    assert solution.stats["first_solution"] == "initial_routes"
+    assert not solution.unassigned
+
+
 def test_unknown_vehicles_and_jobs_in_the_given_routes_are_ignored():
     p = line_of_stops()
     solution, _ = solved(p, ortools(0.5, initial_routes={"gone": ("J1",), "v1": ("J1", "X9")}))
