@@ -145,6 +145,12 @@ def _first_solution(problem: Problem, params: SolverParams) -> int:
     names = routing_enums_pb2.FirstSolutionStrategy
     if params.first_solution != "AUTO":
         return names.Value.Value(params.first_solution)
+    if any(j.soft_end and j.time_windows for j in problem.all_jobs):
+        # A soft window end is priced, not bounded: heuristics that insert by arc cost alone
+        # see no reason to keep such jobs on time, and on a live day of parcels on board they
+        # run routes so late that some parcels no longer fit before the vehicle's day ends.
+        # This one inserts each job where the whole objective (lateness too) grows least.
+        return names.LOCAL_CHEAPEST_COST_INSERTION
     # Insertion copes with tight windows; the arc heuristic builds better routes when windows
     # are wide (measured on the Solomon classes, see benchmarks/bench_routing.py).
     horizon = max(

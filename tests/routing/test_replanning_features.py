@@ -194,6 +194,30 @@ def test_an_on_board_parcel_that_delays_the_others_is_served_not_dropped():
     assert sorted(report.late_jobs) == [f"L{n}" for n in range(5)]
 
 
+def test_on_board_parcels_are_kept_on_time_when_the_search_builds_its_own_start():
+    # given: 320 parcels on board (more nodes than the small-problem portfolio tries) on a
+    # road, every 100 m; the even ones are due by 3,600 s, the odd ones open at 7,200 s.
+    # Sweeping the road is shortest but leaves every even parcel after 7,200 s.
+    jobs = [
+        job(
+            f"J{i}",
+            i,
+            window=(0, 3600) if i % 2 == 0 else (7200, 10_800),
+            soft_end=True,
+            vehicle_id="v1",
+        )
+        for i in range(1, 321)
+    ]
+    p = problem(
+        [100 * i for i in range(321)], jobs, [van(shift=TimeWindow(0, 20_000), parcels=400)]
+    )
+    # when: no live routes to start from
+    solution, report = solved(p, ortools(2.0))
+    # then: the evens out, the odds on the way back, none late
+    assert not solution.unassigned
+    assert report.late_jobs == []
+
+
 # --- All three together pick OR-Tools -----------------------------------------------------
 
 
