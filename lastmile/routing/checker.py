@@ -7,10 +7,11 @@ lists every rule broken. Tests and benchmarks trust this, never the solver's own
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from lastmile.routing.problem import Job, JobKind, Load, Problem, Vehicle
-from lastmile.routing.solution import Route, Solution, VisitKind
+from lastmile.routing.solution import Route, Solution, Visit, VisitKind
 
 EPS = 1e-6
 
@@ -104,6 +105,22 @@ def check(problem: Problem, solution: Solution) -> CheckReport:
         if job.vehicle_id and job.id in position and position[job.id][0] != job.vehicle_id:
             report.violations.append(f"job {job.id} pinned to {job.vehicle_id}, served elsewhere")
     return report
+
+
+def route_violations(problem: Problem, vehicle_id: str, job_ids: Sequence[str]) -> list[str]:
+    """The rules broken by vehicle ``vehicle_id`` serving ``job_ids`` in this order, alone
+    (its shift, windows, loads, skills and range; not what other routes or the unassigned
+    list must add up to)."""
+    vehicle = next(v for v in problem.vehicles if v.id == vehicle_id)
+    jobs = problem.jobs_by_id()
+    visits = [Visit(VisitKind.START, vehicle.start, 0.0, 0.0, 0.0)]
+    visits += [Visit(VisitKind.JOB, jobs[j].location, 0.0, 0.0, 0.0, j) for j in job_ids]
+    end = vehicle.start if vehicle.end is None else vehicle.end  # not read: no location
+    visits.append(Visit(VisitKind.END, end, 0.0, 0.0, 0.0))
+    route = Route(vehicle.id, tuple(visits), 0.0, 0.0, 0.0, 0.0)
+    out: list[str] = []
+    _check_route(problem, vehicle, route, jobs, out, [])
+    return out
 
 
 def _check_route(

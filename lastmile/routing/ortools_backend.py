@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
+from lastmile.routing.checker import route_violations
 from lastmile.routing.explain import blocker_of, explain_unassigned
 from lastmile.routing.params import Objective, SolverParams, resolve_objective, throttled
 from lastmile.routing.problem import (
@@ -144,6 +145,12 @@ def _first_solution(problem: Problem, params: SolverParams) -> int:
     names = routing_enums_pb2.FirstSolutionStrategy
     if params.first_solution != "AUTO":
         return names.Value.Value(params.first_solution)
+    if any(j.soft_end and j.time_windows for j in problem.all_jobs):
+        # A soft window end is priced, not bounded: heuristics that insert by arc cost alone
+        # see no reason to keep such jobs on time, and on a live day of parcels on board they
+        # run routes so late that some parcels no longer fit before the vehicle's day ends.
+        # This one inserts each job where the whole objective (lateness too) grows least.
+        return names.LOCAL_CHEAPEST_COST_INSERTION
     # Insertion copes with tight windows; the arc heuristic builds better routes when windows
     # are wide (measured on the Solomon classes, see benchmarks/bench_routing.py).
     horizon = max(
@@ -291,6 +298,7 @@ def solve_ortools(problem: Problem, params: SolverParams) -> Solution:
     move_coef = _add_moves(model, routing, objective)
 
     # --- Skills, pins, fixed sequences, reload owners ---------------------------------------
+    allowed_of: dict[str, list[int]] = {}
     for job_id, node in model.job_node.items():
         job = jobs[job_id]
         allowed = [
@@ -298,6 +306,7 @@ def solve_ortools(problem: Problem, params: SolverParams) -> Solution:
             for i, v in enumerate(vehicles)
             if job.skills <= v.skills and (job.vehicle_id is None or job.vehicle_id == v.id)
         ]
+        allowed_of[job_id] = allowed
         if len(allowed) < len(vehicles):
             # -1 keeps "not performed" open, so the job may still be dropped.
             routing.VehicleVar(manager.NodeToIndex(node)).SetValues([-1, *allowed])
@@ -328,17 +337,21 @@ def solve_ortools(problem: Problem, params: SolverParams) -> Solution:
     # Above any detour, fixed cost, time cost and move the job brings, so a servable job is
     # never dropped to save cost or to stay on its preferred vehicle.
     penalty_base = 4 * (max_arc_cost + max_fixed) + max_time_coef * horizon + move_coef + 1
+    lateness_at_stake = _lateness_at_stake(model, allowed_of, horizon, ts)
+    # The objective is an int64: every penalty added up (all jobs dropped) must still fit.
+    penalty_cap = 2**62 // max(1, len(model.job_node))
     for job_id, node in model.job_node.items():
         if job_id in fixed_jobs:
             continue
         job = jobs[job_id]
         penalty = penalty_base * PRIORITY_WEIGHT[job.priority]
         if job.soft_end and job.time_windows:
-            # Above the most lateness it can run up (its time is capped at the horizon), or
-            # dropping would beat delivering late.
-            late_max = max(0, horizon - job.time_windows[-1].end_s * ts)
-            penalty += FIXED_LATENESS_COST * late_max
-        routing.AddDisjunction([manager.NodeToIndex(node)], penalty)
+            # Above the most lateness serving it can run up, on itself and on every other
+            # soft-end job of the vehicles it may ride (each one it delays), or dropping it
+            # would beat delivering late.
+            stake = max((lateness_at_stake[v] for v in allowed_of[job_id]), default=0)
+            penalty += FIXED_LATENESS_COST * stake
+        routing.AddDisjunction([manager.NodeToIndex(node)], min(penalty, penalty_cap))
 
     # --- Search ---------------------------------------------------------------------------
     search = pywrapcp.DefaultRoutingSearchParameters()
@@ -414,23 +427,51 @@ def _search_from_routes(model: _Model, routing, manager, search, params: SolverP
     staged mid-day of 500 orders: improving the routes read in as a complete assignment left
     urgent orders out for 10 s; insertion behind the chains places them at once. Locks kept
     for the whole search would forbid serving a new order before a vehicle's existing stops,
-    so they only shape the start. Jobs the model left out are skipped; chains that break a
-    hard rule (a shift that no longer fits) give ``None``, and the caller builds a first
-    solution as usual.
+    so they only shape the start. Jobs the model left out are skipped. One chain that breaks
+    a hard rule (a load over capacity, a shift that no longer fits) makes the locked solve
+    fail as a whole: the chains the independent checker finds broken are then left out of
+    the start (their jobs inserted like new ones) and the rest locked again. When that fails
+    too, or no chain is left, it gives ``None`` and the caller builds a first solution as
+    usual.
     """
-    vehicle_index = {v.id: i for i, v in enumerate(model.problem.vehicles)}
-    routes: list[list[int]] = [[] for _ in model.problem.vehicles]
-    for vehicle_id, job_ids in (params.initial_routes or {}).items():
-        if vehicle_id not in vehicle_index:
-            continue
-        routes[vehicle_index[vehicle_id]] = [
-            manager.NodeToIndex(model.job_node[j]) for j in job_ids if j in model.job_node
-        ]
+    problem = model.problem
+    chains: dict[int, list[str]] = {}
+    for v_index, vehicle in enumerate(problem.vehicles):
+        job_ids = (params.initial_routes or {}).get(vehicle.id, ())
+        chains[v_index] = [j for j in job_ids if j in model.job_node]
     routing.CloseModelWithParameters(search)
-    if not routing.ApplyLocksToAllVehicles(routes, False):
-        logger.info("initial routes rejected; building a first solution instead")
-        return None
     started = time.monotonic()
+    found = _solve_locked(model, routing, manager, search, chains)
+    if found is None:
+        broken = {
+            v_index
+            for v_index, job_ids in chains.items()
+            if job_ids and route_violations(problem, problem.vehicles[v_index].id, job_ids)
+        }
+        if broken and len(broken) < sum(1 for c in chains.values() if c):
+            logger.info(
+                "initial routes break a rule on some vehicles; starting them afresh",
+                extra={"vehicles": sorted(problem.vehicles[i].id for i in broken)},
+            )
+            chains = {i: ([] if i in broken else c) for i, c in chains.items()}
+            found = _solve_locked(model, routing, manager, search, chains)
+    if found is None:
+        logger.info("initial routes infeasible; building a first solution instead")
+        return None
+    left_ms = round((params.time_limit_s - (time.monotonic() - started)) * 1000)
+    search.time_limit.FromMilliseconds(max(1, left_ms))
+    return routing.SolveFromAssignmentWithParameters(found, search) or found
+
+
+def _solve_locked(model: _Model, routing, manager, search, chains: dict[int, list[str]]):
+    """One first solution: each vehicle's chain locked at the head of its route, the rest
+    inserted; a copy of it, or ``None`` when the chains admit none."""
+    routes = [
+        [manager.NodeToIndex(model.job_node[j]) for j in chains.get(v_index, [])]
+        for v_index in range(len(model.problem.vehicles))
+    ]
+    if not routing.ApplyLocksToAllVehicles(routes, False):
+        return None
     first = pywrapcp.DefaultRoutingSearchParameters()
     first.CopyFrom(search)
     first.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.LOCAL_CHEAPEST_INSERTION
@@ -439,13 +480,7 @@ def _search_from_routes(model: _Model, routing, manager, search, params: SolverP
     # Locks hold for as long as they are applied: lift them so the metaheuristic may change
     # anything (resequence, move between vehicles) that pays.
     routing.ApplyLocksToAllVehicles([[] for _ in routes], False)
-    if found is None:
-        logger.info("initial routes infeasible; building a first solution instead")
-        return None
-    found = routing.solver().Assignment(found)
-    left_ms = round((params.time_limit_s - (time.monotonic() - started)) * 1000)
-    search.time_limit.FromMilliseconds(max(1, left_ms))
-    return routing.SolveFromAssignmentWithParameters(found, search) or found
+    return None if found is None else routing.solver().Assignment(found)
 
 
 def _search(routing, search, params: SolverParams, nodes: int, started: float):
@@ -490,6 +525,29 @@ def _tune(search, params: SolverParams) -> None:
     """Search settings measured on the Solomon benchmark (see the routing issue note)."""
     search.guided_local_search_lambda_coefficient = 0.1
     search.use_full_propagation = False
+
+
+def _lateness_at_stake(
+    model: _Model, allowed_of: dict[str, list[int]], horizon: int, ts: int
+) -> list[int]:
+    """Per vehicle: the most lateness (scaled time) its soft-end jobs can run up together.
+
+    Serving one more job on a vehicle can delay every soft-end job after it on that route,
+    each up to the horizon, so a soft-end job is only sure to be served (late) rather than
+    dropped when its penalty is above this sum for its vehicle, not just its own lateness.
+    """
+    at_stake = [0] * len(model.problem.vehicles)
+    jobs = model.problem.jobs_by_id()
+    fixed = {j for v in model.problem.vehicles for j in v.fixed_sequence}
+    for job_id, allowed in allowed_of.items():
+        job = jobs[job_id]
+        # Fixed jobs' window ends are soft too (and their lateness priced the same way).
+        if not ((job.soft_end or job_id in fixed) and job.time_windows):
+            continue
+        late_max = max(0, horizon - job.time_windows[-1].end_s * ts)
+        for v_index in allowed:
+            at_stake[v_index] += late_max
+    return at_stake
 
 
 def _add_moves(model: _Model, routing, objective: Objective) -> int:

@@ -33,9 +33,12 @@ from lastmile.dispatch.services import (
     stop_deliver,
     stop_fail,
 )
+from lastmile.dispatch.services.building import job_id_for
 from lastmile.dispatch.services.replanning import (
+    live_day_read,
     live_days_watch,
     replan_ask,
+    replan_input_build,
     replan_request,
     replan_run,
     replans_sweep,
@@ -43,6 +46,9 @@ from lastmile.dispatch.services.replanning import (
 from lastmile.dispatch.tasks import replan_hub_day_task
 from lastmile.orders.models import FailureReason, OrderEvent, OrderStatus, Priority
 from lastmile.orders.services import order_cancel
+from lastmile.routing.checker import check
+from lastmile.routing.params import Backend, SolverParams
+from lastmile.routing.solver import solve
 from tests.api_schema import assert_code_documented
 from tests.dispatch.factories import at, multi_route_day
 from tests.dispatch.test_publishing import driver, ready_plan
@@ -810,3 +816,49 @@ def test_a_van_started_but_still_at_the_hub_loads_a_new_order_without_a_reload(t
     assert done.status == ReplanStatus.APPLIED, done.error
     assert Stop.objects.get(order=extra, status=StopStatus.PENDING).route_id == a.pk
     assert not Stop.objects.filter(route=a, kind=StopKind.RELOAD).exists()
+
+
+def test_a_failed_parcel_on_board_rides_out_its_trip_so_a_full_next_trip_keeps_the_live_start(
+    tomorrow, settings
+):
+    # given: one van of 8 parcels driving two full trips; on trip 1 it delivered seven
+    # parcels and failed the eighth (retried today: the parcel stays on board), and the eight
+    # parcels of trip 2 wait at the hub
+    settings.DISPATCH_MULTI_TRIP_PROFILES = ["van"]
+    settings.DISPATCH_TIME_LIMIT_S = 3  # enough for the plan to find both trips
+    board = multi_route_day(day=tomorrow, vans=1, orders=16, van_parcels=8)
+    hub = board.hub
+    driver(hub, tomorrow)
+    plan = plan_publish(plan=ready_plan(hub, tomorrow), actor=None)
+    (route,) = Route.objects.filter(plan=plan).select_related("courier")
+    stops = _order_stops(route)
+    trip_one = [s for s in stops if s.trip == 1]
+    assert len(trip_one) == 8
+    assert len(stops) == 16
+    route_start(route=route, courier=route.courier, at=at(hub, tomorrow, 9))
+    for n, stop in enumerate(trip_one[:-1]):
+        stop_deliver(
+            stop=stop, courier=route.courier, recipient_name="Gus",
+            at=at(hub, tomorrow, 9) + dt.timedelta(minutes=5 * (n + 1)),
+        )  # fmt: skip
+    stop_fail(
+        stop=trip_one[-1],
+        courier=route.courier,
+        reason=FailureReason.RECIPIENT_ABSENT,
+        at=at(hub, tomorrow, 10),
+    )
+    day = live_day_read(plan=plan, now=at(hub, tomorrow, 10, 5))
+    # when: the re-plan's problem is built and the engine starts from the live route
+    data = replan_input_build(day)
+    solution = solve(
+        data.problem,
+        SolverParams(backend=Backend.ORTOOLS, time_limit_s=1, initial_routes=data.initial_routes),
+    )
+    # then: the start is the van's live route (the retry goes before the van reloads, where
+    # it has room for it), not a plan built from scratch, and it delivers every parcel
+    assert solution.stats["first_solution"] == "initial_routes"
+    start = data.initial_routes[route.vehicle.code]
+    retry = job_id_for(trip_one[-1].order_id)
+    assert start.index(retry) < min(start.index(f"p{s.order_id}") for s in stops[8:])
+    assert check(data.problem, solution).feasible
+    assert solution.unassigned == ()

@@ -8,7 +8,16 @@ import pytest
 
 from lastmile.routing.checker import check
 from lastmile.routing.params import Objective, SolverParams
-from lastmile.routing.problem import Costs, Job, JobKind, Load, ProblemError, Shipment, Vehicle
+from lastmile.routing.problem import (
+    Costs,
+    Job,
+    JobKind,
+    Load,
+    ProblemError,
+    Shipment,
+    TimeWindow,
+    Vehicle,
+)
 from lastmile.routing.pyvrp_backend import unsupported_reason
 from lastmile.routing.solution import UnassignedReason
 from lastmile.routing.solver import choose_backend, solve
@@ -168,6 +177,47 @@ def test_a_soft_end_job_is_still_kept_on_time_where_it_can_be():
     assert report.late_jobs == []
 
 
+def test_an_on_board_parcel_that_delays_the_others_is_served_not_dropped():
+    # given: one van, everything on board (soft ends), home by 10,000 s. Five parcels 100 m
+    # out are due by 10 s; another parcel 500 m the other way can only be reached in its
+    # first window (by 55 s: its second one, 9,970-9,980 s, leaves no time to get home), so
+    # it goes first and makes the five 100 s late each, far more than its own lateness.
+    xs = [0, 100, -500]
+    five = [job(f"L{n}", 1, window=(0, 10), soft_end=True, vehicle_id="v1") for n in range(5)]
+    early = job("X", 2, windows=((0, 55), (9970, 9980)), soft_end=True, vehicle_id="v1")
+    p = problem(xs, [*five, early], [van(shift=TimeWindow(0, 10_000))])
+    # when
+    solution, report = solved(p, ortools(1.0))
+    # then: late beats never, for the lateness it causes too
+    assert not solution.unassigned
+    assert solution.routes[0].job_ids[0] == "X"
+    assert sorted(report.late_jobs) == [f"L{n}" for n in range(5)]
+
+
+def test_on_board_parcels_are_kept_on_time_when_the_search_builds_its_own_start():
+    # given: 320 parcels on board (more nodes than the small-problem portfolio tries) on a
+    # road, every 100 m; the even ones are due by 3,600 s, the odd ones open at 7,200 s.
+    # Sweeping the road is shortest but leaves every even parcel after 7,200 s.
+    jobs = [
+        job(
+            f"J{i}",
+            i,
+            window=(0, 3600) if i % 2 == 0 else (7200, 10_800),
+            soft_end=True,
+            vehicle_id="v1",
+        )
+        for i in range(1, 321)
+    ]
+    p = problem(
+        [100 * i for i in range(321)], jobs, [van(shift=TimeWindow(0, 20_000), parcels=400)]
+    )
+    # when: no live routes to start from
+    solution, report = solved(p, ortools(2.0))
+    # then: the evens out, the odds on the way back, none late
+    assert not solution.unassigned
+    assert report.late_jobs == []
+
+
 # --- All three together pick OR-Tools -----------------------------------------------------
 
 
@@ -273,6 +323,21 @@ def test_routes_that_break_a_hard_rule_fall_back_to_a_first_solution():
     # then: OR-Tools refused the start, built its own, and served both
     assert solution.stats["first_solution"] != "initial_routes"
     assert solution.route_of("v1").job_ids == ["J1", "J2"]
+
+
+def test_one_route_over_capacity_does_not_throw_away_the_others_as_a_start():
+    # given: van A's live route carries three parcels on a van of two; van B's is fine
+    p = problem(
+        [0, 100, 200, 300, 400, 500],
+        [job(f"J{i}", i) for i in range(1, 6)],
+        [van("A", parcels=2), van("B")],
+    )
+    start = {"A": ("J1", "J2", "J3"), "B": ("J4", "J5")}
+    # when
+    solution, _ = solved(p, ortools(0.5, initial_routes=start))
+    # then: the search still starts from the routes (A's afresh), and serves every job
+    assert solution.stats["first_solution"] == "initial_routes"
+    assert not solution.unassigned
 
 
 def test_unknown_vehicles_and_jobs_in_the_given_routes_are_ignored():

@@ -641,23 +641,27 @@ def _current_routes(day: LiveDay, loaded: dict[int, int]) -> dict[str, tuple[str
     """Each vehicle's jobs in the order it drives them now: the search starts from there.
 
     Trip by trip: what waits at the hub is loaded (its pickups) before that trip's
-    deliveries; a retry on board goes last.
+    deliveries. A retry on board goes at the end of the trip being driven, before the
+    vehicle loads the next one: it was part of that trip's load, so that is where the
+    vehicle has room for it (carried into a trip planned full it would overload it, and
+    one overloaded route rejects the whole start).
     """
     routes = {}
     for entry in day.routes:
         trips: dict[int, list[int]] = {}
         for stop in entry.pending:
             trips.setdefault(stop.trip, []).append(stop.order_id)
+        retried = [
+            o
+            for o, route_id in day.retries.items()
+            if entry.route and route_id == entry.route.pk and loaded.get(o) == route_id
+        ]
+        trips.setdefault(entry.trip, []).extend(retried)
         jobs: list[str] = []
         for trip in sorted(trips):
             at_hub = [o for o in trips[trip] if o not in loaded]
             jobs += [_pickup_id(o) for o in at_hub]
             jobs += [job_id_for(o) for o in trips[trip]]
-        jobs += [
-            job_id_for(o)
-            for o, route_id in day.retries.items()
-            if entry.route and route_id == entry.route.pk and loaded.get(o) == route_id
-        ]
         routes[entry.vehicle.code] = tuple(jobs)
     return routes
 
