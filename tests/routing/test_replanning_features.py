@@ -211,8 +211,9 @@ def test_on_board_parcels_are_kept_on_time_when_the_search_builds_its_own_start(
     p = problem(
         [100 * i for i in range(321)], jobs, [van(shift=TimeWindow(0, 20_000), parcels=400)]
     )
-    # when: no live routes to start from
-    solution, report = solved(p, ortools(2.0))
+    # when: no live routes to start from (time enough to build the first solution on a busy
+    # 2-core machine; the check is on that solution's quality, not on the search after it)
+    solution, report = solved(p, ortools(8.0))
     # then: the evens out, the odds on the way back, none late
     assert not solution.unassigned
     assert report.late_jobs == []
