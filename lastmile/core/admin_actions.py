@@ -214,12 +214,17 @@ class ArchiveInsteadOfDeleteAdmin(admin.ModelAdmin):
     """
 
     instead = "archive it"
+    # What every subclass must define: without them a screen could delete history unchecked.
+    required_hooks = ("history_of", "delete_object")
 
-    def history_of(self, obj: Any) -> list[str]:
-        raise NotImplementedError
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        missing = [name for name in cls.required_hooks if not callable(getattr(cls, name, None))]
+        if missing:
+            raise TypeError(f"{cls.__name__} must define {', '.join(missing)}.")
 
-    def delete_object(self, request: HttpRequest, obj: Any) -> None:
-        raise NotImplementedError
+    history_of: Callable[[Any], list[str]]
+    delete_object: Callable[[HttpRequest, Any], None]
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
