@@ -56,3 +56,10 @@ def small_day(tomorrow):
         for n in range(12)
     ]
     return hub, [*vans, bike], orders
+
+
+@pytest.fixture
+def short_replans(settings):
+    """Re-plans search for one second and join triggers within a minute (tests, not quality)."""
+    settings.DISPATCH_REPLAN_TIME_LIMIT_S = 1
+    settings.DISPATCH_REPLAN_DEBOUNCE_S = 60

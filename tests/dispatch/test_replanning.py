@@ -57,13 +57,7 @@ from tests.fleet.factories import VehicleFactory
 from tests.hubs.factories import HubFactory
 from tests.orders.factories import OrderFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def short_replans(settings):
-    settings.DISPATCH_REPLAN_TIME_LIMIT_S = 1
-    settings.DISPATCH_REPLAN_DEBOUNCE_S = 60
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("short_replans")]
 
 
 def _published(day):

@@ -37,13 +37,7 @@ from workforce.models import Courier, CourierKind, CourierStatus
 from workforce.models import Vehicle as CourierVehicle
 from workforce.services import courier_reactivate, courier_suspend
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def short_replans(settings):
-    settings.DISPATCH_REPLAN_TIME_LIMIT_S = 1
-    settings.DISPATCH_REPLAN_DEBOUNCE_S = 60
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("short_replans")]
 
 
 def _driving_elsewhere(courier, day):
