@@ -12,12 +12,10 @@ from lastmile.dispatch.models import ReplanStatus
 from lastmile.dispatch.services import (
     plan_run,
     plans_request_tomorrow,
-    route_offers_expire,
 )
-from lastmile.dispatch.services.offers import EXPIRE_BATCH, route_offers_resume
 from lastmile.dispatch.services.plans import plans_sweep
 from lastmile.dispatch.services.replanning import live_days_watch, replan_run, replans_sweep
-from lastmile.dispatch.services.staffing import courier_work_release, couriers_barred_with_routes
+from lastmile.dispatch.services.staffing import courier_work_release, offers_sweep
 from lastmile.dispatch.services.stops import route_etas_refresh
 from lastmile.routing.problem import Location
 
@@ -66,12 +64,8 @@ def expire_offers_task() -> int:
     courier and no offer while couriers are left to ask are offered. Returns how many
     offers were closed. A full batch of any re-queues the sweep, so a backlog drains
     without one long task."""
-    expired = route_offers_expire()
-    barred = couriers_barred_with_routes(now=timezone.now(), limit=EXPIRE_BATCH)
-    for courier_id in barred:
-        courier_work_release(courier_id=courier_id)
-    resumed = route_offers_resume()
-    if max(expired, len(barred), resumed) >= EXPIRE_BATCH:
+    expired, more = offers_sweep()
+    if more:
         expire_offers_task.apply_async()
     return expired
 

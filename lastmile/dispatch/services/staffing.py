@@ -35,9 +35,12 @@ from lastmile.dispatch.services.eligibility import (
     routes_needs,
 )
 from lastmile.dispatch.services.offers import (
+    EXPIRE_BATCH,
     plans_today_or_later,
     route_offer_next,
     route_offer_withdraw,
+    route_offers_expire,
+    route_offers_resume,
     route_offers_withdraw,
 )
 from lastmile.dispatch.services.routes import route_dispatch, route_transition
@@ -216,3 +219,19 @@ def couriers_barred_with_routes(*, now: dt.datetime, limit: int) -> list[int]:
         .values_list("courier_id", flat=True)
         .distinct()[:limit]
     )
+
+
+def offers_sweep(*, now: dt.datetime | None = None) -> tuple[int, bool]:
+    """The minute's sweep of crowd offers: unanswered offers expire and go to the next
+    courier; the work of couriers barred meanwhile whose hand-back was lost is taken back;
+    routes left with no courier and no open offer, while couriers are left to ask, are offered.
+
+    Each part works one batch (``EXPIRE_BATCH``). Returns how many offers expired and whether
+    any batch was full, so the caller sweeps again until a backlog has drained.
+    """
+    expired = route_offers_expire()
+    barred = couriers_barred_with_routes(now=now or timezone.now(), limit=EXPIRE_BATCH)
+    for courier_id in barred:
+        courier_work_release(courier_id=courier_id)
+    resumed = route_offers_resume()
+    return expired, max(expired, len(barred), resumed) >= EXPIRE_BATCH
