@@ -17,7 +17,7 @@ from django.utils import timezone
 from lastmile.accounts.models import User
 from lastmile.core.errors import Conflict, ValidationFailed
 from lastmile.core.leases import SweepResult, lease_released, leases_sweep
-from lastmile.core.state import check_transition
+from lastmile.core.state import transition
 from lastmile.dispatch.errors import DispatchErrorCode
 from lastmile.dispatch.models import (
     ACTIVE_PLAN_STATUSES,
@@ -54,32 +54,39 @@ def plan_transition(
     Repeating the current status is a no-op without an event; a move the table does not list
     raises ``InvalidTransition``.
     """
-    locked = Plan.objects.select_for_update().select_related("hub").get(pk=plan.pk)
-    if not check_transition(PLAN_TRANSITIONS, entity="Plan", current=locked.status, target=target):
-        return locked
-    now = timezone.now()
-    previous = locked.status
-    locked.status = target
-    changed = ["status", "updated_at", _STATUS_TIMESTAMPS[target]]
-    setattr(locked, _STATUS_TIMESTAMPS[target], now)
-    for name, value in (fields or {}).items():
-        setattr(locked, name, value)
-        changed.append(name)
-    locked.save(update_fields=changed)
-    PlanEvent.objects.create(
-        plan=locked,
-        kind=PlanEvent.Kind.STATUS_CHANGED,
-        from_status=previous,
-        to_status=target,
-        actor=actor,
-        payload=payload or {},
-        occurred_at=now,
+
+    def record(row: Plan, previous: str, now: dt.datetime) -> None:
+        PlanEvent.objects.create(
+            plan=row,
+            kind=PlanEvent.Kind.STATUS_CHANGED,
+            from_status=previous,
+            to_status=target,
+            actor=actor,
+            payload=payload or {},
+            occurred_at=now,
+        )
+
+    moved = transition(
+        plan,
+        table=PLAN_TRANSITIONS,
+        entity="Plan",
+        target=target,
+        record=record,
+        stamps=_STATUS_TIMESTAMPS,
+        fields=fields,
+        queryset=Plan.objects.select_related("hub"),
     )
-    logger.info(
-        "plan status changed",
-        extra={"plan": locked.pk, "from": previous, "to": target, "hub": locked.hub.code},
-    )
-    return locked
+    if moved.changed:
+        logger.info(
+            "plan status changed",
+            extra={
+                "plan": plan.pk,
+                "from": moved.previous,
+                "to": target,
+                "hub": moved.row.hub.code,
+            },
+        )
+    return moved.row
 
 
 def _enqueue(plan: Plan) -> None:
