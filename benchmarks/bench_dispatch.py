@@ -87,7 +87,8 @@ def _bench_replan(plan, partner, day) -> None:
 
     from lastmile.dispatch.models import ReplanTrigger, Route, RouteStatus, Stop, StopStatus
     from lastmile.dispatch.services import plan_publish
-    from lastmile.dispatch.services.replanning import replan_request, replan_run
+    from lastmile.dispatch.services.replanning import replan_run
+    from lastmile.dispatch.services.requests import replan_request
     from lastmile.orders.demo import _orders_for_day
     from lastmile.orders.models import Order, OrderStatus, Priority
     from lastmile.orders.services import orders_bulk_create

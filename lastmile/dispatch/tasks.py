@@ -13,8 +13,8 @@ from lastmile.dispatch.services import (
     plan_run,
     plans_request_tomorrow,
 )
-from lastmile.dispatch.services.plans import plans_sweep
-from lastmile.dispatch.services.replanning import live_days_watch, replan_run, replans_sweep
+from lastmile.dispatch.services.replanning import replan_run
+from lastmile.dispatch.services.requests import live_days_watch, plans_sweep, replans_sweep
 from lastmile.dispatch.services.staffing import courier_work_release, offers_sweep
 from lastmile.dispatch.services.stops import route_etas_refresh
 from lastmile.routing.problem import Location

@@ -39,7 +39,7 @@ from lastmile.dispatch.selectors import (
 from lastmile.dispatch.services import plan_cancel, plan_request
 from lastmile.dispatch.services.board import stop_move
 from lastmile.dispatch.services.publishing import plan_publish
-from lastmile.dispatch.services.replanning import replan_request
+from lastmile.dispatch.services.requests import replan_request
 from lastmile.hubs.models import Hub
 
 VIEW_PERMISSION = "dispatch.view_plan"

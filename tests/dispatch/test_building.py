@@ -6,7 +6,8 @@ import pytest
 
 from fleet.models import VehicleStatus
 from lastmile.dispatch.services import PlanningError, planning_input_build
-from lastmile.dispatch.services.building import job_id_for, local_midnight, moment_at
+from lastmile.dispatch.services.building import job_id_for
+from lastmile.dispatch.services.reading import local_midnight, moment_at
 from lastmile.orders.models import DeliveryOption, OrderStatus, Priority
 from lastmile.routing.problem import PRIORITY_NORMAL, PRIORITY_URGENT, Load, TimeWindow
 from tests.dispatch.conftest import at

@@ -33,14 +33,13 @@ from lastmile.dispatch.services import (
     stop_deliver,
     stop_fail,
 )
-from lastmile.dispatch.services.building import job_id_for
-from lastmile.dispatch.services.replanning import (
-    live_day_read,
+from lastmile.dispatch.services.building import job_id_for, replan_input_build
+from lastmile.dispatch.services.reading import live_day_read
+from lastmile.dispatch.services.replanning import replan_run
+from lastmile.dispatch.services.requests import (
     live_days_watch,
     replan_ask,
-    replan_input_build,
     replan_request,
-    replan_run,
     replans_sweep,
 )
 from lastmile.dispatch.tasks import replan_hub_day_task

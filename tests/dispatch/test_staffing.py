@@ -25,7 +25,8 @@ from lastmile.dispatch.services import (
     route_start,
 )
 from lastmile.dispatch.services.offers import route_offers_resume
-from lastmile.dispatch.services.replanning import replan_request, replan_run
+from lastmile.dispatch.services.replanning import replan_run
+from lastmile.dispatch.services.requests import replan_request
 from lastmile.dispatch.tasks import expire_offers_task, release_courier_work_task
 from lastmile.orders.models import Priority
 from tests.dispatch.factories import at, multi_route_day, stored_plan

@@ -12,7 +12,7 @@ from lastmile import celery_app
 from lastmile.demo import seed_demo
 from lastmile.dispatch.models import Plan, PlanStatus, ReplanStatus, ReplanTrigger
 from lastmile.dispatch.services import plan_publish, plan_request
-from lastmile.dispatch.services.replanning import replan_request
+from lastmile.dispatch.services.requests import replan_request
 from lastmile.dispatch.tasks import (
     plan_hub_day_task,
     plan_tomorrow_catch_up_task,

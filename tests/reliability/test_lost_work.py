@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from lastmile.dispatch.models import Plan, PlanEvent, PlanPhase, PlanStatus, Stop, StopKind
 from lastmile.dispatch.services import plan_request
-from lastmile.dispatch.services.plans import plans_sweep
+from lastmile.dispatch.services.requests import plans_sweep
 from tests.reliability.conftest import LEASE_S, SOLVE_S, hub_day, wait_for
 
 pytestmark = [

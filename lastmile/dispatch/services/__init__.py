@@ -9,15 +9,12 @@ from lastmile.dispatch.services.offers import (
     route_offers_expire,
     route_offers_withdraw,
 )
-from lastmile.dispatch.services.plans import (
-    plan_cancel,
-    plan_request,
-    plan_transition,
-    plans_request_tomorrow,
-)
+from lastmile.dispatch.services.plans import plan_cancel, plan_transition
 from lastmile.dispatch.services.publishing import plan_publish
+from lastmile.dispatch.services.requests import plan_request, plans_request_tomorrow
 from lastmile.dispatch.services.routes import route_dispatch
-from lastmile.dispatch.services.running import InfeasiblePlan, plan_run
+from lastmile.dispatch.services.running import plan_run
+from lastmile.dispatch.services.solving import InfeasiblePlan
 from lastmile.dispatch.services.stops import (
     route_etas_refresh,
     route_start,

@@ -33,7 +33,7 @@ from lastmile.dispatch.services.building import (
     PlanningInput,
     planning_input_for,
 )
-from lastmile.dispatch.services.running import planned_stops
+from lastmile.dispatch.services.storing.plans import planned_stops
 from lastmile.hubs.models import Hub
 from lastmile.orders.models import Order
 from lastmile.routing.checker import RouteFigures, check

@@ -9,37 +9,37 @@ every conversion goes through UTC instants (subtracting two aware datetimes that
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
-import math
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 
 from fleet.errors import FleetErrorCode
 from fleet.models import Vehicle as FleetVehicle
-from fleet.models import VehicleStatus
 from fleet.selectors import vehicle_routing_spec
 from lastmile.core.errors import ApplicationError
 from lastmile.dispatch.errors import DispatchErrorCode
+from lastmile.dispatch.services.reading import (
+    LiveDay,
+    LiveRoute,
+    active_vehicles,
+    eligible_orders,
+    local_midnight,
+    matrix_provider,
+    moment_at,
+    order_demands,
+    seconds_since,
+    vehicle_shift,
+)
 from lastmile.hubs.models import Hub
-from lastmile.hubs.selectors import hub_service_windows
 from lastmile.orders.models import (
-    PLANNABLE_STATUSES,
-    DeliveryOption,
     Order,
-    OrderStatus,
-    Parcel,
     Priority,
 )
 from lastmile.routing.matrix import (
-    CachedProvider,
-    HaversineProvider,
     MatrixProvider,
-    OsrmProvider,
     build_matrices,
 )
 from lastmile.routing.problem import (
@@ -47,22 +47,18 @@ from lastmile.routing.problem import (
     PRIORITY_NORMAL,
     PRIORITY_URGENT,
     Job,
+    JobKind,
     Load,
     Location,
     Problem,
+    Shipment,
     TimeWindow,
+    TravelMatrix,
     Vehicle,
 )
 
 logger = logging.getLogger(__name__)
 
-UTC = dt.UTC
-
-# Orders a plan for the day takes: waiting to be planned (created, rescheduled) and those on
-# an earlier plan of the same day (planned), which a new plan replaces. Door deliveries only:
-# locker and pickup-point orders join routes as locker drops once lockers exist.
-ELIGIBLE_STATUSES = frozenset(PLANNABLE_STATUSES | {OrderStatus.PLANNED})
-ELIGIBLE_OPTIONS = frozenset({DeliveryOption.DOOR})
 
 PRIORITIES = {
     Priority.NORMAL: PRIORITY_NORMAL,
@@ -78,49 +74,6 @@ class PlanningError(ApplicationError):
     code = DispatchErrorCode.PLANNING_FAILED
     status = 409
     title = "Planning is not possible"
-
-
-def local_midnight(*, hub: Hub, day: dt.date) -> dt.datetime:
-    """The instant (UTC) the service day starts in the hub's zone: the engine's second 0."""
-    return dt.datetime.combine(day, dt.time(0), tzinfo=hub.zone).astimezone(UTC)
-
-
-def seconds_since(moment: dt.datetime, *, midnight: dt.datetime) -> int:
-    """Whole seconds elapsed from ``midnight`` to ``moment`` (both aware), rounded down."""
-    if moment.tzinfo is None:
-        raise ValueError("planning needs aware datetimes")
-    return math.floor((moment.astimezone(UTC) - midnight).total_seconds())
-
-
-def moment_at(seconds: float, *, midnight: dt.datetime) -> dt.datetime:
-    """The aware instant ``seconds`` after ``midnight``, to the whole second."""
-    return midnight + dt.timedelta(seconds=round(seconds))
-
-
-def parse_shift(value: str) -> tuple[dt.time, dt.time]:
-    """``"08:00-18:00"`` → two times; a bad setting is a configuration error, loudly."""
-    try:
-        start, end = (dt.time.fromisoformat(part.strip()) for part in value.split("-"))
-    except ValueError:
-        raise ImproperlyConfigured(
-            f"DISPATCH_DEFAULT_SHIFT must look like 08:00-18:00, got {value!r}"
-        ) from None
-    if end <= start:
-        raise ImproperlyConfigured(f"DISPATCH_DEFAULT_SHIFT ends before it starts: {value!r}")
-    return start, end
-
-
-@cache
-def _provider(osrm_url: str, timeout_s: float) -> MatrixProvider:
-    # One cache per process and configuration: re-plans of the same hub reuse matrices.
-    if osrm_url:
-        return CachedProvider(OsrmProvider(osrm_url, timeout_s=timeout_s), maxsize=32)
-    return CachedProvider(HaversineProvider(), maxsize=32)
-
-
-def matrix_provider() -> MatrixProvider:
-    """Haversine by default, OSRM when ``DISPATCH_OSRM_URL`` is set; cached either way."""
-    return _provider(settings.DISPATCH_OSRM_URL, float(settings.DISPATCH_OSRM_TIMEOUT_S))
 
 
 @dataclass(frozen=True)
@@ -143,66 +96,6 @@ class PlanningInput:
 
 def job_id_for(order: Order | int) -> str:
     return f"o{order if isinstance(order, int) else order.pk}"
-
-
-def eligible_orders(*, hub: Hub, service_date: dt.date) -> list[Order]:
-    """The hub's door-delivery orders for the day in a status a plan takes, by pk."""
-    return list(
-        Order.objects.filter(
-            hub=hub,
-            service_date=service_date,
-            status__in=ELIGIBLE_STATUSES,
-            delivery_option__in=ELIGIBLE_OPTIONS,
-        ).order_by("pk")
-    )
-
-
-def order_demands(orders: Iterable[Order | int]) -> dict[int, Load]:
-    """Each order's demand from its parcels (orders or their ids), in one query.
-
-    Volume is rounded up to whole cm³ per parcel, so a full vehicle in the model is never
-    over-full in the van.
-    """
-    totals: dict[int, list[int]] = {
-        order if isinstance(order, int) else order.pk: [0, 0, 0] for order in orders
-    }
-    parcels = Parcel.objects.filter(order__in=list(totals)).values_list(
-        "order_id", "weight_g", "volume_mm3"
-    )
-    for order_id, weight_g, volume_mm3 in parcels.iterator(chunk_size=2000):
-        row = totals[order_id]
-        row[0] += weight_g
-        row[1] += -(-volume_mm3 // 1000)
-        row[2] += 1
-    return {pk: Load(*row) for pk, row in totals.items()}
-
-
-def active_vehicles(*, hub: Hub) -> list[FleetVehicle]:
-    return list(
-        FleetVehicle.objects.filter(home_hub=hub, status=VehicleStatus.ACTIVE)
-        .select_related("vehicle_type")
-        .order_by("code")
-    )
-
-
-def vehicle_shift(*, hub: Hub, day: dt.date, midnight: dt.datetime) -> tuple[TimeWindow, str]:
-    """From the hub's first opening to its last closing that day, else the default shift."""
-    windows = hub_service_windows(hub=hub, day=day)
-    if windows:
-        opens = min(w[0] for w in windows)
-        closes = max(w[1] for w in windows)
-        source = "opening_hours"
-    else:
-        start, end = parse_shift(settings.DISPATCH_DEFAULT_SHIFT)
-        opens = dt.datetime.combine(day, start, tzinfo=hub.zone)
-        closes = dt.datetime.combine(day, end, tzinfo=hub.zone)
-        source = "default"
-    return (
-        TimeWindow(
-            seconds_since(opens, midnight=midnight), seconds_since(closes, midnight=midnight)
-        ),
-        source,
-    )
 
 
 def routing_vehicles(
@@ -319,3 +212,184 @@ def planning_input_for(
         shift=shift,
         shift_source=shift_source,
     )
+
+
+# Location 1 of a re-plan problem: the hub's loading dock (location 0 is the hub itself).
+DOCK = 1
+
+
+@dataclass(frozen=True)
+class ReplanInput:
+    problem: Problem
+    day: LiveDay
+    by_vehicle: dict[str, LiveRoute]
+    stats: dict[str, object]
+    initial_routes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    reload_s: int = 0  # what reaching the dock from the road costs, inside the arrival times
+
+    def at(self, seconds: float) -> dt.datetime:
+        return moment_at(seconds, midnight=self.day.midnight)
+
+
+def _pickup_id(order_id: int) -> str:
+    return f"p{order_id}"
+
+
+def replan_input_build(day: LiveDay) -> ReplanInput:
+    """The routing problem of what is left: see the module docstring for the rules."""
+    reload_s = int(settings.DISPATCH_RELOAD_S)
+    hub = Location(float(day.plan.hub.latitude), float(day.plan.hub.longitude))
+    # The hub twice: where vehicles start and end, and the dock where parcels are loaded.
+    # Reaching the dock from the road costs the reload time; from the hub it costs nothing
+    # (loading before leaving is not counted, as in the day's plan).
+    locations = [hub, hub]
+    no_reload = {HUB_LOCATION, DOCK}
+    vehicles, by_vehicle = [], {}
+    now_s = seconds_since(day.now, midnight=day.midnight)
+    # A vehicle on the road brings its parcels home even past the shift's end (overtime, not
+    # abandoned parcels): its day ends at midnight. New work still has to fit the windows.
+    end_s = seconds_since(
+        local_midnight(hub=day.plan.hub, day=day.plan.service_date + dt.timedelta(days=1)),
+        midnight=day.midnight,
+    )
+    for entry in day.routes:
+        spec = vehicle_routing_spec(vehicle=entry.vehicle)
+        start = HUB_LOCATION
+        if entry.start_source != "hub":
+            start = len(locations)
+            locations.append(entry.start)
+            if entry.loading:
+                no_reload.add(start)  # at a reload already: its time is in start_at
+        begin = max(now_s, seconds_since(entry.start_at, midnight=day.midnight))
+        if not entry.started:
+            begin = max(begin, day.shift.start_s)
+        energy = spec.energy
+        if energy is not None and entry.energy_wh is not None:
+            energy = dataclasses.replace(energy, usable_wh=max(1, entry.energy_wh))
+        code = entry.vehicle.code
+        vehicles.append(
+            Vehicle(
+                id=code,
+                start=start,
+                end=HUB_LOCATION,
+                shift=TimeWindow(begin, max(begin, end_s if entry.started else day.shift.end_s)),
+                capacity=spec.capacity,
+                profile=spec.profile,
+                skills=spec.skills,
+                energy=energy,
+                # A vehicle out (or booked) today costs its fixed cost whatever happens; an idle
+                # one only if it goes out.
+                costs=dataclasses.replace(spec.costs, fixed=0) if entry.route else spec.costs,
+            )
+        )
+        by_vehicle[code] = entry
+    code_of = {e.route.pk: e.vehicle.code for e in day.routes if e.route}
+    started = {e.route.pk for e in day.routes if e.started}
+    loaded = {order_id: e.route.pk for e in day.routes for order_id in e.loaded}
+    demands = order_demands(list(day.orders.values()))
+    jobs, shipments = [], []
+    for order in day.orders.values():
+        location = len(locations)
+        locations.append(Location(float(order.latitude), float(order.longitude)))
+        job = order_job(order, demand=demands[order.pk], location=location, midnight=day.midnight)
+        route_id = day.current_route.get(order.pk, day.retries.get(order.pk))
+        on_started = route_id in started
+        if order.pk in loaded:
+            # On board: it stays on this vehicle, late if it must.
+            jobs.append(
+                dataclasses.replace(job, vehicle_id=code_of[loaded[order.pk]], soft_end=True)
+            )
+            continue
+        pin = code_of[route_id] if on_started else None
+        prefer = code_of[route_id] if route_id is not None and not on_started else None
+        delivery = dataclasses.replace(
+            job, vehicle_id=pin, preferred_vehicle_id=prefer, soft_end=on_started
+        )
+        pickup = Job(
+            id=_pickup_id(order.pk),
+            location=DOCK,
+            kind=JobKind.PICKUP,
+            demand=delivery.demand,
+            skills=delivery.skills,
+            priority=delivery.priority,
+            vehicle_id=pin,
+            preferred_vehicle_id=prefer,
+        )
+        shipments.append(Shipment(id=f"s{order.pk}", pickup=pickup, delivery=delivery))
+    profiles = sorted({v.profile for v in vehicles}) or ["van"]
+    problem = Problem(
+        locations=tuple(locations),
+        jobs=tuple(jobs),
+        vehicles=tuple(vehicles),
+        matrices={
+            profile: _with_reload(matrix, reload_s, no_reload)
+            for profile, matrix in build_matrices(locations, matrix_provider(), profiles).items()
+        },
+        shipments=tuple(shipments),
+    )
+    stats = {
+        "vehicles": len(vehicles),
+        "orders": len(day.orders),
+        "on_board": len(jobs),
+        "at_hub": len(shipments),
+        "starts": {
+            e.vehicle.code: {
+                "route": e.route.pk if e.route else None,
+                "latitude": round(e.start.lat, 6),
+                "longitude": round(e.start.lng, 6),
+                "at": max(e.start_at, day.now).isoformat(),
+                "source": e.start_source,
+                "trip": e.trip,
+                "energy_wh": e.energy_wh,
+            }
+            for e in day.routes
+        },
+    }
+    return ReplanInput(
+        problem=problem,
+        day=day,
+        by_vehicle=by_vehicle,
+        stats=stats,
+        initial_routes=_current_routes(day, loaded),
+        reload_s=reload_s,
+    )
+
+
+def _with_reload(matrix: TravelMatrix, reload_s: int, no_reload: set[int]) -> TravelMatrix:
+    """``matrix`` with the reload time added to every trip into the dock from the road."""
+    if not reload_s:
+        return matrix
+    durations = tuple(
+        row if origin in no_reload else (*row[:DOCK], row[DOCK] + reload_s, *row[DOCK + 1 :])
+        for origin, row in enumerate(matrix.durations_s)
+    )
+    return TravelMatrix(matrix.distances_m, durations)
+
+
+def _current_routes(day: LiveDay, loaded: dict[int, int]) -> dict[str, tuple[str, ...]]:
+    """Each vehicle's jobs in the order it drives them now: the search starts from there.
+
+    Trip by trip: what waits at the hub is loaded (its pickups) before that trip's
+    deliveries. A retry on board goes at the end of the trip being driven, before the
+    vehicle loads the next one: it was part of that trip's load, so that is where the
+    vehicle has room for it (carried into a trip planned full it would overload it, and
+    one overloaded route rejects the whole start).
+    """
+    routes = {}
+    for entry in day.routes:
+        trips: dict[int, list[int]] = {}
+        for stop in entry.pending:
+            trips.setdefault(stop.trip, []).append(stop.order_id)
+        retried = [
+            o
+            for o, route_id in day.retries.items()
+            if entry.route and route_id == entry.route.pk and loaded.get(o) == route_id
+        ]
+        trips.setdefault(entry.trip, []).extend(retried)
+        jobs: list[str] = []
+        for trip in sorted(trips):
+            at_hub = [o for o in trips[trip] if o not in loaded]
+            jobs += [_pickup_id(o) for o in at_hub]
+            jobs += [job_id_for(o) for o in trips[trip]]
+        routes[entry.vehicle.code] = tuple(jobs)
+    return routes

@@ -39,13 +39,13 @@ from lastmile.dispatch.models import (
     StopKind,
     StopStatus,
 )
-from lastmile.dispatch.services.building import (
+from lastmile.dispatch.services.reading import (
     local_midnight,
     matrix_provider,
     moment_at,
     vehicle_shift,
 )
-from lastmile.dispatch.services.replanning import replan_ask
+from lastmile.dispatch.services.requests import replan_ask
 from lastmile.dispatch.services.routes import (
     route_complete_if_settled,
     route_event,
