@@ -13,10 +13,10 @@ from lastmile.dispatch.services import (
     plan_run,
     plans_request_tomorrow,
 )
+from lastmile.dispatch.services.etas import route_etas_refresh
 from lastmile.dispatch.services.replanning import replan_run
 from lastmile.dispatch.services.requests import live_days_watch, plans_sweep, replans_sweep
 from lastmile.dispatch.services.staffing import courier_work_release, offers_sweep
-from lastmile.dispatch.services.stops import route_etas_refresh
 from lastmile.routing.problem import Location
 
 logger = logging.getLogger(__name__)

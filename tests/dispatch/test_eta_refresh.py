@@ -29,7 +29,7 @@ from lastmile.dispatch.models import (
     StopStatus,
 )
 from lastmile.dispatch.services import route_start, stop_arrive, stop_deliver
-from lastmile.dispatch.services import stops as stop_services
+from lastmile.dispatch.services import etas as eta_services
 from lastmile.orders.models import DeliveryAttempt, FailureReason, Order, OrderStatus
 from lastmile.routing.matrix import HaversineProvider
 from tests.dispatch import test_stop_updates
@@ -306,7 +306,7 @@ def test_the_routing_provider_is_asked_after_the_delivery_committed_with_no_row_
             )
             return HaversineProvider().matrix(locations, profile=profile)
 
-    monkeypatch.setattr(stop_services, "matrix_provider", Probe)
+    monkeypatch.setattr(eta_services, "matrix_provider", Probe)
     client.force_login(courier.user)
     # when
     answer = client.post(

@@ -8,7 +8,7 @@ from django.utils import timezone
 from lastmile.core.errors import InvalidTransition
 from lastmile.dispatch.models import PlanEvent, PlanStatus, Route, RouteStatus, Stop, StopKind
 from lastmile.dispatch.services import plan_publish, plan_request, plan_run
-from lastmile.dispatch.services.publishing import eta_window
+from lastmile.dispatch.services.etas import eta_window
 from lastmile.orders.models import Order, OrderEvent, OrderStatus
 from tests.dispatch.conftest import at
 from tests.factories import UserFactory

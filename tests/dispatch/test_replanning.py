@@ -357,15 +357,15 @@ def test_a_route_that_starts_while_solving_makes_the_replan_try_again(tomorrow, 
     # given: the courier starts route A while the engine works
     _, plan, (a, _) = _published(tomorrow)
     replan = replan_request(plan=plan, trigger=ReplanTrigger.MANUAL)
-    from lastmile.dispatch.services import replanning
+    from lastmile.dispatch.services import solving
 
-    real_solve = replanning.solve
+    real_solve = solving.solve
 
     def solve_while_route_starts(problem, params):
         Route.objects.filter(pk=a.pk).update(status=RouteStatus.IN_PROGRESS)
         return real_solve(problem, params)
 
-    monkeypatch.setattr(replanning, "solve", solve_while_route_starts)
+    monkeypatch.setattr(solving, "solve", solve_while_route_starts)
     # when
     done = replan_run(replan_id=replan.pk, now=at(plan.hub, tomorrow, 8))
     # then: nothing applied, a new re-plan queued
@@ -604,9 +604,9 @@ def test_a_stop_settled_while_the_engine_works_stays_settled_and_is_not_reported
     hub = board.hub
     route_start(route=a, courier=a.courier, at=at(hub, tomorrow, 9))
     first = _order_stops(a)[0]
-    from lastmile.dispatch.services import replanning
+    from lastmile.dispatch.services import solving
 
-    real_solve = replanning.solve
+    real_solve = solving.solve
 
     def solve_while_delivering(problem, params):
         stop_deliver(
@@ -614,7 +614,7 @@ def test_a_stop_settled_while_the_engine_works_stays_settled_and_is_not_reported
         )
         return real_solve(problem, params)
 
-    monkeypatch.setattr(replanning, "solve", solve_while_delivering)
+    monkeypatch.setattr(solving, "solve", solve_while_delivering)
     replan = replan_request(plan=plan, trigger=ReplanTrigger.MANUAL, now=at(hub, tomorrow, 9))
     # when
     done = replan_run(replan_id=replan.pk, now=at(hub, tomorrow, 9))
@@ -635,15 +635,15 @@ def test_a_new_order_cancelled_while_the_engine_works_makes_the_replan_run_again
     extra = OrderFactory(
         hub=plan.hub, window_start=at(plan.hub, tomorrow, 12), window_end=at(plan.hub, tomorrow, 16)
     )
-    from lastmile.dispatch.services import replanning
+    from lastmile.dispatch.services import solving
 
-    real_solve = replanning.solve
+    real_solve = solving.solve
 
     def solve_while_cancelling(problem, params):
         order_cancel(order=extra, reason="not needed", source="api")
         return real_solve(problem, params)
 
-    monkeypatch.setattr(replanning, "solve", solve_while_cancelling)
+    monkeypatch.setattr(solving, "solve", solve_while_cancelling)
     replan = replan_request(plan=plan, trigger=ReplanTrigger.NEW_ORDER)
     # when
     done = replan_run(replan_id=replan.pk, now=at(plan.hub, tomorrow, 7))

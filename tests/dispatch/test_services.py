@@ -19,6 +19,7 @@ from lastmile.dispatch.models import (
 )
 from lastmile.dispatch.services import plan_cancel, plan_request, plan_run
 from lastmile.dispatch.services import running as running_module
+from lastmile.dispatch.services import solving as solving_module
 from lastmile.hubs.models import Hub
 from lastmile.orders.models import Order, OrderStatus
 from lastmile.routing.checker import CheckReport
@@ -126,7 +127,7 @@ def test_a_cancel_during_the_solve_stops_it_and_stores_nothing(small_day, tomorr
         return Solution(routes=(), unassigned=(), objective=0, backend="fake", solve_s=0)
 
     monkeypatch.setattr(running_module, "CANCEL_POLL_EVERY_S", 0)
-    monkeypatch.setattr(running_module, "solve", solve)
+    monkeypatch.setattr(solving_module, "solve", solve)
 
     # when
     result = plan_run(plan_id=plan.pk)
@@ -208,7 +209,7 @@ def test_a_plan_the_checker_rejects_fails_and_is_not_stored(small_day, tomorrow,
     hub, _, _ = small_day
     plan = plan_request(hub=hub, service_date=tomorrow, actor=None)
     monkeypatch.setattr(
-        running_module,
+        solving_module,
         "check",
         lambda problem, solution: CheckReport(
             violations=["VAN-1: carries 999 parcels, capacity 180"]
@@ -247,7 +248,7 @@ def test_an_unexpected_error_fails_the_plan_with_its_text(small_day, tomorrow, m
     def broken(*args, **kwargs):
         raise KeyError("boom")
 
-    monkeypatch.setattr(running_module, "solve", broken)
+    monkeypatch.setattr(solving_module, "solve", broken)
 
     plan = plan_run(plan_id=plan.pk)
 

@@ -16,6 +16,7 @@ from lastmile import celery_app
 from lastmile.dispatch.models import Plan, PlanEvent, PlanStatus, Route
 from lastmile.dispatch.services import plan_request, plan_transition
 from lastmile.dispatch.services import running as running_module
+from lastmile.dispatch.services import solving as solving_module
 from lastmile.dispatch.tasks import plan_hub_day_task, sweep_runs_task
 from tests.fleet.test_charging_plans import NOW, depot  # noqa: F401 (a fixture)
 from tests.reliability.conftest import hub_day
@@ -111,13 +112,13 @@ def test_a_plan_whose_worker_was_lost_as_often_as_allowed_fails_with_the_reason(
 def test_a_run_that_lost_its_lease_while_solving_stores_nothing(tomorrow, monkeypatch):
     # given: a queued plan; while its worker checks the routes, another run takes it over
     plan = plan_request(hub=hub_day(tomorrow), service_date=tomorrow, actor=None, enqueue=False)
-    real_check = running_module.check
+    real_check = solving_module.check
 
     def check_then_lose_the_lease(problem, solution):
         Plan.objects.filter(pk=plan.pk).update(lease_owner="worker-b")
         return real_check(problem, solution)
 
-    monkeypatch.setattr(running_module, "check", check_then_lose_the_lease)
+    monkeypatch.setattr(solving_module, "check", check_then_lose_the_lease)
 
     # when
     running_module.plan_run(plan_id=plan.pk)

@@ -2,6 +2,7 @@
 built from the database lives in ``building.py``; courier stop updates in ``stops.py``."""
 
 from lastmile.dispatch.services.building import PlanningError, PlanningInput, planning_input_build
+from lastmile.dispatch.services.etas import route_etas_refresh
 from lastmile.dispatch.services.offers import (
     route_offer_accept,
     route_offer_decline,
@@ -16,7 +17,6 @@ from lastmile.dispatch.services.routes import route_dispatch
 from lastmile.dispatch.services.running import plan_run
 from lastmile.dispatch.services.solving import InfeasiblePlan
 from lastmile.dispatch.services.stops import (
-    route_etas_refresh,
     route_start,
     stop_arrive,
     stop_complete,

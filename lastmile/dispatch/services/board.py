@@ -33,13 +33,14 @@ from lastmile.dispatch.services.building import (
     PlanningInput,
     planning_input_for,
 )
-from lastmile.dispatch.services.storing.plans import planned_stops
+from lastmile.dispatch.services.solving import solution_check, solution_find
+from lastmile.dispatch.services.storing.plans import planned_stops, route_stops_replace
+from lastmile.dispatch.services.storing.totals import plan_totals_write
 from lastmile.hubs.models import Hub
 from lastmile.orders.models import Order
-from lastmile.routing.checker import RouteFigures, check
+from lastmile.routing.checker import RouteFigures
 from lastmile.routing.params import SolverParams
 from lastmile.routing.problem import Load
-from lastmile.routing.solver import solve
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def route_rebuild(
         hub=hub, service_date=service_date, vehicle=route.vehicle, orders=orders
     )
     limit = min(float(settings.DISPATCH_TIME_LIMIT_S), MOVE_TIME_LIMIT_S)
-    solution = solve(data.problem, SolverParams(time_limit_s=limit))
+    solution = solution_find(data.problem, SolverParams(time_limit_s=limit))
     code = route.vehicle.code
     if solution.unassigned:
         left = solution.unassigned[0]
@@ -98,12 +99,14 @@ def route_rebuild(
             f"Route {code} cannot take order {ref}: {left.detail}",
             extra={"vehicle": code, "order": ref, "reason": left.reason.value},
         )
-    report = check(data.problem, solution)
-    if not report.feasible:
-        raise StopMoveRefused(
+    report = solution_check(
+        data.problem,
+        solution,
+        refused=lambda report: StopMoveRefused(
             f"Route {code} would break a rule: {report.violations[0]}",
             extra={"vehicle": code, "violations": report.violations[:10]},
-        )
+        ),
+    )
     solved = solution.route_of(code)
     if solved is None or not solved.job_ids:
         raise StopMoveRefused(f"The engine found no route for {code}.")
@@ -141,38 +144,6 @@ def _order_ids_now(route_id: int) -> tuple[int, ...]:
     )
 
 
-def _store(route: Route, rebuilt: RebuiltRoute) -> dict[str, int]:
-    """Replace the route's stops and totals with the rebuilt ones; returns the old totals."""
-    before = {name: getattr(route, name) for name in _TOTALS}
-    Stop.objects.filter(route=route).delete()
-    for stop in rebuilt.stops:
-        stop.route = route
-    Stop.objects.bulk_create(rebuilt.stops)
-    figures = rebuilt.figures
-    route.distance_m = round(figures.distance_m)
-    route.duration_s = round(figures.duration_s)
-    route.energy_wh = round(figures.energy_wh)
-    route.trips = figures.trips
-    route.load_weight_g = rebuilt.load.weight_g
-    route.load_volume_cm3 = rebuilt.load.volume_cm3
-    route.load_parcels = rebuilt.load.parcels
-    route.planned_start = rebuilt.planned_start
-    route.planned_end = rebuilt.planned_end
-    route.save(
-        update_fields=[
-            *_TOTALS,
-            "trips",
-            "load_weight_g",
-            "load_volume_cm3",
-            "load_parcels",
-            "planned_start",
-            "planned_end",
-            "updated_at",
-        ]
-    )
-    return before
-
-
 def _check_movable(*, stop: Stop, target: Route) -> None:
     source = stop.route
     plan = source.plan
@@ -196,6 +167,70 @@ def _check_movable(*, stop: Stop, target: Route) -> None:
         )
     if stop.status != StopStatus.PENDING:
         raise Conflict("Only a pending stop can move.", code=DispatchErrorCode.STOP_NOT_PENDING)
+
+
+@transaction.atomic(durable=True)
+def _move_store(
+    *,
+    plan: Plan,
+    moved: Order,
+    rebuilt: dict[int, RebuiltRoute],
+    expected: dict[int, tuple[int, ...]],
+    actor: User | None,
+) -> dict[int, Route]:
+    """Write both rebuilt routes and the plan's totals, and record the ``stop_moved`` event,
+    once the plan is still ready and neither route changed while the engine worked."""
+    locked_plan = Plan.objects.select_for_update().get(pk=plan.pk)
+    if locked_plan.status != PlanStatus.READY:
+        raise Conflict(
+            "Stops move only while the plan is ready; this plan is "
+            f"{locked_plan.get_status_display()}.",
+            code=DispatchErrorCode.PLAN_NOT_READY,
+        )
+    locked = {
+        r.pk: r
+        for r in Route.objects.select_for_update()
+        .select_related("vehicle")
+        .filter(pk__in=list(rebuilt))
+        .order_by("pk")
+    }
+    if any(_order_ids_now(pk) != ids for pk, ids in expected.items()):
+        raise Conflict(
+            "One of the routes changed while the move was computed; reload and try again.",
+            code=DispatchErrorCode.ROUTE_CHANGED,
+        )
+    before = {pk: {n: getattr(route, n) for n in _TOTALS} for pk, route in locked.items()}
+    for pk, new in rebuilt.items():
+        route_stops_replace(
+            locked[pk],
+            stops=new.stops,
+            figures=new.figures,
+            load=new.load,
+            planned_start=new.planned_start,
+            planned_end=new.planned_end,
+        )
+    plan_totals_write(locked_plan)
+    source_pk, target_pk = list(rebuilt)
+    PlanEvent.objects.create(
+        plan=locked_plan,
+        kind=PlanEvent.Kind.STOP_MOVED,
+        actor=actor,
+        payload={
+            "order": moved.pk,
+            "order_ref": moved.external_reference,
+            "from_route": source_pk,
+            "to_route": target_pk,
+            "from_vehicle": locked[source_pk].vehicle.code,
+            "to_vehicle": locked[target_pk].vehicle.code,
+            "before": {"from": before[source_pk], "to": before[target_pk]},
+            "after": {
+                "from": {n: getattr(locked[source_pk], n) for n in _TOTALS},
+                "to": {n: getattr(locked[target_pk], n) for n in _TOTALS},
+            },
+        },
+        occurred_at=timezone.now(),
+    )
+    return locked
 
 
 def stop_move(*, stop: Stop, target: Route, actor: User | None) -> tuple[Route, Route]:
@@ -233,59 +268,17 @@ def stop_move(*, stop: Stop, target: Route, actor: User | None) -> tuple[Route, 
         route=source, orders=remaining, hub=plan.hub, service_date=plan.service_date
     )
 
-    with transaction.atomic(durable=True):
-        locked_plan = Plan.objects.select_for_update().get(pk=plan.pk)
-        if locked_plan.status != PlanStatus.READY:
-            raise Conflict(
-                "Stops move only while the plan is ready; this plan is "
-                f"{locked_plan.get_status_display()}.",
-                code=DispatchErrorCode.PLAN_NOT_READY,
-            )
-        locked = {
-            r.pk: r
-            for r in Route.objects.select_for_update()
-            .filter(pk__in=[source.pk, target.pk])
-            .order_by("pk")
-        }
-        expected = {
-            source.pk: tuple(sorted(o.pk for o in source_orders)),
-            target.pk: tuple(sorted(o.pk for o in target_orders if o.pk != moved.pk)),
-        }
-        if any(_order_ids_now(pk) != ids for pk, ids in expected.items()):
-            raise Conflict(
-                "One of the routes changed while the move was computed; reload and try again.",
-                code=DispatchErrorCode.ROUTE_CHANGED,
-            )
-        before_source = _store(locked[source.pk], new_source)
-        before_target = _store(locked[target.pk], new_target)
-        changed = []
-        for name in _TOTALS:
-            old = before_source[name] + before_target[name]
-            new = getattr(locked[source.pk], name) + getattr(locked[target.pk], name)
-            if getattr(locked_plan, name) is not None:
-                setattr(locked_plan, name, max(0, getattr(locked_plan, name) - old + new))
-                changed.append(name)
-        if changed:
-            locked_plan.save(update_fields=[*changed, "updated_at"])
-        PlanEvent.objects.create(
-            plan=locked_plan,
-            kind=PlanEvent.Kind.STOP_MOVED,
-            actor=actor,
-            payload={
-                "order": moved.pk,
-                "order_ref": moved.external_reference,
-                "from_route": source.pk,
-                "to_route": target.pk,
-                "from_vehicle": source.vehicle.code,
-                "to_vehicle": target.vehicle.code,
-                "before": {"from": before_source, "to": before_target},
-                "after": {
-                    "from": {n: getattr(locked[source.pk], n) for n in _TOTALS},
-                    "to": {n: getattr(locked[target.pk], n) for n in _TOTALS},
-                },
-            },
-            occurred_at=timezone.now(),
-        )
+    expected = {
+        source.pk: tuple(sorted(o.pk for o in source_orders)),
+        target.pk: tuple(sorted(o.pk for o in target_orders if o.pk != moved.pk)),
+    }
+    locked = _move_store(
+        plan=plan,
+        moved=moved,
+        rebuilt={source.pk: new_source, target.pk: new_target},
+        expected=expected,
+        actor=actor,
+    )
     logger.info(
         "stop moved",
         extra={

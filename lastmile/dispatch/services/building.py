@@ -1,11 +1,7 @@
-"""Database rows → the routing engine's ``Problem``, and the engine's clock back to datetimes.
-
-The engine counts whole seconds on one clock; dispatch uses seconds elapsed since local
-midnight of the service date in the HUB's zone. Elapsed, not wall-clock: on a DST day the
-hours between midnight and 10:00 are 9 or 11, and travel times add up in real seconds, so
-every conversion goes through UTC instants (subtracting two aware datetimes that share a
-``ZoneInfo`` would compare wall clocks and be an hour off).
-"""
+"""Building: rows read from the database → the routing engine's ``Problem``, for a whole day
+(:func:`planning_input_build`), one route's orders (:func:`planning_input_for`, a
+dispatcher's move) or the rest of a live day (:func:`replan_input_build`). Each input keeps
+the way back from the engine's ids and seconds to rows and datetimes."""
 
 from __future__ import annotations
 
@@ -236,7 +232,21 @@ def _pickup_id(order_id: int) -> str:
 
 
 def replan_input_build(day: LiveDay) -> ReplanInput:
-    """The routing problem of what is left: see the module docstring for the rules."""
+    """The routing problem of what is left of a live day.
+
+    - settled stops (completed, failed, skipped) and a stop the courier is at stay as they are;
+    - each vehicle on the road starts where it is (the stop it is at or left last, or a fresh
+      telematics fix) at the current time, with the battery it has left; a vehicle still at
+      the hub starts there when its shift or now allows;
+    - parcels already on a vehicle stay on it (pinned; delivered late, in overtime if need be,
+      rather than not at all), and so do the rest of a started route's parcels, which wait
+      for it at the hub;
+    - everything else (new orders, retries, orders of routes not started) is collected at the
+      hub: a started vehicle returns there to load it (a reload stop), one at the hub loads
+      before it leaves, and a vehicle with no route that day may go out with a new one;
+    - an order changes route only when that saves more than ``DISPATCH_REPLAN_MOVE_COST``
+      (a preferred vehicle with a move cost in the solver's parameters).
+    """
     reload_s = int(settings.DISPATCH_RELOAD_S)
     hub = Location(float(day.plan.hub.latitude), float(day.plan.hub.longitude))
     # The hub twice: where vehicles start and end, and the dock where parcels are loaded.

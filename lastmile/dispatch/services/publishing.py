@@ -10,11 +10,8 @@ orders planned, or not at all.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import transaction
 
 from lastmile.accounts.models import User
@@ -26,6 +23,7 @@ from lastmile.dispatch.models import (
     Stop,
     StopKind,
 )
+from lastmile.dispatch.services.etas import eta_window
 from lastmile.dispatch.services.offers import route_offer_next
 from lastmile.dispatch.services.plans import plan_transition
 from lastmile.dispatch.services.staffing import route_drivers_assign
@@ -34,27 +32,9 @@ from lastmile.orders.services import order_plan
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class EtaWindow:
-    start: dt.datetime
-    end: dt.datetime
-
-
 def stop_route_ref(stop: Stop, *, plan_id: int) -> str:
     """How an order's timeline names the route stop serving it: plan/route/sequence."""
     return f"{plan_id}/{stop.route_id}/{stop.sequence}"
-
-
-def eta_window(stop: Stop) -> EtaWindow:
-    """The window promised to the customer: ``DISPATCH_ETA_WINDOW_S`` around the planned
-    arrival, shifted (not shrunk) to stay inside the booked window where it can."""
-    width = dt.timedelta(seconds=settings.DISPATCH_ETA_WINDOW_S)
-    start = stop.planned_start - width / 2
-    if stop.window_start is not None and start < stop.window_start:
-        start = stop.window_start
-    if stop.window_end is not None and start + width > stop.window_end:
-        start = max(stop.window_end - width, stop.window_start or stop.window_end - width)
-    return EtaWindow(start, start + width)
 
 
 @transaction.atomic

@@ -1,5 +1,11 @@
 """Reading: what planning needs from the database, read once and without locks.
 
+The engine counts whole seconds on one clock; dispatch uses seconds elapsed since local
+midnight of the service date in the HUB's zone. Elapsed, not wall-clock: on a DST day the
+hours between midnight and 10:00 are 9 or 11, and travel times add up in real seconds, so
+every conversion goes through UTC instants (subtracting two aware datetimes that share a
+``ZoneInfo`` would compare wall clocks and be an hour off).
+
 A day's eligible orders, the hub's active vehicles and their shift (and the clock that turns
 the engine's seconds back into datetimes), and for a re-plan the live day as driven: where each
 vehicle is, what it carries and which stops are settled.

@@ -1,30 +1,13 @@
-"""Re-planning a published day while it is being driven.
+"""Re-planning a published day while it is being driven: the run.
 
-A new order for today, a cancellation, a failed delivery to retry today or a vehicle running
-late asks for a re-plan (:func:`replan_request`); triggers that arrive while one waits out
-``DISPATCH_REPLAN_DEBOUNCE_S`` join it, so a burst of changes costs one solve. The run
-(:func:`replan_run`, on the planning queue) reads the live day, builds a routing problem of
-what is left, solves it, checks it independently and applies it:
-
-- settled stops (completed, failed, skipped) and a stop the courier is at stay as they are;
-- each vehicle on the road starts where it is (the stop it is at or left last, or a fresh
-  telematics fix) at the current time, with the battery it has left; a vehicle still at the
-  hub starts there when its shift or now allows;
-- parcels already on a vehicle stay on it (pinned; delivered late, in overtime if need be,
-  rather than not at all), and so do the rest of a started route's parcels, which wait for
-  it at the hub;
-- everything else (new orders, retries, orders of routes not started) is collected at the
-  hub: a started vehicle returns there to load it (a reload stop), one at the hub loads
-  before it leaves, and a vehicle with no route that day may go out with a new one;
-- an order changes route only when that saves more than ``DISPATCH_REPLAN_MOVE_COST``.
-
-The result is written as a diff against the routes: stops kept (same rows, new sequence and
-ETA), added, moved (skipped on one route, added to another), dropped (skipped) and orders
-left unassigned with the engine's reason; the ``Replan`` row and a ``replanned`` plan event
-carry it for the dispatcher. The solve runs outside any transaction; the write locks the
-plan, its routes, pending stops and orders. Stops a courier settled meanwhile stay settled;
-if a route started or finished or another order changed meanwhile, it gives up and asks
-again.
+:func:`replan_run` (the ``dispatch.replan_hub_day`` task, on the planning queue) takes the
+re-plan's lease, reads the live day (``reading``), builds the problem of what is left
+(``building.replan_input_build``, where the rules live: settled stops stay, vehicles start
+where they are, parcels on board stay on their vehicle and are served late rather than not
+at all, an order changes route only when that saves more than ``DISPATCH_REPLAN_MOVE_COST``),
+solves and checks it (``solving``) outside any transaction, and applies it as a diff
+(``storing.diffs``). A failure changes nothing on the routes and is recorded on the row.
+Requests, debounce and the sweeps live in ``requests``.
 """
 
 from __future__ import annotations
@@ -35,6 +18,7 @@ import time
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from lastmile.core.errors import ApplicationError
@@ -55,15 +39,16 @@ from lastmile.dispatch.models import (
 )
 from lastmile.dispatch.services.building import (
     PlanningError,
+    ReplanInput,
     replan_input_build,
 )
 from lastmile.dispatch.services.plans import replan_give_up, replan_transition
 from lastmile.dispatch.services.reading import live_day_read
 from lastmile.dispatch.services.requests import replan_ask
+from lastmile.dispatch.services.solving import solution_check, solution_find
 from lastmile.dispatch.services.storing.diffs import ReplanFailed, RoutesChanged, replan_apply
-from lastmile.routing.checker import check
+from lastmile.routing.checker import CheckReport
 from lastmile.routing.params import SolverParams, throttled
-from lastmile.routing.solver import solve
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +110,23 @@ def _fail(replan_id: int, error: str, now: dt.datetime, owner: str) -> Replan:
     return replan
 
 
+def _params(data: ReplanInput, mine: QuerySet[Replan], owner: str) -> SolverParams:
+    return SolverParams(
+        time_limit_s=float(settings.DISPATCH_REPLAN_TIME_LIMIT_S),
+        move_cost=float(settings.DISPATCH_REPLAN_MOVE_COST),
+        initial_routes=data.initial_routes,
+        # The lease's heartbeat; the search stops once another run took it over.
+        should_stop=throttled(lambda: not lease_renew(mine, owner=owner), every_s=1.0),
+    )
+
+
+def _refused(report: CheckReport) -> ReplanFailed:
+    return ReplanFailed(
+        f"The re-plan breaks {len(report.violations)} rule(s); routes left as they were. "
+        f"First: {report.violations[0]}"
+    )
+
+
 def replan_run(*, replan_id: int, now: dt.datetime | None = None) -> Replan | None:
     """Run a queued re-plan: read the live day, solve, check and apply; see the module.
 
@@ -149,26 +151,10 @@ def replan_run(*, replan_id: int, now: dt.datetime | None = None) -> Replan | No
         data = replan_input_build(day)
         timings["build_s"] = round(time.perf_counter() - started, 3)
         started = time.perf_counter()
-        solution = solve(
-            data.problem,
-            SolverParams(
-                time_limit_s=float(settings.DISPATCH_REPLAN_TIME_LIMIT_S),
-                move_cost=float(settings.DISPATCH_REPLAN_MOVE_COST),
-                initial_routes=data.initial_routes,
-                # The lease's heartbeat; the search stops once another run took it over.
-                should_stop=throttled(lambda: not lease_renew(mine, owner=owner), every_s=1.0),
-            ),
-        )
+        solution = solution_find(data.problem, _params(data, mine, owner))
         timings["solve_s"] = round(time.perf_counter() - started, 3)
-        report = check(data.problem, solution)
-        if not report.feasible:
-            raise ReplanFailed(
-                f"The re-plan breaks {len(report.violations)} rule(s); routes left as they "
-                f"were. First: {report.violations[0]}"
-            )
-        started = time.perf_counter()
-        applied = replan_apply(replan.pk, owner, data, solution, report, timings, started)
-        return applied
+        report = solution_check(data.problem, solution, refused=_refused)
+        return replan_apply(replan.pk, owner, data, solution, report, timings, time.perf_counter())
     except RoutesChanged as exc:
         failed = _fail(replan.pk, str(exc), now, owner)
         replan_ask(plan=plan, trigger=ReplanTrigger.RETRY, detail={"after": replan.pk})
@@ -178,9 +164,6 @@ def replan_run(*, replan_id: int, now: dt.datetime | None = None) -> Replan | No
     except Exception as exc:
         logger.exception("replan failed unexpectedly", extra={"replan": replan.pk})
         return _fail(replan.pk, f"Unexpected error ({exc.__class__.__name__}: {exc}).", now, owner)
-
-
-# --- Applying ------------------------------------------------------------------------------
 
 
 # --- Watching the day ----------------------------------------------------------------------

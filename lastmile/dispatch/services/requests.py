@@ -1,4 +1,13 @@
-"""TODO docstring."""
+"""Requests: asking for a plan or a re-plan, joining one already asked for, and the sweeps
+that keep every request moving.
+
+A plan request for a hub and day joins the active plan if there is one (the dispatcher who
+clicks twice gets one run). A re-plan request waits out ``DISPATCH_REPLAN_DEBOUNCE_S`` and
+later triggers join it, so a burst of changes costs one solve; a dispatcher's button runs it
+at once. Runs hold a lease (``core.leases``): the sweeps send again what a lost message or a
+killed worker left queued or running, and give up with the reason after
+``TASK_MAX_ATTEMPTS`` starts. Every run is enqueued after commit.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Moves of the route state machine (planned → dispatched → in_progress → completed, and
-dispatched → planned when the courier is barred before leaving the hub)."""
+dispatched → planned when the courier is barred before leaving the hub), and the dispatcher's
+and re-plan's side of the stop machine (taking pending stops off a route)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from lastmile.dispatch.models import (
     ACTIVE_ROUTE_STATUSES,
     ROUTE_TRANSITIONS,
     SETTLED_STOP_STATUSES,
+    STOP_TRANSITIONS,
     PlanEvent,
     Route,
     RouteStatus,
     Stop,
+    StopStatus,
 )
 
 logger = logging.getLogger(__name__)
@@ -41,6 +44,32 @@ def route_event(
         actor_id=actor_id,
         payload=payload,
         occurred_at=at,
+    )
+
+
+def stops_skip(route: Route, stops: list[Stop], *, at: dt.datetime, reason: str) -> None:
+    """Take pending ``stops`` off ``route`` (pending → skipped, checked against the stop
+    table) with one timeline event for the lot; the caller saves the rows (in bulk)."""
+    if not stops:
+        return
+    for stop in stops:
+        check_transition(
+            STOP_TRANSITIONS, entity="Stop", current=stop.status, target=StopStatus.SKIPPED
+        )
+    previous = {s.pk: s.status for s in stops}
+    for stop in stops:
+        stop.status = StopStatus.SKIPPED
+    route_event(
+        route,
+        actor_id=None,
+        at=at,
+        payload={
+            "stops": sorted(previous),
+            "route": route.pk,
+            "from": ",".join(sorted(set(previous.values()))),
+            "to": StopStatus.SKIPPED,
+            "reason": reason,
+        },
     )
 
 

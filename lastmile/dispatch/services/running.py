@@ -34,16 +34,14 @@ from lastmile.dispatch.models import (
     PlanPhase,
     PlanStatus,
 )
-from lastmile.dispatch.services.building import PlanningInput, planning_input_build
+from lastmile.dispatch.services.building import planning_input_build
 from lastmile.dispatch.services.plans import plan_give_up, plan_transition
-from lastmile.dispatch.services.solving import InfeasiblePlan
+from lastmile.dispatch.services.solving import InfeasiblePlan, solution_check, solution_find
 from lastmile.dispatch.services.storing.plans import plan_store
-from lastmile.routing.checker import check
 from lastmile.routing.matrix import MatrixError
 from lastmile.routing.params import SolverParams, throttled
 from lastmile.routing.problem import ProblemError
-from lastmile.routing.solution import Progress, Solution
-from lastmile.routing.solver import solve
+from lastmile.routing.solution import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -176,18 +174,14 @@ def _fail(plan_id: int, *, error: str, owner: str, fields: dict | None = None) -
         )
 
 
-def _solve(data: PlanningInput, *, progress: _ProgressWriter) -> Solution:
-    if not data.problem.jobs:
-        # Nothing to deliver that day: an empty plan, without asking the solver.
-        return Solution(routes=(), unassigned=(), objective=0.0, backend="none", solve_s=0.0)
-    params = SolverParams(
+def _params(progress: _ProgressWriter) -> SolverParams:
+    return SolverParams(
         time_limit_s=float(settings.DISPATCH_TIME_LIMIT_S),
         progress=progress.solving,
         # The solver polls this constantly; one small update a second is plenty. It renews
         # the lease, and stops the search once the plan was cancelled or taken over.
         should_stop=throttled(lambda: not progress.keep_going(), every_s=CANCEL_POLL_EVERY_S),
     )
-    return solve(data.problem, params)
 
 
 def plan_run(*, plan_id: int) -> Plan | None:
@@ -214,20 +208,14 @@ def plan_run(*, plan_id: int) -> Plan | None:
 
         started = time.perf_counter()
         progress.phase(PlanPhase.SOLVING)
-        solution = _solve(data, progress=progress)
+        solution = solution_find(data.problem, _params(progress))
         timings["solve_s"] = round(time.perf_counter() - started, 3)
         if not progress.keep_going():
             logger.info("plan run stopped: cancelled or taken over", extra={"plan": plan.pk})
             return Plan.objects.get(pk=plan.pk)
 
         progress.phase(PlanPhase.CHECKING)
-        report = check(data.problem, solution)
-        if not report.feasible:
-            raise InfeasiblePlan(
-                f"The solver's plan breaks {len(report.violations)} rule(s), so it was not "
-                f"stored. First: {report.violations[0]}",
-                extra={"violations": report.violations[:20]},
-            )
+        report = solution_check(data.problem, solution)
 
         progress.phase(PlanPhase.STORING)
         return plan_store(

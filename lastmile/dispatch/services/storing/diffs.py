@@ -1,11 +1,18 @@
-"""TODO docstring."""
+"""Applying a re-plan: the checked solution written as a diff against the live routes.
+
+Stops kept (same rows, new sequence and ETA), added, moved (skipped on one route, added to
+another), dropped (skipped) and orders left unassigned with the engine's reason; the
+``Replan`` row and a ``replanned`` plan event carry the diff for the dispatcher. Stops a
+courier settled while the engine worked stay settled; if a route started or finished or
+another order changed meanwhile, nothing is written and the re-plan asks again.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
@@ -34,16 +41,18 @@ from lastmile.dispatch.services.building import (
     ReplanInput,
     job_id_for,
 )
+from lastmile.dispatch.services.etas import eta_window
 from lastmile.dispatch.services.plans import replan_transition
-from lastmile.dispatch.services.publishing import eta_window, stop_route_ref
-from lastmile.dispatch.services.reading import LiveRoute
-from lastmile.dispatch.services.routes import route_complete_if_settled
+from lastmile.dispatch.services.publishing import stop_route_ref
+from lastmile.dispatch.services.reading import LiveDay, LiveRoute
+from lastmile.dispatch.services.routes import route_complete_if_settled, stops_skip
 from lastmile.dispatch.services.staffing import routes_staff
 from lastmile.dispatch.services.storing.totals import (
     plan_totals_write,
     route_loads,
     route_totals_write,
 )
+from lastmile.dispatch.services.storing.visits import Visit, solved_visits
 from lastmile.orders.models import PLANNABLE_STATUSES, Order, OrderStatus
 from lastmile.orders.services import (
     order_eta_changed,
@@ -52,7 +61,7 @@ from lastmile.orders.services import (
     order_unplan,
 )
 from lastmile.routing.checker import CheckReport
-from lastmile.routing.solution import Solution, VisitKind
+from lastmile.routing.solution import Solution
 
 logger = logging.getLogger(__name__)
 
@@ -61,55 +70,34 @@ logger = logging.getLogger(__name__)
 SEQUENCE_PARK = 1_000_000
 
 
-@dataclass
-class _Visit:
-    kind: str  # StopKind.DELIVERY or StopKind.RELOAD
-    order_id: int | None
-    arrival: dt.datetime
-    start: dt.datetime
-    departure: dt.datetime
-    trip: int
-
-
-def _visits(data: ReplanInput, vehicle_code: str, solution: Solution) -> list[_Visit]:
-    """The solved route of a vehicle as stops: deliveries, and the hub visits that load
-    parcels (consecutive pickups are one reload; a vehicle at the hub loads before it leaves)."""
-    entry = data.by_vehicle[vehicle_code]
-    solved = solution.route_of(vehicle_code)
-    if solved is None:
-        return []
-    out: list[_Visit] = []
-    trip = entry.trip
-    # A vehicle at the hub (not left yet, started but still there, or at a reload) loads
-    # before its next delivery.
-    delivered_yet = entry.started and not entry.loading and entry.start_source != "hub"
-    for visit in solved.visits:
-        if visit.kind != VisitKind.JOB:
-            continue
-        arrival, start, leave = (
-            data.at(visit.arrival_s),
-            data.at(visit.start_s),
-            data.at(visit.departure_s),
-        )
-        if visit.job_id.startswith("p"):
-            if not delivered_yet:
-                continue  # loading at the hub before the first delivery
-            if out and out[-1].kind == StopKind.RELOAD:
-                out[-1].departure = leave
-                continue
-            # A reload ends the trip it closes; the next delivery is on the next trip. The
-            # matrix put the reload time into the trip to the dock: the van arrived before.
-            arrival = start = data.at(visit.arrival_s - data.reload_s)
-            out.append(_Visit(StopKind.RELOAD, None, arrival, start, leave, trip))
-            trip += 1
-            continue
-        delivered_yet = True
-        out.append(_Visit(StopKind.DELIVERY, int(visit.job_id[1:]), arrival, start, leave, trip))
-    return out
-
-
 def _ref(order: Order) -> str:
     return order.external_reference
+
+
+@dataclass
+class _Applying:
+    """What the write of one re-plan shares between its steps (all rows locked)."""
+
+    replan: Replan
+    plan: Plan
+    data: ReplanInput
+    solution: Solution
+    routes: dict[int, Route]  # locked: the live routes, then the new ones
+    pending_now: dict[int, Stop]  # locked pending stops of those routes
+    still_pending: set[int]  # orders on a pending stop now
+    settled_meanwhile: set[int]  # orders a courier settled while the engine worked
+    diff: dict[str, list] = field(
+        default_factory=lambda: {"added": [], "moved": [], "dropped": [], "unassigned": []}
+    )
+    placed: dict[int, tuple[Route, Stop]] = field(default_factory=dict)
+    old_windows: dict[int, tuple[dt.datetime, dt.datetime]] = field(default_factory=dict)
+    new_routes: list[Route] = field(default_factory=list)
+    resequenced: list[int] = field(default_factory=list)
+    skipped: int = 0
+
+    @property
+    def day(self) -> LiveDay:
+        return self.data.day
 
 
 @transaction.atomic(durable=True)
@@ -122,13 +110,41 @@ def replan_apply(
     timings: dict[str, float],
     started: float,
 ) -> Replan:
+    """Write a checked re-plan as a diff against the live routes, in one transaction.
+
+    Locks the re-plan (only while this run holds its lease), the plan, its live routes, their
+    pending stops and the orders; gives up (``RoutesChanged``) when any of them changed in a
+    way the solve did not see, and refuses (``ReplanFailed``) a result that leaves a parcel on
+    board without a stop. Then rewrites each route's pending stops, moves the orders, updates
+    the unassigned list, totals and staffing, and records the ``replanned`` event.
+    """
+    state = _lock_fresh(replan_id, owner, data, solution)
+    if state is None:
+        return Replan.objects.get(pk=replan_id)
+    _refuse_stranded(state)
+    figures = {f.vehicle_id: f for f in report.routes}
+    totals = [_route_rewrite(state, entry) for entry in state.day.routes]
+    totals = [row for row in totals if row is not None]
+    loads = route_loads([route.pk for route, *_ in totals])
+    for route, entry, ordered in totals:
+        route_totals_write(
+            route, entry, figures.get(entry.vehicle.code), ordered, loads[route.pk], data
+        )
+    _orders_follow(state)
+    _dropped_and_unassigned(state)
+    return _finish(state, report, timings, started)
+
+
+def _lock_fresh(
+    replan_id: int, owner: str, data: ReplanInput, solution: Solution
+) -> _Applying | None:
+    """Lock what the write touches, in a fixed order; ``None`` when the lease was lost."""
     day = data.day
-    now = day.now
     replan = Replan.objects.select_for_update().get(pk=replan_id)
     if replan.status != ReplanStatus.RUNNING or not lease_held(replan, owner=owner):
         # Given up or taken over by another run while this one solved: its outcome stands.
         logger.info("replan not applied: lease lost", extra={"replan": replan.pk})
-        return replan
+        return None
     plan = Plan.objects.select_for_update().select_related("hub").get(pk=day.plan.pk)
     if plan.status != PlanStatus.PUBLISHED:
         raise ReplanFailed("The plan is no longer published.")
@@ -148,7 +164,6 @@ def replan_apply(
     taken = set(Route.objects.filter(plan=plan).values_list("vehicle_id", flat=True))
     if any(e.route is None and e.vehicle.pk in taken for e in day.routes):
         raise RoutesChanged("A free vehicle got a route while re-planning; re-planning again.")
-    new_routes: list[Route] = []
     # Stops settled while the engine worked stay settled; the rest follows the re-plan.
     pending_now = {
         s.pk: s
@@ -172,167 +187,178 @@ def replan_apply(
         raise RoutesChanged(
             f"{len(changed)} order(s) changed while re-planning; re-planning again."
         )
-    unassigned = {u.job_id: u for u in solution.unassigned}
+    return _Applying(
+        replan, plan, data, solution, locked, pending_now, still_pending, settled_meanwhile
+    )
+
+
+def _refuse_stranded(state: _Applying) -> None:
+    """A parcel on a vehicle is delivered by that vehicle or the dispatcher decides: a
+    re-plan that would leave it without a stop changes nothing."""
+    day = state.day
+    unassigned = {u.job_id: u for u in state.solution.unassigned}
     on_board = {o for e in day.routes for o in e.loaded}
     stranded = [
-        pk for pk in on_board if pk not in settled_meanwhile and job_id_for(pk) in unassigned
+        pk for pk in on_board if pk not in state.settled_meanwhile and job_id_for(pk) in unassigned
     ]
     if stranded:
-        # A parcel on a vehicle is delivered by that vehicle or the dispatcher decides: a
-        # re-plan that would leave it without a stop changes nothing.
         first = unassigned[job_id_for(stranded[0])]
         raise ReplanFailed(
             f"{len(stranded)} parcel(s) on board would be left without a stop "
             f"(first: order {day.orders[stranded[0]].external_reference}: {first.detail}); "
             "routes left as they were."
         )
-    figures = {f.vehicle_id: f for f in report.routes}
-    diff: dict[str, list] = {"added": [], "moved": [], "dropped": [], "unassigned": []}
-    resequenced: list[int] = []
-    placed: dict[int, tuple[Route, Stop]] = {}
-    old_windows: dict[int, tuple[dt.datetime, dt.datetime]] = {}
-    skipped_total = 0
 
-    totals: list[tuple[Route, LiveRoute, object, list[Stop]]] = []
-    for entry in day.routes:
-        code = entry.vehicle.code
-        if entry.route is None:
-            if not _visits(data, code, solution):
-                continue
-            route = _route_create(plan, entry, data, solution)
-            new_routes.append(route)
-            locked[route.pk] = route
+
+def _route_rewrite(
+    state: _Applying, entry: LiveRoute
+) -> tuple[Route, LiveRoute, list[Stop]] | None:
+    """Give one route the stops the re-plan gives it: its pending stops reused in the new
+    order (new rows for new orders and reloads), the ones it no longer uses skipped and kept
+    as history. A free vehicle the re-plan sends out gets a new route."""
+    day, code = state.day, entry.vehicle.code
+    visits = solved_visits(state.data, code, state.solution)
+    if entry.route is None:
+        if not visits:
+            return None
+        route = _route_create(state.plan, entry, state.data, state.solution)
+        state.new_routes.append(route)
+        state.routes[route.pk] = route
+    else:
+        route = state.routes[entry.route.pk]
+    visits = [
+        v
+        for v in visits
+        if v.order_id is None
+        or v.order_id not in day.current_route
+        or v.order_id in state.still_pending
+    ]
+    mine = [s for s in state.pending_now.values() if s.route_id == route.pk]
+    before = [s.order_id for s in sorted(mine, key=lambda s: s.sequence) if s.order_id]
+    # Park every pending stop's sequence out of the way of the new numbering.
+    Stop.objects.filter(pk__in=[s.pk for s in mine]).update(sequence=F("sequence") + SEQUENCE_PARK)
+    ordered, new_rows = _stops_for(state, route, visits, mine)
+    used = {id(s) for s in ordered}
+    leftovers = sorted((s for s in mine if id(s) not in used), key=lambda s: s.sequence)
+    base = (
+        Stop.objects.filter(route=route)
+        .exclude(status=StopStatus.PENDING)
+        .aggregate(top=Max("sequence"))["top"]
+        or 0
+    )
+    for stop in [*leftovers, *ordered]:
+        base += 1
+        stop.sequence = base
+    # Pending stops the re-plan does not use (moved away, dropped, cancelled, a reload no
+    # longer needed) are skipped through the stop state machine; they stay as history.
+    stops_skip(route, leftovers, at=day.now, reason="re-plan")
+    state.skipped += len(leftovers)
+    fields = [
+        "sequence", "trip", "planned_arrival", "planned_start", "planned_departure",
+        "eta", "window_start", "window_end", "status",
+    ]  # fmt: skip
+    Stop.objects.bulk_update([s for s in [*leftovers, *ordered] if s.pk], fields)
+    Stop.objects.bulk_create(new_rows)
+    if [s.order_id for s in ordered if s.order_id] != before:
+        state.resequenced.append(route.pk)
+    return route, entry, ordered
+
+
+def _stops_for(
+    state: _Applying, route: Route, visits: list[Visit], mine: list[Stop]
+) -> tuple[list[Stop], list[Stop]]:
+    """The route's stops in the re-plan's order with its times: existing rows where the
+    order (or a reload) already has one, new unsaved rows otherwise."""
+    by_order = {s.order_id: s for s in mine if s.order_id is not None}
+    reloads = sorted((s for s in mine if s.kind == StopKind.RELOAD), key=lambda s: s.sequence)
+    ordered: list[Stop] = []
+    new_rows: list[Stop] = []
+    hub = state.plan.hub
+    for visit in visits:
+        if visit.order_id is not None and visit.order_id in by_order:
+            stop = by_order[visit.order_id]
+            window = eta_window(stop)
+            state.old_windows[visit.order_id] = (window.start, window.end)
+        elif visit.kind == StopKind.RELOAD and reloads:
+            stop = reloads.pop(0)
         else:
-            route = locked[entry.route.pk]
-        visits = [
-            v
-            for v in _visits(data, code, solution)
-            if v.order_id is None
-            or v.order_id not in day.current_route
-            or v.order_id in still_pending
-        ]
-        mine = [s for s in pending_now.values() if s.route_id == route.pk]
-        by_order = {s.order_id: s for s in mine if s.order_id is not None}
-        reloads = sorted((s for s in mine if s.kind == StopKind.RELOAD), key=lambda s: s.sequence)
-        before = [s.order_id for s in sorted(mine, key=lambda s: s.sequence) if s.order_id]
-        # Park every pending stop's sequence out of the way of the new numbering.
-        Stop.objects.filter(pk__in=[s.pk for s in mine]).update(
-            sequence=F("sequence") + SEQUENCE_PARK
-        )
-        base = (
-            Stop.objects.filter(route=route)
-            .exclude(status=StopStatus.PENDING)
-            .aggregate(top=Max("sequence"))["top"]
-            or 0
-        )
-        used: set[int] = set()
-        new_rows: list[Stop] = []
-        ordered: list[Stop] = []
-        for visit in visits:
-            if visit.order_id is not None and visit.order_id in by_order:
-                stop = by_order[visit.order_id]
-                old_windows[visit.order_id] = (eta_window(stop).start, eta_window(stop).end)
-            elif visit.kind == StopKind.RELOAD and reloads:
-                stop = reloads.pop(0)
-            else:
-                order = day.orders[visit.order_id] if visit.order_id else None
-                hub = plan.hub
-                stop = Stop(
-                    route=route,
-                    kind=visit.kind,
-                    order=order,
-                    latitude=order.latitude if order else hub.latitude,
-                    longitude=order.longitude if order else hub.longitude,
-                    window_start=order.window_start if order else None,
-                    window_end=order.window_end if order else None,
-                )
-                new_rows.append(stop)
-            stop.trip = visit.trip
-            stop.planned_arrival, stop.planned_start = visit.arrival, visit.start
-            stop.planned_departure, stop.eta = visit.departure, visit.arrival
-            if stop.order is not None:
-                # The order's window may have moved (a retry later today).
-                stop.window_start, stop.window_end = stop.order.window_start, stop.order.window_end
-            used.add(id(stop))
-            ordered.append(stop)
-            if visit.order_id is not None:
-                placed[visit.order_id] = (route, stop)
-        leftovers = [s for s in mine if id(s) not in used]
-        for stop in sorted(leftovers, key=lambda s: s.sequence):
-            base += 1
-            stop.sequence, stop.status = base, StopStatus.SKIPPED
-        skipped_total += len(leftovers)
-        for stop in ordered:
-            base += 1
-            stop.sequence = base
-        fields = [
-            "sequence", "trip", "planned_arrival", "planned_start", "planned_departure",
-            "eta", "window_start", "window_end", "status",
-        ]  # fmt: skip
-        Stop.objects.bulk_update([s for s in [*leftovers, *ordered] if s.pk], fields)
-        # Pending stops the re-plan does not use (moved away, dropped, cancelled, a reload no
-        # longer needed) were skipped above; they stay on the route as history.
-        Stop.objects.bulk_create(new_rows)
-        after = [s.order_id for s in ordered if s.order_id]
-        if after != before:
-            resequenced.append(route.pk)
-        totals.append((route, entry, figures.get(code), ordered))
+            order = state.day.orders[visit.order_id] if visit.order_id else None
+            stop = Stop(
+                route=route,
+                kind=visit.kind,
+                order=order,
+                latitude=order.latitude if order else hub.latitude,
+                longitude=order.longitude if order else hub.longitude,
+            )
+            new_rows.append(stop)
+        stop.trip = visit.trip
+        stop.planned_arrival, stop.planned_start = visit.arrival, visit.start
+        stop.planned_departure, stop.eta = visit.departure, visit.arrival
+        if stop.order is not None:
+            # The order's window may have moved (a retry later today).
+            stop.window_start, stop.window_end = stop.order.window_start, stop.order.window_end
+        ordered.append(stop)
+        if visit.order_id is not None:
+            state.placed[visit.order_id] = (route, stop)
+    return ordered, new_rows
 
-    loads = route_loads([route.pk for route, *_ in totals])
-    for route, entry, route_figures, ordered in totals:
-        route_totals_write(route, entry, route_figures, ordered, loads[route.pk], data)
 
-    # Orders: plan what is new, tell customers of moved windows, unplan what was dropped.
-    for order_id, (route, stop) in sorted(placed.items()):
+def _orders_follow(state: _Applying) -> None:
+    """Plan what is new, tell customers of moved windows; the diff says what was added and
+    what moved between routes."""
+    day, plan, diff = state.day, state.plan, state.diff
+    for order_id, (route, stop) in sorted(state.placed.items()):
         order = day.orders[order_id]
         window = eta_window(stop)
         ref = stop_route_ref(stop, plan_id=plan.pk)
         previous = day.current_route.get(order_id)
+        waiting = order.status in PLANNABLE_STATUSES
+        if waiting:
+            order = order_plan(
+                order=order, source=SOURCE, route_ref=ref,
+                eta_start=window.start, eta_end=window.end,
+            )  # fmt: skip
         if previous is None:
-            why = "retry" if order_id in day.retries else "new"
-            if order.status in PLANNABLE_STATUSES:
-                order = order_plan(
-                    order=order, source=SOURCE, route_ref=ref,
-                    eta_start=window.start, eta_end=window.end,
-                )  # fmt: skip
-            if order_id in data.by_vehicle[route.vehicle.code].loaded and (
+            if order_id in state.data.by_vehicle[route.vehicle.code].loaded and (
                 order.status == OrderStatus.PLANNED
             ):
                 order_start_delivery(order=order, source=SOURCE)
             diff["added"].append(
                 {"order": order_id, "ref": _ref(order), "route": route.pk,
-                 "vehicle": route.vehicle.code, "why": why}
+                 "vehicle": route.vehicle.code,
+                 "why": "retry" if order_id in day.retries else "new"}
             )  # fmt: skip
             continue
-        if order.status in PLANNABLE_STATUSES:
-            order = order_plan(
-                order=order, source=SOURCE, route_ref=ref,
-                eta_start=window.start, eta_end=window.end,
-            )  # fmt: skip
-        elif previous != route.pk or _shifted(old_windows.get(order_id), window):
+        if not waiting and (
+            previous != route.pk or _shifted(state.old_windows.get(order_id), window)
+        ):
             order_eta_changed(
                 order=order, eta_start=window.start, eta_end=window.end, route_ref=ref
             )
         if previous != route.pk:
-            source = locked[previous]
             diff["moved"].append(
                 {"order": order_id, "ref": _ref(order), "from_route": previous,
-                 "to_route": route.pk, "from_vehicle": source.vehicle.code,
+                 "to_route": route.pk, "from_vehicle": state.routes[previous].vehicle.code,
                  "to_vehicle": route.vehicle.code}
             )  # fmt: skip
 
+
+def _dropped_and_unassigned(state: _Applying) -> None:
+    """Orders the re-plan does not serve: pending stops whose order is gone are dropped, and
+    every order left out is (re)written to the plan's unassigned list with today's reason,
+    in two statements whatever the count."""
+    day, plan, diff = state.day, state.plan, state.diff
     for stop, reason in day.gone:
-        if stop.pk in pending_now:  # skipped with the route's other unused stops
+        if stop.pk in state.pending_now:  # skipped with the route's other unused stops
             diff["dropped"].append(
                 {"order": stop.order_id, "ref": _ref(stop.order), "route": stop.route_id,
                  "reason": reason, "detail": f"order {reason}"}
             )  # fmt: skip
-    # The plan's unassigned list follows: placed orders leave it, unplaced ones are (re)written
-    # with today's reason, in two statements whatever the count.
-    UnassignedOrder.objects.filter(plan=plan, order_id__in=list(placed)).delete()
+    unassigned = {u.job_id: u for u in state.solution.unassigned}
+    UnassignedOrder.objects.filter(plan=plan, order_id__in=list(state.placed)).delete()
     left_out: list[UnassignedOrder] = []
     for order_id, order in day.orders.items():
-        if order_id in placed or order_id in settled_meanwhile:
+        if order_id in state.placed or order_id in state.settled_meanwhile:
             continue
         left = unassigned.get(job_id_for(order_id))
         reason = left.reason.value if left else "dropped_for_cost"
@@ -359,16 +385,25 @@ def replan_apply(
         batch_size=1000,
     )
 
-    diff["new_routes"] = _routes_staff(plan, new_routes)
-    diff["resequenced"] = resequenced
-    diff["settled_meanwhile"] = sorted(settled_meanwhile)
-    for route in locked.values():
+
+def _finish(
+    state: _Applying, report: CheckReport, timings: dict[str, float], started: float
+) -> Replan:
+    """Staff the new routes, complete the settled ones, write the totals and the re-plan's
+    outcome with its ``replanned`` event."""
+    plan, diff, now = state.plan, state.diff, state.day.now
+    diff["new_routes"] = _routes_staff(plan, state.new_routes)
+    diff["resequenced"] = state.resequenced
+    diff["settled_meanwhile"] = sorted(state.settled_meanwhile)
+    for route in state.routes.values():
         # Every stop left on it is settled (the rest moved away): the route is done.
         route_complete_if_settled(route, actor_id=None, at=now)
-    diff["kept_settled"] = day.settled
+    diff["kept_settled"] = state.day.settled
     plan_totals_write(plan)
     timings["apply_s"] = round(time.perf_counter() - started, 3)
+    replan = state.replan
     replan.plan = plan
+    solution = state.solution
     replan_transition(
         replan,
         ReplanStatus.APPLIED,
@@ -379,9 +414,9 @@ def replan_apply(
         objective=solution.objective,
         diff=diff,
         stats={
-            **data.stats,
+            **state.data.stats,
             **timings,
-            "skipped_stops": skipped_total,
+            "skipped_stops": state.skipped,
             "late_jobs": report.late_jobs,
         },
     )

@@ -1,7 +1,9 @@
-"""TODO docstring."""
+"""Storing a day's plan: its routes, stops and unassigned orders replace the day's unpublished
+plan in one transaction, and a rebuilt route replaces its own stops (a dispatcher's move)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 
@@ -25,7 +27,8 @@ from lastmile.dispatch.models import (
 )
 from lastmile.dispatch.services.building import PlanningInput
 from lastmile.dispatch.services.plans import plan_transition
-from lastmile.routing.checker import CheckReport
+from lastmile.dispatch.services.storing.totals import route_totals_set
+from lastmile.routing.checker import CheckReport, RouteFigures
 from lastmile.routing.problem import Load
 from lastmile.routing.solution import Route as SolvedRoute
 from lastmile.routing.solution import Solution, VisitKind
@@ -88,19 +91,13 @@ def _route_rows(
     for colour, route in enumerate(used):
         checked = figures[route.vehicle_id]
         load = _route_load(route.job_ids, data)
-        row = Route(
-            plan=plan,
-            vehicle=data.vehicles[route.vehicle_id],
-            colour_index=colour,
+        row = Route(plan=plan, vehicle=data.vehicles[route.vehicle_id], colour_index=colour)
+        route_totals_set(
+            row,
+            figures=checked,
+            load=load,
             planned_start=data.at(route.visits[0].departure_s),
             planned_end=data.at(route.visits[-1].arrival_s),
-            distance_m=round(checked.distance_m),
-            duration_s=round(checked.duration_s),
-            energy_wh=round(checked.energy_wh),
-            load_weight_g=load.weight_g,
-            load_volume_cm3=load.volume_cm3,
-            load_parcels=load.parcels,
-            trips=checked.trips,
         )
         stops = planned_stops(route, data)
         rows.append((row, stops))
@@ -227,3 +224,25 @@ def plan_store(
         },
     )
     return plan
+
+
+def route_stops_replace(
+    route: Route,
+    *,
+    stops: list[Stop],
+    figures: RouteFigures,
+    load: Load,
+    planned_start: dt.datetime,
+    planned_end: dt.datetime,
+) -> None:
+    """Replace a ready plan's route's stops and totals with a rebuilt sequence (the caller
+    holds the route's lock). Nothing refers to the stops of an unpublished plan, so they are
+    new rows."""
+    Stop.objects.filter(route=route).delete()
+    for stop in stops:
+        stop.route = route
+    Stop.objects.bulk_create(stops)
+    fields = route_totals_set(
+        route, figures=figures, load=load, planned_start=planned_start, planned_end=planned_end
+    )
+    route.save(update_fields=fields)

@@ -1,7 +1,13 @@
-"""TODO docstring."""
+"""Route and plan totals, computed and written in one place.
+
+A route's totals (distance, duration, energy, trips, load, planned start and end) come from
+the independent checker's figures of its solved route, plus, during a re-plan, what the
+vehicle already drove; a plan's totals are its routes' totals added up.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from fleet.selectors import vehicle_routing_spec
@@ -14,11 +20,36 @@ from lastmile.dispatch.models import (
 )
 from lastmile.dispatch.services.building import ReplanInput
 from lastmile.dispatch.services.reading import LiveRoute, order_demands
-from lastmile.routing.problem import (
-    Load,
-)
+from lastmile.routing.checker import RouteFigures
+from lastmile.routing.problem import Load
 
 logger = logging.getLogger(__name__)
+
+
+# What a route's totals are made of: written together, saved with these update fields.
+ROUTE_TOTALS = (
+    "distance_m", "duration_s", "energy_wh", "trips",
+    "load_weight_g", "load_volume_cm3", "load_parcels", "planned_start", "planned_end",
+)  # fmt: skip
+
+
+def route_totals_set(
+    route: Route,
+    *,
+    figures: RouteFigures,
+    load: Load,
+    planned_start: dt.datetime,
+    planned_end: dt.datetime,
+) -> list[str]:
+    """Set a solved route's totals on ``route`` (saved or not) from the checker's figures;
+    returns the fields to save."""
+    route.distance_m = round(figures.distance_m)
+    route.duration_s = round(figures.duration_s)
+    route.energy_wh = round(figures.energy_wh)
+    route.trips = figures.trips
+    route.load_weight_g, route.load_volume_cm3, route.load_parcels = load.as_tuple()
+    route.planned_start, route.planned_end = planned_start, planned_end
+    return [*ROUTE_TOTALS, "updated_at"]
 
 
 def route_loads(route_ids: list[int]) -> dict[int, Load]:
@@ -37,9 +68,15 @@ def route_loads(route_ids: list[int]) -> dict[int, Load]:
 
 
 def route_totals_write(
-    route: Route, entry: LiveRoute, figures, ordered: list[Stop], load: Load, data: ReplanInput
+    route: Route,
+    entry: LiveRoute,
+    figures: RouteFigures | None,
+    ordered: list[Stop],
+    load: Load,
+    data: ReplanInput,
 ) -> None:
-    """The route's day totals: what it drove so far plus what the re-plan gives it."""
+    """A live route's day totals after a re-plan: what it drove so far plus what the re-plan
+    gives it, its energy from the whole distance, its end from the checker's figures."""
     ahead_m = round(figures.distance_m) if figures else 0
     route.distance_m = entry.driven_m + ahead_m
     if figures is not None and route.vehicle.vehicle_type.is_electric:
@@ -63,6 +100,7 @@ def route_totals_write(
 
 
 def plan_totals_write(plan: Plan) -> None:
+    """The plan's totals from its routes, its routed orders and its unassigned list."""
     from django.db.models import Count, Sum
 
     totals = Route.objects.filter(plan=plan).aggregate(
