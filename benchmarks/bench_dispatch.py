@@ -15,6 +15,8 @@ live day, solve, check, apply) with what it changed.
 """
 
 import argparse
+import contextlib
+import dataclasses
 import datetime as dt
 import json
 import random
@@ -122,7 +124,8 @@ def _bench_replan(plan, partner, day) -> None:
     orders_bulk_create(partner=partner, hub=hub, orders=urgent, source="bench")
     replan = replan_request(plan=plan, trigger=ReplanTrigger.MANUAL, now=at(11), enqueue=False)
     started = time.perf_counter()
-    replan = replan_run(replan_id=replan.pk, now=at(11))
+    with _captured_solve() as solved:
+        replan = replan_run(replan_id=replan.pk, now=at(11))
     total = time.perf_counter() - started
     diff, stats = replan.diff, replan.stats
     print(
@@ -138,6 +141,99 @@ def _bench_replan(plan, partner, day) -> None:
     )
     reasons = Counter(row["reason"] for row in diff.get("dropped", []) + diff.get("unassigned", []))
     print(f"REPLAN dropped_or_unassigned_by_reason={dict(reasons)}", flush=True)
+    if replan.status == "applied" and solved:
+        _bench_against_fresh(*solved[-1])
+    _bench_urgent(plan, partner, day, at(11, 30))
+
+
+@contextlib.contextmanager
+def _captured_solve():
+    """Record the (problem, solution) of each re-plan solve, for the figures below."""
+    from lastmile.dispatch.services import replanning
+
+    seen: list = []
+    real = replanning.solution_find
+
+    def capture(problem, params):
+        solution = real(problem, params)
+        seen.append((problem, solution))
+        return solution
+
+    replanning.solution_find = capture
+    try:
+        yield seen
+    finally:
+        replanning.solution_find = real
+
+
+def _bench_against_fresh(problem, solution) -> None:
+    """Kilometres of the re-planned remainder against a fresh plan of the same remaining work
+    with the same time limit: no current routes to start from, no preferred vehicles and no
+    pins but the parcels physically on a vehicle."""
+    from django.conf import settings
+
+    from lastmile.routing.checker import check
+    from lastmile.routing.params import SolverParams
+    from lastmile.routing.solver import solve
+
+    def free(job):
+        return dataclasses.replace(job, vehicle_id=None, preferred_vehicle_id=None)
+
+    fresh_problem = dataclasses.replace(
+        problem,
+        shipments=tuple(
+            dataclasses.replace(s, pickup=free(s.pickup), delivery=free(s.delivery))
+            for s in problem.shipments
+        ),
+    )
+    limit = float(settings.DISPATCH_REPLAN_TIME_LIMIT_S)
+    started = time.perf_counter()
+    fresh = solve(fresh_problem, SolverParams(time_limit_s=limit))
+    fresh_s = time.perf_counter() - started
+    replanned, rebuilt = check(problem, solution), check(fresh_problem, fresh)
+    km, fresh_km = replanned.distance_m / 1000, rebuilt.distance_m / 1000
+    gap = 100 * (km - fresh_km) / fresh_km if fresh_km else 0.0
+    print(
+        f"REPLAN_VS_FRESH remainder_km={km:.1f} fresh_km={fresh_km:.1f} gap_pct={gap:+.2f} "
+        f"target_pct<=3 {'met' if gap <= 3 else 'MISSED'} fresh_backend={fresh.backend} "
+        f"fresh_s={fresh_s:.1f} fresh_unassigned={len(fresh.unassigned)} "
+        f"replan_unassigned={len(solution.unassigned)} fresh_feasible={rebuilt.feasible}",
+        flush=True,
+    )
+
+
+def _bench_urgent(plan, partner, day, now) -> None:
+    """Ten urgent orders arrive half an hour later: the share of pending stops the re-plan
+    moves to another route (the rest of the day should stay as the couriers know it)."""
+    from lastmile.dispatch.models import ReplanTrigger, Stop, StopStatus
+    from lastmile.dispatch.services.replanning import replan_run
+    from lastmile.dispatch.services.requests import replan_request
+    from lastmile.orders.demo import _orders_for_day
+    from lastmile.orders.models import Priority
+    from lastmile.orders.services import orders_bulk_create
+
+    pending = Stop.objects.filter(
+        route__plan=plan, status=StopStatus.PENDING, order__isnull=False
+    ).count()
+    urgent = _orders_for_day(random.Random(11), partner, plan.hub, day, 10, 9500)
+    for order, _parcels in urgent:
+        order.priority = Priority.URGENT
+    orders_bulk_create(partner=partner, hub=plan.hub, orders=urgent, source="bench")
+    replan = replan_request(plan=plan, trigger=ReplanTrigger.NEW_ORDER, now=now, enqueue=False)
+    started = time.perf_counter()
+    replan = replan_run(replan_id=replan.pk, now=now)
+    total = time.perf_counter() - started
+    diff = replan.diff
+    moved = len(diff.get("moved", []))
+    share = 100 * moved / pending if pending else 0.0
+    print(
+        f"REPLAN_URGENT status={replan.status} total_s={total:.1f} pending_before={pending} "
+        f"added={len(diff.get('added', []))} moved={moved} moved_pct={share:.1f} "
+        f"target_pct<=10 {'met' if share <= 10 and replan.status == 'applied' else 'MISSED'} "
+        f"dropped={len(diff.get('dropped', []))} unassigned={len(diff.get('unassigned', []))} "
+        f"error={replan.error!r}",
+        flush=True,
+    )
 
 
 def main() -> None:

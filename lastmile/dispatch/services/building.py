@@ -254,7 +254,33 @@ def replan_input_build(day: LiveDay) -> ReplanInput:
     # (loading before leaving is not counted, as in the day's plan).
     locations = [hub, hub]
     no_reload = {HUB_LOCATION, DOCK}
-    vehicles, by_vehicle = [], {}
+    vehicles = _live_vehicles(day, locations, no_reload)
+    loaded = {order_id: e.route.pk for e in day.routes for order_id in e.loaded}
+    jobs, shipments = _live_jobs(day, locations, loaded)
+    profiles = sorted({v.profile for v in vehicles}) or ["van"]
+    problem = Problem(
+        locations=tuple(locations),
+        jobs=tuple(jobs),
+        vehicles=tuple(vehicles),
+        matrices={
+            profile: _with_reload(matrix, reload_s, no_reload)
+            for profile, matrix in build_matrices(locations, matrix_provider(), profiles).items()
+        },
+        shipments=tuple(shipments),
+    )
+    return ReplanInput(
+        problem=problem,
+        day=day,
+        by_vehicle={e.vehicle.code: e for e in day.routes},
+        stats=_live_stats(day, jobs, shipments),
+        initial_routes=_current_routes(day, loaded),
+        reload_s=reload_s,
+    )
+
+
+def _live_vehicles(day: LiveDay, locations: list[Location], no_reload: set[int]) -> list[Vehicle]:
+    """Each vehicle of the live day where and when it is now (its location appended)."""
+    vehicles = []
     now_s = seconds_since(day.now, midnight=day.midnight)
     # A vehicle on the road brings its parcels home even past the shift's end (overtime, not
     # abandoned parcels): its day ends at midnight. New work still has to fit the windows.
@@ -276,10 +302,9 @@ def replan_input_build(day: LiveDay) -> ReplanInput:
         energy = spec.energy
         if energy is not None and entry.energy_wh is not None:
             energy = dataclasses.replace(energy, usable_wh=max(1, entry.energy_wh))
-        code = entry.vehicle.code
         vehicles.append(
             Vehicle(
-                id=code,
+                id=entry.vehicle.code,
                 start=start,
                 end=HUB_LOCATION,
                 shift=TimeWindow(begin, max(begin, end_s if entry.started else day.shift.end_s)),
@@ -292,10 +317,17 @@ def replan_input_build(day: LiveDay) -> ReplanInput:
                 costs=dataclasses.replace(spec.costs, fixed=0) if entry.route else spec.costs,
             )
         )
-        by_vehicle[code] = entry
+    return vehicles
+
+
+def _live_jobs(
+    day: LiveDay, locations: list[Location], loaded: dict[int, int]
+) -> tuple[list[Job], list[Shipment]]:
+    """Parcels on board as jobs pinned to their vehicle (soft window end); everything at the
+    hub as a shipment from the dock, pinned to a started route's vehicle or preferring the
+    route it is on."""
     code_of = {e.route.pk: e.vehicle.code for e in day.routes if e.route}
     started = {e.route.pk for e in day.routes if e.started}
-    loaded = {order_id: e.route.pk for e in day.routes for order_id in e.loaded}
     demands = order_demands(list(day.orders.values()))
     jobs, shipments = [], []
     for order in day.orders.values():
@@ -326,19 +358,12 @@ def replan_input_build(day: LiveDay) -> ReplanInput:
             preferred_vehicle_id=prefer,
         )
         shipments.append(Shipment(id=f"s{order.pk}", pickup=pickup, delivery=delivery))
-    profiles = sorted({v.profile for v in vehicles}) or ["van"]
-    problem = Problem(
-        locations=tuple(locations),
-        jobs=tuple(jobs),
-        vehicles=tuple(vehicles),
-        matrices={
-            profile: _with_reload(matrix, reload_s, no_reload)
-            for profile, matrix in build_matrices(locations, matrix_provider(), profiles).items()
-        },
-        shipments=tuple(shipments),
-    )
-    stats = {
-        "vehicles": len(vehicles),
+    return jobs, shipments
+
+
+def _live_stats(day: LiveDay, jobs: list[Job], shipments: list[Shipment]) -> dict[str, object]:
+    return {
+        "vehicles": len(day.routes),
         "orders": len(day.orders),
         "on_board": len(jobs),
         "at_hub": len(shipments),
@@ -355,14 +380,6 @@ def replan_input_build(day: LiveDay) -> ReplanInput:
             for e in day.routes
         },
     }
-    return ReplanInput(
-        problem=problem,
-        day=day,
-        by_vehicle=by_vehicle,
-        stats=stats,
-        initial_routes=_current_routes(day, loaded),
-        reload_s=reload_s,
-    )
 
 
 def _with_reload(matrix: TravelMatrix, reload_s: int, no_reload: set[int]) -> TravelMatrix:

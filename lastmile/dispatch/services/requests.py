@@ -229,38 +229,17 @@ def replan_request(
             Replan.objects.select_for_update().filter(plan=plan, status=ReplanStatus.QUEUED).first()
         )
         if queued is None:
-            delay = settings.DISPATCH_REPLAN_DEBOUNCE_S if debounce else 0
-            try:
-                with transaction.atomic():
-                    queued = Replan.objects.create(
-                        plan=plan,
-                        triggers=[entry],
-                        requested_by=actor,
-                        run_after=now + dt.timedelta(seconds=delay),
-                        celery_task_id=str(uuid.uuid4()),
-                        sent_at=timezone.now(),
-                    )
-            except IntegrityError:
-                # Another trigger created it a moment ago: join that one.
-                queued = Replan.objects.select_for_update().get(
-                    plan=plan, status=ReplanStatus.QUEUED
-                )
-            else:
-                PlanEvent.objects.create(
-                    plan=plan,
-                    kind=PlanEvent.Kind.REPLAN_REQUESTED,
-                    actor=actor,
-                    payload={"replan": queued.pk, "trigger": entry},
-                    occurred_at=now,
-                )
-                replan = queued
+            created = _replan_create(plan, entry, actor=actor, now=now, debounce=debounce)
+            if not created.joined:
                 if enqueue:
-                    transaction.on_commit(lambda: _replan_enqueue(replan, delay))
+                    delay = (created.run_after - now).total_seconds()
+                    transaction.on_commit(lambda: _replan_enqueue(created, delay))
                 logger.info(
                     "replan requested",
-                    extra={"plan": plan.pk, "replan": replan.pk, "trigger": trigger},
+                    extra={"plan": plan.pk, "replan": created.pk, "trigger": trigger},
                 )
-                return replan
+                return created
+            queued = created
         queued.triggers = [*queued.triggers, entry]
         update = ["triggers", "updated_at"]
         if not debounce:
@@ -274,6 +253,37 @@ def replan_request(
         queued.save(update_fields=update)
         queued.joined = True
         return queued
+
+
+def _replan_create(
+    plan: Plan, entry: dict, *, actor: User | None, now: dt.datetime, debounce: bool
+) -> Replan:
+    """A new queued re-plan with its ``replan_requested`` event; when another trigger created
+    one a moment ago, that one, locked, with ``joined`` set (the caller adds the trigger)."""
+    delay = settings.DISPATCH_REPLAN_DEBOUNCE_S if debounce else 0
+    try:
+        with transaction.atomic():
+            replan = Replan.objects.create(
+                plan=plan,
+                triggers=[entry],
+                requested_by=actor,
+                run_after=now + dt.timedelta(seconds=delay),
+                celery_task_id=str(uuid.uuid4()),
+                sent_at=timezone.now(),
+            )
+    except IntegrityError:
+        replan = Replan.objects.select_for_update().get(plan=plan, status=ReplanStatus.QUEUED)
+        replan.joined = True
+        return replan
+    PlanEvent.objects.create(
+        plan=plan,
+        kind=PlanEvent.Kind.REPLAN_REQUESTED,
+        actor=actor,
+        payload={"replan": replan.pk, "trigger": entry},
+        occurred_at=now,
+    )
+    replan.joined = False
+    return replan
 
 
 def replan_ask(

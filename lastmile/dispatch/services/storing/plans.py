@@ -136,6 +136,46 @@ def _supersede_ready_plans(plan: Plan) -> None:
         logger.info("plan superseded", extra={"plan": old.pk, "by": plan.pk, **removed})
 
 
+def _ready_fields(
+    data: PlanningInput,
+    solution: Solution,
+    report: CheckReport,
+    timings: dict[str, float],
+    *,
+    stops: int,
+    routed: int,
+) -> dict[str, object]:
+    """What a ready plan records: its figures from the checker, the run's timings and shift."""
+    return {
+        "progress_phase": PlanPhase.DONE,
+        "progress_pct": 100,
+        "progress_updated_at": timezone.now(),
+        "time_limit_s": float(settings.DISPATCH_TIME_LIMIT_S),
+        "backend": solution.backend,
+        "solve_time_s": round(solution.solve_s, 3),
+        "objective": solution.objective,
+        "distance_m": round(report.distance_m),
+        "duration_s": round(sum(f.duration_s for f in report.routes)),
+        "energy_wh": round(sum(f.energy_wh for f in report.routes)),
+        "vehicles_used": report.vehicles_used,
+        "vehicles_available": len(data.vehicles),
+        "routed_count": routed,
+        "unassigned_count": len(solution.unassigned),
+        "feasible": report.feasible,
+        "violations_count": len(report.violations),
+        "stats": {
+            **timings,
+            "orders": len(data.orders),
+            "stops": stops,
+            "shift_start": data.at(data.shift.start_s).isoformat(),
+            "shift_end": data.at(data.shift.end_s).isoformat(),
+            "shift_source": data.shift_source,
+        },
+        "error": "",
+        **lease_released(),
+    }
+
+
 @transaction.atomic(durable=True)
 def plan_store(
     *,
@@ -178,34 +218,7 @@ def plan_store(
     )
     timings["store_s"] = round(time.perf_counter() - started, 3)
     routed = sum(len(r.job_ids) for r in solution.routes)
-    fields = {
-        "progress_phase": PlanPhase.DONE,
-        "progress_pct": 100,
-        "progress_updated_at": timezone.now(),
-        "time_limit_s": float(settings.DISPATCH_TIME_LIMIT_S),
-        "backend": solution.backend,
-        "solve_time_s": round(solution.solve_s, 3),
-        "objective": solution.objective,
-        "distance_m": round(report.distance_m),
-        "duration_s": round(sum(f.duration_s for f in report.routes)),
-        "energy_wh": round(sum(f.energy_wh for f in report.routes)),
-        "vehicles_used": report.vehicles_used,
-        "vehicles_available": len(data.vehicles),
-        "routed_count": routed,
-        "unassigned_count": len(solution.unassigned),
-        "feasible": report.feasible,
-        "violations_count": len(report.violations),
-        "stats": {
-            **timings,
-            "orders": len(data.orders),
-            "stops": len(stops),
-            "shift_start": data.at(data.shift.start_s).isoformat(),
-            "shift_end": data.at(data.shift.end_s).isoformat(),
-            "shift_source": data.shift_source,
-        },
-        "error": "",
-        **lease_released(),
-    }
+    fields = _ready_fields(data, solution, report, timings, stops=len(stops), routed=routed)
     plan = plan_transition(
         plan,
         target=PlanStatus.READY,
