@@ -16,7 +16,7 @@ api_v1 = [
     # rather than inline, so the docs work under a script-src without 'unsafe-inline'.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     path("fleet/", include("fleet.api.urls")),
-    path("driver/", include("lastmile.dispatch.api_urls")),
+    path("driver/", include("lastmile.dispatch.api.urls")),
 ]
 
 urlpatterns = [
