@@ -23,7 +23,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
-    path("courier/offers/", include("lastmile.dispatch.portal_urls")),
+    path("courier/offers/", include("lastmile.dispatch.portal.urls")),
     path("courier/", include("workforce.urls")),
     path("dispatch/", include("lastmile.dispatch.urls")),
 ]
