@@ -16,14 +16,14 @@ api_v1 = [
     # rather than inline, so the docs work under a script-src without 'unsafe-inline'.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     path("fleet/", include("fleet.api.urls")),
-    path("driver/", include("lastmile.dispatch.api_urls")),
+    path("driver/", include("lastmile.dispatch.api.urls")),
 ]
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
-    path("courier/offers/", include("lastmile.dispatch.portal_urls")),
+    path("courier/offers/", include("lastmile.dispatch.portal.urls")),
     path("courier/", include("workforce.urls")),
     path("dispatch/", include("lastmile.dispatch.urls")),
 ]

@@ -1,7 +1,7 @@
 """Who may open the courier portal's pages: the sign-in decorator and the 403 page.
 
 Shared by every courier-facing page, workforce's own (``views.py``) and dispatch's
-(``lastmile/dispatch/portal.py``), so it lives here rather than in an interface module.
+(``lastmile/dispatch/portal/``), so it lives here rather than in an interface module.
 """
 
 from collections.abc import Callable

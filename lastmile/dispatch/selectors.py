@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -201,136 +202,21 @@ def _hhmm(moment: dt.datetime | None, zone: dt.tzinfo) -> str:
 def board_data(*, hub: Hub, service_date: dt.date) -> dict[str, Any]:
     """Everything the board draws for ``hub`` on ``service_date``, as plain JSON-ready data.
 
-    Six queries whatever the plan's size: the day's plans, the shown plan's routes (with
-    vehicle and courier), its stops, its unassigned orders, its latest re-plans, and the
-    hub's vehicle positions.
+    Six queries whatever the plan's size, in this order: the day's plans, the shown plan's
+    routes (with vehicle and courier), its stops, its unassigned orders, the hub's vehicle
+    positions, and its latest re-plans. Only a ready or published plan has its routes drawn;
+    a run still in flight is reported beside it.
     """
     zone = hub.zone
-    plans = list(
-        Plan.objects.filter(hub=hub, service_date=service_date).order_by("-created_at", "-pk")[
-            :PLANS_READ
-        ]
-    )
-    shown, running = _pick(plans)
+    shown, running = _pick(_day_plans(hub=hub, service_date=service_date))
     routes: list[dict[str, Any]] = []
     unassigned: list[list[Any]] = []
     if shown is not None and shown.status in SHOWN_STATUSES:
-        by_id: dict[int, dict[str, Any]] = {}
-        for route in shown.routes.select_related("vehicle", "courier__user").order_by(
-            "colour_index", "pk"
-        ):
-            row = {
-                "id": route.pk,
-                "colour": ROUTE_PALETTE[route.colour_index % len(ROUTE_PALETTE)],
-                "vehicle": route.vehicle.code,
-                "courier": str(route.courier) if route.courier_id else None,
-                "status": route.get_status_display(),
-                "start": _hhmm(route.planned_start, zone),
-                "end": _hhmm(route.planned_end, zone),
-                "distance_m": route.distance_m,
-                "duration_s": route.duration_s,
-                "energy_wh": route.energy_wh,
-                "load_parcels": route.load_parcels,
-                "load_weight_g": route.load_weight_g,
-                "load_volume_cm3": route.load_volume_cm3,
-                "trips": route.trips,
-                "eta_source": route.eta_source,
-                "order_stops": 0,
-                "stops": [],
-            }
-            routes.append(row)
-            by_id[route.pk] = row
-        stops = (
-            Stop.objects.filter(route__plan=shown)
-            .exclude(status=StopStatus.SKIPPED)  # taken off by a re-plan: history, not the route
-            .order_by("route_id", "sequence")
-            .values_list(
-                "route_id",
-                "pk",
-                "sequence",
-                "latitude",
-                "longitude",
-                "kind",
-                "order__external_reference",
-                "planned_arrival",
-                "window_start",
-                "window_end",
-                "order__recipient_name",
-                "order__address",
-            )
-        )
-        for (
-            route_id,
-            pk,
-            seq,
-            lat,
-            lng,
-            kind,
-            ref,
-            arrival,
-            w_start,
-            w_end,
-            recipient,
-            address,
-        ) in stops.iterator(chunk_size=2000):
-            row = by_id[route_id]
-            window = f"{_hhmm(w_start, zone)}–{_hhmm(w_end, zone)}" if w_start else ""
-            row["stops"].append(
-                [
-                    pk,
-                    seq,
-                    float(lat),
-                    float(lng),
-                    kind,
-                    ref or "",
-                    _hhmm(arrival, zone),
-                    window,
-                    recipient or "",
-                    address or "",
-                ]
-            )
-            if kind in ORDER_STOP_KINDS:
-                row["order_stops"] += 1
-        unassigned = [
-            [order_id, ref, float(lat), float(lng), reason, detail, fix]
-            for order_id, ref, lat, lng, reason, detail, fix in UnassignedOrder.objects.filter(
-                plan=shown
-            )
-            .order_by("reason", "order_id")
-            .values_list(
-                "order_id",
-                "order__external_reference",
-                "order__latitude",
-                "order__longitude",
-                "reason",
-                "detail",
-                "fix",
-            )
-        ]
+        routes = _board_routes(plan=shown, zone=zone)
+        unassigned = _board_unassigned(plan=shown)
     reasons = dict(UnassignedOrder.Reason.choices)
-    by_reason = Counter(row[4] for row in unassigned)
-    vehicles = [
-        [
-            code,
-            float(lat),
-            float(lng),
-            recorded.isoformat() if recorded else None,
-            None if soc is None else float(soc),
-        ]
-        for code, lat, lng, recorded, soc in VehicleState.objects.filter(
-            vehicle__home_hub=hub, latitude__isnull=False, longitude__isnull=False
-        )
-        .order_by("vehicle__code")
-        .values_list("vehicle__code", "latitude", "longitude", "recorded_at", "soc_pct")
-    ]
-    replans = []
-    if shown is not None:
-        replans = [
-            replan_summary(r, zone)
-            for r in Replan.objects.filter(plan=shown).order_by("-created_at", "-pk")[
-                :REPLANS_SHOWN
-            ]
-        ]
+    vehicles = _board_vehicles(hub=hub)
+    replans = _board_replans(plan=shown, zone=zone) if shown is not None else []
     return {
         "replans": replans,
         "hub": {
@@ -344,9 +230,7 @@ def board_data(*, hub: Hub, service_date: dt.date) -> dict[str, Any]:
         "run": plan_progress(running) if running else None,
         "routes": routes,
         "unassigned": unassigned,
-        "unassigned_by_reason": [
-            [code, reasons.get(code, code), count] for code, count in sorted(by_reason.items())
-        ],
+        "unassigned_by_reason": _unassigned_by_reason(unassigned, reasons),
         "reasons": reasons,
         "vehicles": vehicles,
         "fields": {
@@ -355,6 +239,162 @@ def board_data(*, hub: Hub, service_date: dt.date) -> dict[str, Any]:
             "vehicle": VEHICLE_FIELDS,
         },
     }
+
+
+def _day_plans(*, hub: Hub, service_date: dt.date) -> list[Plan]:
+    """The day's latest runs, newest first (one query)."""
+    return list(
+        Plan.objects.filter(hub=hub, service_date=service_date).order_by("-created_at", "-pk")[
+            :PLANS_READ
+        ]
+    )
+
+
+def _board_routes(*, plan: Plan, zone: dt.tzinfo) -> list[dict[str, Any]]:
+    """The plan's routes in colour order, each with its stops as compact arrays (two queries:
+    routes, then every stop of the plan in one read, whatever the number of routes)."""
+    routes = [
+        _route_row(route, zone)
+        for route in plan.routes.select_related("vehicle", "courier__user").order_by(
+            "colour_index", "pk"
+        )
+    ]
+    by_id = {row["id"]: row for row in routes}
+    kind_at = STOP_FIELDS.index("kind")
+    for route_id, stop in _stop_rows(plan=plan, zone=zone):
+        row = by_id[route_id]
+        row["stops"].append(stop)
+        if stop[kind_at] in ORDER_STOP_KINDS:
+            row["order_stops"] += 1
+    return routes
+
+
+def _route_row(route: Route, zone: dt.tzinfo) -> dict[str, Any]:
+    return {
+        "id": route.pk,
+        "colour": ROUTE_PALETTE[route.colour_index % len(ROUTE_PALETTE)],
+        "vehicle": route.vehicle.code,
+        "courier": str(route.courier) if route.courier_id else None,
+        "status": route.get_status_display(),
+        "start": _hhmm(route.planned_start, zone),
+        "end": _hhmm(route.planned_end, zone),
+        "distance_m": route.distance_m,
+        "duration_s": route.duration_s,
+        "energy_wh": route.energy_wh,
+        "load_parcels": route.load_parcels,
+        "load_weight_g": route.load_weight_g,
+        "load_volume_cm3": route.load_volume_cm3,
+        "trips": route.trips,
+        "eta_source": route.eta_source,
+        "order_stops": 0,
+        "stops": [],
+    }
+
+
+def _stop_rows(*, plan: Plan, zone: dt.tzinfo) -> Iterator[tuple[int, list[Any]]]:
+    """(route id, the stop as a ``STOP_FIELDS`` array) for every stop the plan still drives,
+    by route and sequence, read as plain rows in chunks (a thousand stops stay cheap)."""
+    stops = (
+        Stop.objects.filter(route__plan=plan)
+        .exclude(status=StopStatus.SKIPPED)  # taken off by a re-plan: history, not the route
+        .order_by("route_id", "sequence")
+        .values_list(
+            "route_id",
+            "pk",
+            "sequence",
+            "latitude",
+            "longitude",
+            "kind",
+            "order__external_reference",
+            "planned_arrival",
+            "window_start",
+            "window_end",
+            "order__recipient_name",
+            "order__address",
+        )
+    )
+    for (
+        route_id,
+        pk,
+        seq,
+        lat,
+        lng,
+        kind,
+        ref,
+        arrival,
+        w_start,
+        w_end,
+        recipient,
+        address,
+    ) in stops.iterator(chunk_size=2000):
+        window = f"{_hhmm(w_start, zone)}–{_hhmm(w_end, zone)}" if w_start else ""
+        yield (
+            route_id,
+            [
+                pk,
+                seq,
+                float(lat),
+                float(lng),
+                kind,
+                ref or "",
+                _hhmm(arrival, zone),
+                window,
+                recipient or "",
+                address or "",
+            ],
+        )
+
+
+def _board_unassigned(*, plan: Plan) -> list[list[Any]]:
+    """The plan's unassigned orders as ``UNASSIGNED_FIELDS`` arrays, by reason (one query)."""
+    return [
+        [order_id, ref, float(lat), float(lng), reason, detail, fix]
+        for order_id, ref, lat, lng, reason, detail, fix in UnassignedOrder.objects.filter(
+            plan=plan
+        )
+        .order_by("reason", "order_id")
+        .values_list(
+            "order_id",
+            "order__external_reference",
+            "order__latitude",
+            "order__longitude",
+            "reason",
+            "detail",
+            "fix",
+        )
+    ]
+
+
+def _unassigned_by_reason(unassigned: list[list[Any]], reasons: dict[str, str]) -> list[list[Any]]:
+    """[code, label, count] per reason present, by code."""
+    by_reason = Counter(row[UNASSIGNED_FIELDS.index("reason")] for row in unassigned)
+    return [[code, reasons.get(code, code), count] for code, count in sorted(by_reason.items())]
+
+
+def _board_vehicles(*, hub: Hub) -> list[list[Any]]:
+    """The hub's vehicles with a known position, as ``VEHICLE_FIELDS`` arrays (one query)."""
+    return [
+        [
+            code,
+            float(lat),
+            float(lng),
+            recorded.isoformat() if recorded else None,
+            None if soc is None else float(soc),
+        ]
+        for code, lat, lng, recorded, soc in VehicleState.objects.filter(
+            vehicle__home_hub=hub, latitude__isnull=False, longitude__isnull=False
+        )
+        .order_by("vehicle__code")
+        .values_list("vehicle__code", "latitude", "longitude", "recorded_at", "soc_pct")
+    ]
+
+
+def _board_replans(*, plan: Plan, zone: dt.tzinfo) -> list[dict[str, Any]]:
+    """The plan's latest re-plans, newest first (one query)."""
+    return [
+        replan_summary(r, zone)
+        for r in Replan.objects.filter(plan=plan).order_by("-created_at", "-pk")[:REPLANS_SHOWN]
+    ]
 
 
 def offers_open_for(*, courier: Courier) -> list[RouteOffer]:

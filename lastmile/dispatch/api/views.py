@@ -16,16 +16,24 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import MultiPartParser
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from lastmile.core.api import COMMON_PROBLEMS, RETRY_AFTER, THROTTLED, TOO_LARGE, problem
-from lastmile.core.errors import ErrorCode, NotFound
+from lastmile.core.errors import ErrorCode
 from lastmile.core.limits import LimitedFormParser, LimitedJSONParser
 from lastmile.core.throttles import CourierRateThrottle
 from lastmile.core.uploads import check_image_upload
+from lastmile.dispatch.api.permissions import IsActiveCourier
+from lastmile.dispatch.api.serializers import (
+    OfferSerializer,
+    PositionInputSerializer,
+    RouteSummarySerializer,
+    StopSerializer,
+    StopUpdateOutputSerializer,
+)
 from lastmile.dispatch.errors import (
     CourierBusy,
     CourierNotActive,
@@ -51,61 +59,9 @@ from lastmile.dispatch.services import (
     stop_deliver,
     stop_fail,
 )
-from lastmile.dispatch.services.eligibility import courier_active_refusal
 from lastmile.orders.models import FailureReason
 from workforce.models import Courier
 from workforce.selectors import courier_get_for_user
-
-
-class RouteSummarySerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    service_date = serializers.DateField(source="plan.service_date")
-    hub = serializers.CharField(source="plan.hub.code")
-    vehicle = serializers.CharField(source="vehicle.code")
-    status = serializers.CharField()
-    planned_start = serializers.DateTimeField()
-    planned_end = serializers.DateTimeField()
-    started_at = serializers.DateTimeField(allow_null=True)
-    completed_at = serializers.DateTimeField(allow_null=True)
-    distance_m = serializers.IntegerField()
-    # "fallback": the routing server failed, the ETAs are a straight-line estimate.
-    eta_source = serializers.CharField()
-    etas_refreshed_at = serializers.DateTimeField(allow_null=True)
-
-
-class StopSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    sequence = serializers.IntegerField()
-    kind = serializers.CharField()
-    status = serializers.CharField()
-    order_reference = serializers.CharField(source="order.external_reference", default=None)
-    recipient_name = serializers.CharField(source="order.recipient_name", default=None)
-    address = serializers.CharField(source="order.address", default=None)
-    latitude = serializers.DecimalField(max_digits=9, decimal_places=6)
-    longitude = serializers.DecimalField(max_digits=9, decimal_places=6)
-    window_start = serializers.DateTimeField(allow_null=True)
-    window_end = serializers.DateTimeField(allow_null=True)
-    planned_arrival = serializers.DateTimeField()
-    eta = serializers.DateTimeField(allow_null=True)
-    actual_arrival = serializers.DateTimeField(allow_null=True)
-    actual_departure = serializers.DateTimeField(allow_null=True)
-
-
-class IsActiveCourier(BasePermission):
-    """A courier who may not drive (suspended, offboarded, not approved) is refused with a
-    403 problem ``courier_not_active``. A user without a courier profile passes on to the
-    view, which answers 404 as for anyone else's route."""
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        try:
-            courier = courier_get_for_user(user=request.user)
-        except NotFound:
-            return True
-        refusal = courier_active_refusal(courier)
-        if refusal is not None:
-            raise refusal
-        return True
-
 
 # Every driver operation: throttled per courier (429 with Retry-After), and refused to a
 # courier who may not drive. Operations that take a body add ``TOO_LARGE``, those that change
@@ -139,29 +95,6 @@ def _stop_body(stop: Stop) -> dict[str, Any]:
     route = Route.objects.only("status").get(pk=stop.route_id)
     fresh = Stop.objects.select_related("order").get(pk=stop.pk)
     return {"route_status": route.status, "stop": StopSerializer(fresh).data}
-
-
-class StopUpdateOutputSerializer(serializers.Serializer):
-    route_status = serializers.CharField()
-    stop = StopSerializer()
-
-
-class PositionInputSerializer(serializers.Serializer):
-    """Where the courier is, optional (both or neither); the ETAs ahead start from there."""
-
-    latitude = serializers.DecimalField(
-        max_digits=9, decimal_places=6, min_value=-90, max_value=90, required=False
-    )
-    longitude = serializers.DecimalField(
-        max_digits=9, decimal_places=6, min_value=-180, max_value=180, required=False
-    )
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if ("latitude" in attrs) != ("longitude" in attrs):
-            raise serializers.ValidationError(
-                {"latitude": ["Give both latitude and longitude, or neither."]}
-            )
-        return attrs
 
 
 class DriverRouteListApi(DriverApiView):
@@ -379,13 +312,6 @@ class DriverStopFailApi(DriverApiView):
 
 
 # --- Route offers ---------------------------------------------------------------------------
-
-
-class OfferSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    status = serializers.CharField()
-    expires_at = serializers.DateTimeField()
-    route = RouteSummarySerializer()
 
 
 class DriverOfferListApi(DriverApiView):

@@ -1,0 +1,1 @@
+"""The driver REST API: a signed-in courier's routes, route offers and stop updates."""

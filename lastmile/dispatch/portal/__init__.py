@@ -1,0 +1,1 @@
+"""The courier's dispatch pages in the courier portal: route offers and "My route"."""
