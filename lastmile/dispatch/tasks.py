@@ -10,13 +10,16 @@ from django.utils import timezone
 
 from lastmile.dispatch.models import ReplanStatus
 from lastmile.dispatch.services import (
+    courier_work_release,
+    live_days_watch,
+    offers_sweep,
     plan_run,
     plans_request_tomorrow,
+    plans_sweep,
+    replan_run,
+    replans_sweep,
+    route_etas_refresh,
 )
-from lastmile.dispatch.services.etas import route_etas_refresh
-from lastmile.dispatch.services.replanning import replan_run
-from lastmile.dispatch.services.requests import live_days_watch, plans_sweep, replans_sweep
-from lastmile.dispatch.services.staffing import courier_work_release, offers_sweep
 from lastmile.routing.problem import Location
 
 logger = logging.getLogger(__name__)

@@ -36,10 +36,13 @@ from lastmile.dispatch.selectors import (
     route_get_for_board,
     stop_get_for_board,
 )
-from lastmile.dispatch.services import plan_cancel, plan_request
-from lastmile.dispatch.services.board import stop_move
-from lastmile.dispatch.services.publishing import plan_publish
-from lastmile.dispatch.services.requests import replan_request
+from lastmile.dispatch.services import (
+    plan_cancel,
+    plan_publish,
+    plan_request,
+    replan_request,
+    stop_move,
+)
 from lastmile.hubs.models import Hub
 
 VIEW_PERMISSION = "dispatch.view_plan"

@@ -28,8 +28,8 @@ from lastmile.dispatch.models import (
     StopKind,
     StopStatus,
 )
-from lastmile.dispatch.services import route_start, stop_arrive, stop_deliver
 from lastmile.dispatch.services import etas as eta_services
+from lastmile.dispatch.services import route_start, stop_arrive, stop_deliver
 from lastmile.orders.models import DeliveryAttempt, FailureReason, Order, OrderStatus
 from lastmile.routing.matrix import HaversineProvider
 from tests.dispatch import test_stop_updates

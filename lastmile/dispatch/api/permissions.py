@@ -5,7 +5,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from lastmile.core.errors import NotFound
-from lastmile.dispatch.services.eligibility import courier_active_refusal
+from lastmile.dispatch.services import courier_active_refusal
 from workforce.selectors import courier_get_for_user
 
 

@@ -31,6 +31,7 @@ from lastmile.dispatch.selectors import (
     stop_get_for_courier,
 )
 from lastmile.dispatch.services import (
+    courier_active_refusal,
     route_offer_accept,
     route_offer_decline,
     route_start,
@@ -39,7 +40,6 @@ from lastmile.dispatch.services import (
     stop_deliver,
     stop_fail,
 )
-from lastmile.dispatch.services.eligibility import courier_active_refusal
 from lastmile.orders.models import FailureReason
 from workforce.access import courier_view, no_access
 from workforce.models import Courier
