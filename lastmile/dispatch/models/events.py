@@ -1,13 +1,12 @@
 """The plan's timeline (``PlanEvent``); rows are written only by ``lastmile.dispatch.events``."""
 
-from django.conf import settings
 from django.db import models
 
-from lastmile.core.models import AppendOnlyModel
+from lastmile.core.models import EventModel
 from lastmile.dispatch.models.plans import Plan
 
 
-class PlanEvent(AppendOnlyModel):
+class PlanEvent(EventModel):
     """The plan's timeline: one row per request, join and status change; never edited."""
 
     class Kind(models.TextChoices):
@@ -28,18 +27,7 @@ class PlanEvent(AppendOnlyModel):
 
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(max_length=24, choices=Kind.choices)
-    from_status = models.CharField(max_length=16, blank=True)
-    to_status = models.CharField(max_length=16, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    payload = models.JSONField(default=dict, blank=True)
-    occurred_at = models.DateTimeField(db_index=True)
 
     class Meta:
         ordering = ["plan", "occurred_at", "pk"]
         indexes = [models.Index(fields=["plan", "occurred_at"], name="dispatch_event_timeline")]
-
-    def __str__(self) -> str:
-        change = f" {self.from_status}→{self.to_status}" if self.to_status else ""
-        return f"{self.get_kind_display()}{change}"
