@@ -61,14 +61,14 @@ def order_transition(
         table=ORDER_TRANSITIONS,
         entity="Order",
         target=target,
-        record=lambda row, previous, now: events.order_status_changed(
+        record=lambda row, previous, at: events.order_status_changed(
             order=row,
             from_status=previous,
             to_status=target,
             source=source,
             actor=actor,
             payload=payload,
-            occurred_at=now,
+            occurred_at=at,
         ),
         stamps=_STATE_TIMESTAMPS,
         fields={"status_changed_at": now, **(fields or {})},
