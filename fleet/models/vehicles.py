@@ -5,13 +5,12 @@ units of money), so :func:`fleet.selectors.vehicle_routing_spec` converts withou
 surprises. Nothing here imports the routing engine.
 """
 
-from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
 
 from lastmile.core.geo import coordinate_constraints, latitude_field, longitude_field
-from lastmile.core.models import AppendOnlyModel, TimeStampedModel
+from lastmile.core.models import EventModel, TimeStampedModel
 from lastmile.core.skills import validate_skills
 from lastmile.core.state import validate_table
 
@@ -347,7 +346,7 @@ class VehicleState(models.Model):
         return f"State of {self.vehicle_id}"
 
 
-class FleetEvent(AppendOnlyModel):
+class FleetEvent(EventModel):
     """The fleet's audit trail: one row per change, never edited or deleted.
 
     Vehicle status moves, device tokens issued or revoked and charging-plan status moves each
@@ -374,16 +373,9 @@ class FleetEvent(AppendOnlyModel):
         blank=True,
         related_name="events",
     )
-    from_status = models.CharField(max_length=16, blank=True)
-    to_status = models.CharField(max_length=16, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
     source = models.CharField(
         max_length=32, help_text="Where the change came from: back_office, api, system, demo"
     )
-    payload = models.JSONField(default=dict, blank=True)
-    occurred_at = models.DateTimeField()
 
     class Meta:
         ordering = ["occurred_at", "pk"]
@@ -397,7 +389,3 @@ class FleetEvent(AppendOnlyModel):
             models.Index(fields=["vehicle", "occurred_at"], name="fleet_event_vehicle_time"),
             models.Index(fields=["charging_plan", "occurred_at"], name="fleet_event_plan_time"),
         ]
-
-    def __str__(self) -> str:
-        change = f" {self.from_status}→{self.to_status}" if self.to_status else ""
-        return f"{self.get_kind_display()}{change}"

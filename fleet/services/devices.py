@@ -7,9 +7,9 @@ its prefix (for lookup) and its SHA-256 hash are. Each change writes an audit ev
 from django.db import transaction
 from django.utils import timezone
 
+from fleet import events
 from fleet.errors import FleetErrorCode
-from fleet.models import Device, FleetEvent, Vehicle, VehicleStatus
-from fleet.services.events import fleet_event_record
+from fleet.models import Device, Vehicle, VehicleStatus
 from fleet.tokens import issue_token
 from lastmile.accounts.models import User
 from lastmile.core.errors import Conflict
@@ -37,13 +37,7 @@ def device_create(
     )
     device.full_clean()
     device.save()
-    fleet_event_record(
-        kind=FleetEvent.Kind.DEVICE_CREATED,
-        vehicle=vehicle,
-        source=source,
-        actor=actor,
-        payload={"device": device.pk, "name": device.name, "token_prefix": device.token_prefix},
-    )
+    events.device_created(device=device, source=source, actor=actor)
     return device, issued.token
 
 
@@ -59,13 +53,7 @@ def device_rotate_token(*, device: Device, source: str, actor: User | None = Non
     issued = issue_token()
     locked.token_prefix, locked.token_hash = issued.prefix, issued.token_hash
     locked.save(update_fields=["token_prefix", "token_hash", "updated_at"])
-    fleet_event_record(
-        kind=FleetEvent.Kind.DEVICE_TOKEN_ROTATED,
-        vehicle_id=locked.vehicle_id,
-        source=source,
-        actor=actor,
-        payload={"device": locked.pk, "from_prefix": old_prefix, "to_prefix": issued.prefix},
-    )
+    events.device_token_rotated(device=locked, from_prefix=old_prefix, source=source, actor=actor)
     return issued.token
 
 
@@ -79,11 +67,5 @@ def device_revoke(
         return locked
     locked.revoked_at = timezone.now()
     locked.save(update_fields=["revoked_at", "updated_at"])
-    fleet_event_record(
-        kind=FleetEvent.Kind.DEVICE_REVOKED,
-        vehicle_id=locked.vehicle_id,
-        source=source,
-        actor=actor,
-        payload={"device": locked.pk, "token_prefix": locked.token_prefix, "reason": reason},
-    )
+    events.device_revoked(device=locked, source=source, actor=actor, reason=reason)
     return locked

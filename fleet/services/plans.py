@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from fleet import events
 from fleet.errors import FleetErrorCode
 from fleet.models import (
     CHARGING_PLAN_TRANSITIONS,
@@ -31,7 +32,6 @@ from fleet.models import (
     ChargingPlanStatus,
     ChargingPlanVehicle,
     ChargingSite,
-    FleetEvent,
     Vehicle,
     VehicleStatus,
 )
@@ -44,7 +44,6 @@ from fleet.optimizer import (
     plan_smart,
 )
 from fleet.selectors import charger_spec, tariff_hourly_prices, vehicle_state_or_none
-from fleet.services.events import fleet_event_record
 from lastmile.accounts.models import User
 from lastmile.core.errors import NotFound, ValidationFailed
 from lastmile.core.leases import (
@@ -59,7 +58,7 @@ from lastmile.core.leases import (
     lease_take,
     leases_sweep,
 )
-from lastmile.core.state import check_transition
+from lastmile.core.state import transition
 from lastmile.hubs.models import Hub
 
 logger = logging.getLogger(__name__)
@@ -315,14 +314,7 @@ def charging_plan_request(
     for row in rows:
         row.plan = plan
     ChargingPlanVehicle.objects.bulk_create(rows)
-    fleet_event_record(
-        kind=FleetEvent.Kind.PLAN_REQUESTED,
-        charging_plan=plan,
-        to_status=plan.status,
-        source=source,
-        actor=actor,
-        payload={"vehicles": len(rows), "horizon_end": horizon_end.isoformat()},
-    )
+    events.charging_plan_requested(plan=plan, vehicle_count=len(rows), source=source, actor=actor)
     if enqueue:
         transaction.on_commit(lambda: _enqueue(plan))
     return plan
@@ -365,23 +357,29 @@ def _problem(plan: ChargingPlan, rows: list[ChargingPlanVehicle], chargers: list
     )
 
 
-def _move(plan: ChargingPlan, *, target: str, source: str, payload: dict | None = None) -> None:
-    """Move a locked plan to ``target`` with its event (the caller holds the transaction)."""
-    if not check_transition(
-        CHARGING_PLAN_TRANSITIONS, entity="Charging plan", current=plan.status, target=target
-    ):
-        return
-    previous = plan.status
-    plan.status, plan.status_changed_at = target, timezone.now()
-    plan.save(update_fields=["status", "status_changed_at", "updated_at"])
-    fleet_event_record(
-        kind=FleetEvent.Kind.PLAN_STATUS_CHANGED,
-        charging_plan=plan,
-        from_status=previous,
-        to_status=target,
-        source=source,
-        payload=payload or {},
-    )
+def _move(
+    plan: ChargingPlan, *, target: str, source: str, payload: dict | None = None
+) -> ChargingPlan:
+    """Move ``plan`` to ``target`` with its event (the caller holds the transaction and has
+    saved its other changes); returns the fresh row, a repeated move returning it unchanged."""
+    now = timezone.now()
+    return transition(
+        plan,
+        table=CHARGING_PLAN_TRANSITIONS,
+        entity="Charging plan",
+        target=target,
+        record=lambda row, previous, at: events.charging_plan_status_changed(
+            plan=row,
+            from_status=previous,
+            to_status=target,
+            source=source,
+            payload=payload,
+            occurred_at=at,
+        ),
+        fields={"status_changed_at": now},
+        queryset=ChargingPlan.objects.select_related("hub"),
+        now=now,
+    ).row
 
 
 def charging_plan_solve(*, plan_id: int, time_limit_s: float = SOLVER_TIME_LIMIT_S) -> ChargingPlan:
@@ -429,18 +427,16 @@ def charging_plan_solve(*, plan_id: int, time_limit_s: float = SOLVER_TIME_LIMIT
         if smart is None:
             locked.message = "; ".join(filter(None, [locked.message, failure]))
             locked.save(update_fields=[*_NAIVE_FIELDS, "message", "updated_at"])
-            _move(locked, target=ChargingPlanStatus.FAILED, source="system")
-            return locked
+            return _move(locked, target=ChargingPlanStatus.FAILED, source="system")
         _store_smart(locked, rows, smart, problem)
         short = smart.short_vehicles
-        _move(
+        locked = _move(
             locked,
             target=ChargingPlanStatus.SHORTFALL if short else ChargingPlanStatus.READY,
             source="system",
             payload={"short": {str(v.vehicle_id): v.shortfall_wh for v in short}},
         )
-        _supersede_overlapping(locked)
-    return locked
+        return _supersede_overlapping(locked)
 
 
 @transaction.atomic
@@ -553,10 +549,11 @@ def _store_smart(
     )
 
 
-def _supersede_overlapping(plan: ChargingPlan) -> None:
+def _supersede_overlapping(plan: ChargingPlan) -> ChargingPlan:
     """One plan per hub and night: a newer request replaces older ones whose nights overlap.
 
     Plans can finish out of order (two workers); the one requested last wins either way.
+    Returns ``plan`` as it is now (superseded itself when a newer plan was solved first).
     """
     overlapping = (
         ChargingPlan.objects.select_for_update()
@@ -578,12 +575,13 @@ def _supersede_overlapping(plan: ChargingPlan) -> None:
                 payload={"by_plan": plan.pk},
             )
         else:
-            _move(
+            plan = _move(
                 plan,
                 target=ChargingPlanStatus.SUPERSEDED,
                 source="system",
                 payload={"by_plan": other.pk},
             )
+    return plan
 
 
 @transaction.atomic
@@ -594,5 +592,4 @@ def charging_plan_fail(*, plan: ChargingPlan, reason: str) -> ChargingPlan:
         return locked
     locked.message = "; ".join(filter(None, [locked.message, reason]))
     locked.save(update_fields=["message", "updated_at"])
-    _move(locked, target=ChargingPlanStatus.FAILED, source="system")
-    return locked
+    return _move(locked, target=ChargingPlanStatus.FAILED, source="system")

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import ProtectedError, RestrictedError
 from django.utils import timezone
 
+from fleet import events
 from fleet.models import (
     VEHICLE_TRANSITIONS,
     Device,
@@ -22,10 +23,9 @@ from fleet.models import (
     VehicleType,
 )
 from fleet.selectors import vehicle_history
-from fleet.services.events import fleet_event_record
 from lastmile.accounts.models import User
 from lastmile.core.errors import HasHistory, ValidationFailed
-from lastmile.core.state import check_transition
+from lastmile.core.state import transition
 from lastmile.hubs.models import Hub
 
 # Retiring is how a vehicle is archived: kept with its history, out of service for good.
@@ -68,14 +68,7 @@ def vehicle_create(
     vehicle.full_clean()
     vehicle.save()
     VehicleState.objects.create(vehicle=vehicle)
-    fleet_event_record(
-        kind=FleetEvent.Kind.VEHICLE_CREATED,
-        vehicle=vehicle,
-        to_status=vehicle.status,
-        source=source,
-        actor=actor,
-        payload={"code": vehicle.code, "vehicle_type": vehicle_type.name, "hub": home_hub.code},
-    )
+    events.vehicle_created(vehicle=vehicle, source=source, actor=actor)
     return vehicle
 
 
@@ -108,25 +101,25 @@ def vehicle_update(
 def _transition(
     vehicle: Vehicle, *, target: str, source: str, actor: User | None, reason: str = ""
 ) -> Vehicle:
-    """Move ``vehicle`` to ``target`` (the caller holds the transaction)."""
-    locked = Vehicle.objects.select_for_update().get(pk=vehicle.pk)
-    if not check_transition(
-        VEHICLE_TRANSITIONS, entity="Vehicle", current=locked.status, target=target
-    ):
-        return locked
-    previous = locked.status
-    locked.status, locked.status_changed_at = target, timezone.now()
-    locked.save(update_fields=["status", "status_changed_at", "updated_at"])
-    fleet_event_record(
-        kind=FleetEvent.Kind.VEHICLE_STATUS_CHANGED,
-        vehicle=locked,
-        from_status=previous,
-        to_status=target,
-        source=source,
-        actor=actor,
-        payload={"reason": reason} if reason else {},
-    )
-    return locked
+    """Move ``vehicle`` to ``target`` (the caller holds the transaction); the fresh row."""
+    now = timezone.now()
+    return transition(
+        vehicle,
+        table=VEHICLE_TRANSITIONS,
+        entity="Vehicle",
+        target=target,
+        record=lambda row, previous, at: events.vehicle_status_changed(
+            vehicle=row,
+            from_status=previous,
+            to_status=target,
+            source=source,
+            actor=actor,
+            reason=reason,
+            occurred_at=at,
+        ),
+        fields={"status_changed_at": now},
+        now=now,
+    ).row
 
 
 @transaction.atomic

@@ -1,5 +1,6 @@
 """Shared model bases, and the record of which Celery queues are being consumed."""
 
+from django.conf import settings
 from django.db import models
 
 from lastmile.core.errors import ApplicationError, ErrorCode
@@ -40,6 +41,34 @@ class AppendOnlyModel(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError(f"{self._meta.verbose_name} rows are append-only.")
+
+
+class EventModel(AppendOnlyModel):
+    """One row of a timeline (an order's, a plan's, a vehicle's…): what happened, the status it
+    moved from and to, who did it, its details and when.
+
+    The columns every event table shares, so timelines, KPIs and webhooks read them alike.
+    Each concrete model adds its subject (a foreign key), its ``Kind`` choices (redeclaring
+    ``kind`` with them), its ordering and its (subject, time) index. Rows are written only by
+    the constructors in the app's ``events.py``, one function per kind.
+    """
+
+    kind = models.CharField(max_length=32)
+    from_status = models.CharField(max_length=24, blank=True)
+    to_status = models.CharField(max_length=24, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    payload = models.JSONField(default=dict, blank=True)
+    # Indexed on its own for the reads across subjects (KPIs, "what happened today").
+    occurred_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        change = f" {self.from_status}→{self.to_status}" if self.to_status else ""
+        return f"{self.get_kind_display()}{change}"
 
 
 class QueueHeartbeat(models.Model):

@@ -12,7 +12,7 @@ from django.db.models import F, Q
 from phonenumber_field.modelfields import PhoneNumberField
 
 from lastmile.core.geo import coordinate_constraints, latitude_field, longitude_field
-from lastmile.core.models import AppendOnlyModel, TimeStampedModel
+from lastmile.core.models import EventModel, TimeStampedModel
 from lastmile.core.skills import validate_skills
 from lastmile.core.state import validate_table
 from lastmile.core.uploads import IMAGE_TYPES
@@ -169,7 +169,7 @@ class Parcel(TimeStampedModel):
         return self.barcode
 
 
-class OrderEvent(AppendOnlyModel):
+class OrderEvent(EventModel):
     """The order's timeline: one row per change, never edited or deleted.
 
     Dispatch and payouts read these rows today, and the planned webhooks, tracking page and
@@ -186,25 +186,14 @@ class OrderEvent(AppendOnlyModel):
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(max_length=24, choices=Kind.choices)
-    from_status = models.CharField(max_length=24, blank=True)
-    to_status = models.CharField(max_length=24, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
     source = models.CharField(
         max_length=32,
         help_text="Where the change came from: back_office, import, api, courier, system",
     )
-    payload = models.JSONField(default=dict, blank=True)
-    occurred_at = models.DateTimeField(db_index=True)
 
     class Meta:
         ordering = ["order", "occurred_at", "pk"]
         indexes = [models.Index(fields=["order", "occurred_at"], name="orders_event_timeline")]
-
-    def __str__(self) -> str:
-        change = f" {self.from_status}→{self.to_status}" if self.to_status else ""
-        return f"{self.get_kind_display()}{change}"
 
 
 class FailureReason(models.TextChoices):

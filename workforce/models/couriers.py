@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from lastmile.core.models import AppendOnlyModel, TimeStampedModel
+from lastmile.core.models import AppendOnlyModel, EventModel, TimeStampedModel
 from lastmile.core.skills import validate_skills
 from lastmile.core.state import validate_table
 from workforce.crypto import EncryptedTokenField
@@ -197,7 +197,7 @@ class CourierApplication(TimeStampedModel):
         return self.status in EDITABLE_APPLICATION_STATUSES
 
 
-class CourierEvent(AppendOnlyModel):
+class CourierEvent(EventModel):
     """The courier's timeline: application and profile moves, uploads, shifts. Never edited."""
 
     class Kind(models.TextChoices):
@@ -214,24 +214,13 @@ class CourierEvent(AppendOnlyModel):
 
     courier = models.ForeignKey(Courier, on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(max_length=32, choices=Kind.choices)
-    from_status = models.CharField(max_length=24, blank=True)
-    to_status = models.CharField(max_length=24, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
     note = models.TextField(blank=True)
-    payload = models.JSONField(default=dict, blank=True)
-    occurred_at = models.DateTimeField()
 
     class Meta:
         ordering = ["courier", "occurred_at", "pk"]
         indexes = [
             models.Index(fields=["courier", "occurred_at"], name="workforce_event_timeline"),
         ]
-
-    def __str__(self) -> str:
-        change = f" {self.from_status}→{self.to_status}" if self.to_status else ""
-        return f"{self.get_kind_display()}{change}"
 
 
 class TermsAcceptance(AppendOnlyModel):

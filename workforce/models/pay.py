@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from lastmile.core.models import TimeStampedModel
+from lastmile.core.models import EventModel, TimeStampedModel
 from lastmile.core.state import validate_table
 from workforce.crypto import EncryptedTokenField
 from workforce.models.availability import Weekday
@@ -235,17 +235,14 @@ class PayoutBatch(TimeStampedModel):
         return f"{self.payee_iban_country}•• •••• •••• •••• {self.payee_iban_last4}"
 
 
-class PayoutBatchEvent(AppendOnlyModel):
+class PayoutBatchEvent(EventModel):
     """The batch's audit trail: every status move, who made it, when."""
 
     batch = models.ForeignKey(PayoutBatch, on_delete=models.PROTECT, related_name="events")
-    from_status = models.CharField(max_length=16, blank=True)
-    to_status = models.CharField(max_length=16)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    # Every row of a batch's trail is a status move: the table has no kind and no payload.
+    kind = None
+    payload = None
     note = models.TextField(blank=True)
-    occurred_at = models.DateTimeField()
 
     class Meta:
         ordering = ["batch", "occurred_at", "pk"]

@@ -12,19 +12,18 @@ from django.utils import timezone
 
 from lastmile.accounts.models import User
 from lastmile.core.errors import Conflict, NotFound, ValidationFailed
-from lastmile.core.state import check_transition
+from lastmile.core.state import transition
 from lastmile.hubs.models import Hub
+from workforce import events
 from workforce.errors import WorkforceErrorCode
 from workforce.models import (
     SHIFT_TRANSITIONS,
     AvailabilitySlot,
     Courier,
-    CourierEvent,
     CourierStatus,
     Shift,
     ShiftStatus,
 )
-from workforce.services.common import record_event
 
 logger = logging.getLogger(__name__)
 
@@ -109,24 +108,19 @@ def _require_aware(moment: dt.datetime | None, *, field: str) -> None:
 
 
 def _move_shift(shift: Shift, *, target: str, actor: User | None, fields: dict) -> Shift:
-    locked = Shift.objects.select_for_update().get(pk=shift.pk)
-    previous = locked.status
-    if not check_transition(SHIFT_TRANSITIONS, entity="Shift", current=previous, target=target):
-        return locked
+    """Move ``shift`` with ``fields`` (the caller holds the transaction); the fresh row."""
     now = timezone.now()
-    locked.status, locked.status_changed_at = target, now
-    for name, value in fields.items():
-        setattr(locked, name, value)
-    locked.save(update_fields=["status", "status_changed_at", "updated_at", *fields])
-    record_event(
-        locked.courier,
-        kind=CourierEvent.Kind.SHIFT_STATUS,
-        actor=actor,
-        from_status=previous,
-        to_status=target,
-        payload={"shift": locked.pk},
-    )
-    return locked
+    return transition(
+        shift,
+        table=SHIFT_TRANSITIONS,
+        entity="Shift",
+        target=target,
+        record=lambda row, previous, at: events.shift_status_changed(
+            shift=row, from_status=previous, to_status=target, actor=actor, occurred_at=at
+        ),
+        fields={"status_changed_at": now, **fields},
+        now=now,
+    ).row
 
 
 @transaction.atomic
@@ -151,13 +145,7 @@ def shift_schedule(
     shift = Shift(courier=courier, hub=hub, planned_start=planned_start, planned_end=planned_end)
     shift.full_clean(validate_constraints=False)
     shift.save()
-    record_event(
-        courier,
-        kind=CourierEvent.Kind.SHIFT_STATUS,
-        actor=actor,
-        to_status=ShiftStatus.SCHEDULED,
-        payload={"shift": shift.pk},
-    )
+    events.shift_status_changed(shift=shift, to_status=ShiftStatus.SCHEDULED, actor=actor)
     return shift
 
 

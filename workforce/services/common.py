@@ -1,4 +1,4 @@
-"""What every workforce service shares: the courier timeline row and mail after commit."""
+"""What every workforce service shares: mail to the courier after commit."""
 
 import contextvars
 import logging
@@ -7,34 +7,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
-
-from lastmile.accounts.models import User
-from workforce.models import Courier, CourierEvent
 
 logger = logging.getLogger(__name__)
-
-
-def record_event(
-    courier: Courier,
-    *,
-    kind: str,
-    actor: User | None = None,
-    from_status: str = "",
-    to_status: str = "",
-    note: str = "",
-    payload: dict[str, Any] | None = None,
-) -> CourierEvent:
-    return CourierEvent.objects.create(
-        courier=courier,
-        kind=kind,
-        actor=actor,
-        from_status=from_status,
-        to_status=to_status,
-        note=note,
-        payload=payload or {},
-        occurred_at=timezone.now(),
-    )
 
 
 _muted: contextvars.ContextVar[bool] = contextvars.ContextVar("workforce_mail_muted", default=False)

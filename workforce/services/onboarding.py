@@ -21,10 +21,10 @@ from lastmile.accounts.models import User
 from lastmile.core.errors import Conflict, ValidationFailed
 from lastmile.core.phones import parse_phone
 from lastmile.core.skills import validate_skills
-from lastmile.core.state import check_transition
+from lastmile.core.state import transition
 from lastmile.core.uploads import check_document_upload
 from lastmile.hubs.models import Hub
-from workforce import crypto
+from workforce import crypto, events
 from workforce.banking import check_bic, check_iban
 from workforce.errors import WorkforceErrorCode
 from workforce.models import (
@@ -34,7 +34,6 @@ from workforce.models import (
     Courier,
     CourierApplication,
     CourierDocument,
-    CourierEvent,
     CourierKind,
     CourierStatus,
     DocumentKind,
@@ -43,7 +42,7 @@ from workforce.models import (
     WorkEligibility,
 )
 from workforce.selectors import application_checklist
-from workforce.services.common import notify_after_commit, record_event
+from workforce.services.common import notify_after_commit
 from workforce.services.payouts import payout_batches_hold_for_account_change
 
 logger = logging.getLogger(__name__)
@@ -108,7 +107,7 @@ def courier_sign_up(*, email: str, password: str) -> Courier | None:
         return _sign_up_taken(taken.order_by("pk").first())
     courier = Courier.objects.create(user=user)
     CourierApplication.objects.create(courier=courier)
-    record_event(courier, kind=CourierEvent.Kind.SIGNED_UP, actor=user)
+    events.courier_signed_up(courier=courier, actor=user)
     notify_after_commit(courier.pk, "verify_email")
     logger.info("workforce: courier signed up", extra={"courier_id": courier.pk})
     return courier
@@ -134,7 +133,7 @@ def courier_verify_email(*, user: User) -> Courier:
         courier.email_verified_at = now
         courier.save(update_fields=["email_verified_at", "updated_at"])
         User.objects.filter(pk=user.pk).update(is_active=True)
-        record_event(courier, kind=CourierEvent.Kind.EMAIL_VERIFIED, actor=user)
+        events.courier_email_verified(courier=courier, actor=user)
     return courier
 
 
@@ -251,11 +250,8 @@ def courier_update_details(
         locked.full_clean(exclude=["user"], validate_unique=False, validate_constraints=False)
         locked.save(update_fields=[*changed_courier, "updated_at"])
     if changed_user or changed_courier:
-        record_event(
-            locked,
-            kind=CourierEvent.Kind.DETAILS_UPDATED,
-            actor=actor,
-            payload={"fields": sorted(changed_user + changed_courier)},
+        events.courier_details_updated(
+            courier=locked, fields=changed_user + changed_courier, actor=actor
         )
     return locked
 
@@ -304,12 +300,7 @@ def courier_set_payout_account(
             "updated_at",
         ]
     )
-    record_event(
-        locked,
-        kind=CourierEvent.Kind.PAYOUT_ACCOUNT_CHANGED,
-        actor=actor,
-        payload={"iban": locked.iban_masked},
-    )
+    events.courier_payout_account_changed(courier=locked, actor=actor)
     if previous and locked.application.status == ApplicationStatus.APPROVED:
         notify_after_commit(locked.pk, "payout_account_changed", iban=locked.iban_masked)
     # Approved batches were approved with the old account: they wait for finance to check.
@@ -334,12 +325,7 @@ def courier_accept_terms(
         acceptance = TermsAcceptance.objects.create(
             courier=locked, version=version, accepted_at=timezone.now(), ip_address=ip_address
         )
-        record_event(
-            locked,
-            kind=CourierEvent.Kind.TERMS_ACCEPTED,
-            actor=locked.user,
-            payload={"version": version},
-        )
+        events.courier_terms_accepted(acceptance=acceptance, actor=locked.user)
     return acceptance
 
 
@@ -393,12 +379,7 @@ def document_upload(
     )
     document.file.save("upload", upload, save=False)
     document.save()
-    record_event(
-        locked,
-        kind=CourierEvent.Kind.DOCUMENT_UPLOADED,
-        actor=actor,
-        payload={"document": document.pk, "kind": kind},
-    )
+    events.courier_document_uploaded(courier=locked, document=document, actor=actor)
     logger.info(
         "workforce: document stored",
         extra={"courier_id": locked.pk, "document_id": document.pk, "kind": kind},
@@ -428,20 +409,20 @@ def application_submit(*, courier: Courier, actor: User | None = None) -> Courie
             code=WorkforceErrorCode.APPLICATION_INCOMPLETE,
             errors={"__all__": [f"{item.label}: {item.detail or 'missing'}" for item in missing]},
         )
-    previous = application.status
-    check_transition(APPLICATION_TRANSITIONS, entity="Application", current=previous, target=target)
     now = timezone.now()
-    application.status, application.status_changed_at, application.submitted_at = target, now, now
-    application.save(update_fields=["status", "status_changed_at", "submitted_at", "updated_at"])
-    record_event(
-        locked,
-        kind=CourierEvent.Kind.APPLICATION_STATUS,
-        actor=actor,
-        from_status=previous,
-        to_status=target,
-    )
+    submitted = transition(
+        application,
+        table=APPLICATION_TRANSITIONS,
+        entity="Application",
+        target=target,
+        record=lambda row, previous, at: events.application_status_changed(
+            courier=locked, from_status=previous, to_status=target, actor=actor, occurred_at=at
+        ),
+        fields={"status_changed_at": now, "submitted_at": now},
+        now=now,
+    ).row
     notify_after_commit(locked.pk, "application_received")
-    return application
+    return submitted
 
 
 # --- Expiry ---------------------------------------------------------------------------------
@@ -469,11 +450,7 @@ def documents_flag_expired(*, today: dt.date | None = None, limit: int = 500) ->
                 continue
             document.expiry_flagged_at = timezone.now()
             document.save(update_fields=["expiry_flagged_at", "updated_at"])
-            record_event(
-                document.courier,
-                kind=CourierEvent.Kind.DOCUMENT_EXPIRED,
-                payload={"document": document.pk, "kind": document.kind},
-            )
+            events.courier_document_expired(document=document)
             notify_after_commit(
                 document.courier_id,
                 "document_expired",

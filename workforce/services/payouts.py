@@ -27,8 +27,8 @@ from lastmile.core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from lastmile.core.state import check_transition
-from workforce import crypto
+from lastmile.core.state import check_transition, transition
+from workforce import crypto, events
 from workforce.banking import check_bic, check_iban
 from workforce.errors import WorkforceErrorCode
 from workforce.exports import Debtor, Transfer, build_pain001
@@ -37,7 +37,6 @@ from workforce.models import (
     Courier,
     EarningEntry,
     PayoutBatch,
-    PayoutBatchEvent,
     PayoutExport,
     PayoutStatus,
     PayoutWeek,
@@ -116,9 +115,7 @@ def _close_courier(
     if taken != len(entries):
         # The rows were locked above; anything else is a bug, and the batch must not be wrong.
         raise RuntimeError(f"payout batch {batch.pk}: took {taken} of {len(entries)} entries")
-    PayoutBatchEvent.objects.create(
-        batch=batch, to_status=PayoutStatus.CLOSED, actor=actor, occurred_at=timezone.now()
-    )
+    events.payout_batch_status_changed(batch=batch, to_status=PayoutStatus.CLOSED, actor=actor)
     return batch
 
 
@@ -188,24 +185,27 @@ def _move_batch(
     note: str = "",
     fields: dict | None = None,
 ) -> PayoutBatch:
-    locked = PayoutBatch.objects.select_for_update().get(pk=batch.pk)
-    previous = locked.status
-    if not check_transition(PAYOUT_TRANSITIONS, entity="Payout", current=previous, target=target):
-        return locked
+    """Move ``batch`` with ``fields`` (``_NOW`` for the move's moment); the fresh row."""
     now = timezone.now()
-    locked.status, locked.status_changed_at = target, now
-    for name, value in (fields or {}).items():
-        setattr(locked, name, now if value is _NOW else value)
-    locked.save(update_fields=["status", "status_changed_at", "updated_at", *(fields or {})])
-    PayoutBatchEvent.objects.create(
-        batch=locked,
-        from_status=previous,
-        to_status=target,
-        actor=actor,
-        note=note,
-        occurred_at=now,
-    )
-    return locked
+    return transition(
+        batch,
+        table=PAYOUT_TRANSITIONS,
+        entity="Payout",
+        target=target,
+        record=lambda row, previous, at: events.payout_batch_status_changed(
+            batch=row,
+            from_status=previous,
+            to_status=target,
+            actor=actor,
+            note=note,
+            occurred_at=at,
+        ),
+        fields={
+            "status_changed_at": now,
+            **{name: now if value is _NOW else value for name, value in (fields or {}).items()},
+        },
+        now=now,
+    ).row
 
 
 def _refuse_from(batch: PayoutBatch, *states: str, target: str) -> None:

@@ -15,17 +15,17 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from lastmile.accounts.models import User
 from lastmile.core.errors import InvalidTransition, ValidationFailed
-from lastmile.core.state import check_transition
+from lastmile.core.state import transition
+from workforce import events
 from workforce.models import (
     APPLICATION_TRANSITIONS,
     COURIER_TRANSITIONS,
     ApplicationStatus,
     Courier,
     CourierApplication,
-    CourierEvent,
     CourierStatus,
 )
-from workforce.services.common import notify_after_commit, record_event
+from workforce.services.common import notify_after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -40,40 +40,43 @@ def _lock_application(application: CourierApplication) -> CourierApplication:
 
 def _move_application(
     application: CourierApplication, *, target: str, reviewer: User | None, note: str = ""
-) -> bool:
-    """Move a locked application; ``False`` when it already is in ``target``."""
-    previous = application.status
-    if not check_transition(
-        APPLICATION_TRANSITIONS, entity="Application", current=previous, target=target
-    ):
-        return False
+) -> CourierApplication:
+    """Move a locked application (its courier loaded); returns the fresh row, unchanged when
+    it already is in ``target``."""
     now = timezone.now()
-    application.status, application.status_changed_at = target, now
-    changed = ["status", "status_changed_at", "updated_at"]
+    fields: dict[str, object] = {"status_changed_at": now}
     if reviewer is not None:
-        application.reviewer = reviewer
-        changed.append("reviewer")
+        fields["reviewer"] = reviewer
     if target in (
         ApplicationStatus.APPROVED,
         ApplicationStatus.REJECTED,
         ApplicationStatus.CHANGES_REQUESTED,
     ):
-        application.decided_at, application.decision_note = now, note
-        changed += ["decided_at", "decision_note"]
-    application.save(update_fields=changed)
-    record_event(
-        application.courier,
-        kind=CourierEvent.Kind.APPLICATION_STATUS,
-        actor=reviewer,
-        from_status=previous,
-        to_status=target,
-        note=note,
+        fields |= {"decided_at": now, "decision_note": note}
+    moved = transition(
+        application,
+        table=APPLICATION_TRANSITIONS,
+        entity="Application",
+        target=target,
+        record=lambda row, previous, at: events.application_status_changed(
+            courier=application.courier,
+            from_status=previous,
+            to_status=target,
+            actor=reviewer,
+            note=note,
+            occurred_at=at,
+        ),
+        fields=fields,
+        now=now,
     )
-    logger.info(
-        "workforce: application moved",
-        extra={"application_id": application.pk, "from": previous, "to": target},
-    )
-    return True
+    if moved.changed:
+        logger.info(
+            "workforce: application moved",
+            extra={"application_id": application.pk, "from": moved.previous, "to": target},
+        )
+    # The fresh row keeps the courier the caller loaded (no second read of it).
+    moved.row.courier = application.courier
+    return moved.row
 
 
 def _decide(
@@ -81,9 +84,8 @@ def _decide(
 ) -> CourierApplication:
     locked = _lock_application(application)
     if locked.status == ApplicationStatus.SUBMITTED:
-        _move_application(locked, target=ApplicationStatus.UNDER_REVIEW, reviewer=reviewer)
-    _move_application(locked, target=target, reviewer=reviewer, note=note)
-    return locked
+        locked = _move_application(locked, target=ApplicationStatus.UNDER_REVIEW, reviewer=reviewer)
+    return _move_application(locked, target=target, reviewer=reviewer, note=note)
 
 
 def _require_reason(reason: str) -> str:
@@ -96,22 +98,27 @@ def _require_reason(reason: str) -> str:
 
 
 def _move_courier(courier: Courier, *, target: str, actor: User | None, note: str = "") -> bool:
-    locked = Courier.objects.select_for_update().get(pk=courier.pk)
-    previous = locked.status
-    if not check_transition(COURIER_TRANSITIONS, entity="Courier", current=previous, target=target):
-        return False
-    locked.status, locked.status_changed_at = target, timezone.now()
-    locked.save(update_fields=["status", "status_changed_at", "updated_at"])
-    courier.status, courier.status_changed_at = locked.status, locked.status_changed_at
-    record_event(
-        locked,
-        kind=CourierEvent.Kind.COURIER_STATUS,
-        actor=actor,
-        from_status=previous,
-        to_status=target,
-        note=note,
+    """Move the courier (``courier`` follows); ``False`` when it already is in ``target``."""
+    now = timezone.now()
+    moved = transition(
+        courier,
+        table=COURIER_TRANSITIONS,
+        entity="Courier",
+        target=target,
+        record=lambda row, previous, at: events.courier_status_changed(
+            courier=row,
+            from_status=previous,
+            to_status=target,
+            actor=actor,
+            note=note,
+            occurred_at=at,
+        ),
+        fields={"status_changed_at": now},
+        now=now,
     )
-    return True
+    if moved.changed:
+        courier.status, courier.status_changed_at = moved.row.status, moved.row.status_changed_at
+    return moved.changed
 
 
 # Dispatch's task (named, not imported: dispatch depends on workforce, never the reverse).
@@ -145,8 +152,7 @@ def application_start_review(
 ) -> CourierApplication:
     """A manager takes a submitted application (submitted → under_review)."""
     locked = _lock_application(application)
-    _move_application(locked, target=ApplicationStatus.UNDER_REVIEW, reviewer=reviewer)
-    return locked
+    return _move_application(locked, target=ApplicationStatus.UNDER_REVIEW, reviewer=reviewer)
 
 
 @transaction.atomic

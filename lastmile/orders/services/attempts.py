@@ -11,15 +11,15 @@ from django.utils import timezone
 
 from lastmile.accounts.models import User
 from lastmile.core.uploads import check_image_upload
+from lastmile.orders import events
 from lastmile.orders.models import (
     DeliveryAttempt,
     FailureReason,
     Order,
-    OrderEvent,
     OrderStatus,
     ProofOfDelivery,
 )
-from lastmile.orders.services.transitions import _lock, _transition
+from lastmile.orders.services.transitions import order_lock, order_transition
 
 
 def _new_attempt(
@@ -78,11 +78,11 @@ def order_fail(
     if reason == FailureReason.OTHER and not note.strip():
         raise ValidationError({"note": ["Describe the reason when it is 'other'."]})
     _check_position(latitude, longitude)
-    locked = _lock(order)
+    locked = order_lock(order)
     if locked.status == OrderStatus.FAILED:
         # A retried request: the failure is already recorded.
         return locked.attempts.filter(outcome=DeliveryAttempt.Outcome.FAILED).latest("number")
-    locked = _transition(
+    locked = order_transition(
         locked, target=OrderStatus.FAILED, source=source, actor=actor, payload={"reason": reason}
     )
     attempt = _new_attempt(
@@ -95,19 +95,7 @@ def order_fail(
         longitude=longitude,
         courier=actor,
     )
-    OrderEvent.objects.create(
-        order=locked,
-        kind=OrderEvent.Kind.ATTEMPT_RECORDED,
-        actor=actor,
-        source=source,
-        payload={
-            "attempt": attempt.number,
-            "outcome": "failed",
-            "reason": reason,
-            "note": attempt.failure_note,
-        },
-        occurred_at=attempt.attempted_at,
-    )
+    events.order_attempt_recorded(attempt=attempt, source=source, actor=actor)
     return attempt
 
 
@@ -130,7 +118,7 @@ def order_deliver(
     (whole JPEG/PNG/WebP, ≤ 5 MB) and stored under the extension of the detected type. Delivering an already delivered order is a no-op that
     returns the existing attempt, so a retried request does not double-complete.
     """
-    locked = _lock(order)
+    locked = order_lock(order)
     if locked.status == OrderStatus.DELIVERED:
         return locked.attempts.get(outcome=DeliveryAttempt.Outcome.DELIVERED)
     errors = {}
@@ -146,7 +134,7 @@ def order_deliver(
     if errors:
         raise ValidationError(errors)
     _check_position(latitude, longitude)
-    locked = _transition(locked, target=OrderStatus.DELIVERED, source=source, actor=actor)
+    locked = order_transition(locked, target=OrderStatus.DELIVERED, source=source, actor=actor)
     at = attempted_at or timezone.now()
     attempt = _new_attempt(
         locked,
@@ -169,12 +157,5 @@ def order_deliver(
     if signature is not None:
         proof.signature.save(f"signature.{extensions['signature']}", signature, save=False)
     proof.save()
-    OrderEvent.objects.create(
-        order=locked,
-        kind=OrderEvent.Kind.ATTEMPT_RECORDED,
-        actor=actor,
-        source=source,
-        payload={"attempt": attempt.number, "outcome": "delivered", "proof": proof.pk},
-        occurred_at=at,
-    )
+    events.order_attempt_recorded(attempt=attempt, source=source, actor=actor, proof=proof)
     return attempt

@@ -18,8 +18,9 @@ from lastmile.accounts.models import User
 from lastmile.core.errors import Conflict
 from lastmile.core.phones import parse_phone
 from lastmile.hubs.models import Hub
+from lastmile.orders import events
 from lastmile.orders.errors import OrderErrorCode
-from lastmile.orders.models import DeliveryOption, Order, OrderEvent, OrderStatus, Parcel, Priority
+from lastmile.orders.models import DeliveryOption, Order, OrderStatus, Parcel, Priority
 from lastmile.partners.models import Partner
 
 BULK_BATCH_SIZE = 1000
@@ -147,20 +148,6 @@ def order_build(*, partner: Partner, hub: Hub, data: OrderInput) -> tuple[Order,
     return order, parcels
 
 
-def _created_event(
-    order: Order, *, source: str, actor: User | None, now: dt.datetime
-) -> OrderEvent:
-    return OrderEvent(
-        order=order,
-        kind=OrderEvent.Kind.CREATED,
-        to_status=OrderStatus.CREATED,
-        actor=actor,
-        source=source,
-        payload={"external_reference": order.external_reference},
-        occurred_at=now,
-    )
-
-
 @transaction.atomic
 def order_create(
     *, partner: Partner, hub: Hub, data: OrderInput, source: str, actor: User | None = None
@@ -191,7 +178,7 @@ def order_create(
         )
     order.save()
     Parcel.objects.bulk_create(parcels)
-    _created_event(order, source=source, actor=actor, now=timezone.now()).save()
+    events.order_created(order=order, source=source, actor=actor)
     return order
 
 
@@ -245,8 +232,11 @@ def orders_bulk_create(
         for parcel in parcels:
             parcel.order_id = parcel.order.pk
         Parcel.objects.bulk_create(parcels, batch_size=BULK_BATCH_SIZE)
-        OrderEvent.objects.bulk_create(
-            [_created_event(order, source=source, actor=actor, now=now) for order in new_orders],
+        events.orders_created(
+            orders=new_orders,
+            source=source,
+            actor=actor,
+            occurred_at=now,
             batch_size=BULK_BATCH_SIZE,
         )
         result.created = new_orders

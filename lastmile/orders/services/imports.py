@@ -5,11 +5,10 @@ import hashlib
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.utils import timezone
 
 from lastmile.accounts.models import User
 from lastmile.core.errors import ValidationFailed
-from lastmile.core.state import check_transition
+from lastmile.core.state import transition
 from lastmile.hubs.models import Hub
 from lastmile.orders.errors import OrderErrorCode
 from lastmile.orders.importing import (
@@ -108,14 +107,19 @@ def order_import_confirm(*, order_import: OrderImport, actor: User | None = None
     (``FOR NO KEY UPDATE``) until the orders are written, so an archive waits for the import
     rather than slipping in between the check and the write.
     """
-    locked = OrderImport.objects.select_for_update().get(pk=order_import.pk)
-    if not check_transition(
-        OrderImport.TRANSITIONS,
+    moved = transition(
+        order_import,
+        table=OrderImport.TRANSITIONS,
         entity="Import",
-        current=locked.status,
         target=OrderImport.Status.CONFIRMED,
-    ):
+        # The orders' own ``created`` events are the record; an import has no timeline.
+        record=None,
+        stamps={OrderImport.Status.CONFIRMED: "confirmed_at"},
+    )
+    locked = moved.row
+    if not moved.changed:
         return locked
+    # Anything refused below rolls the move back with the rest: the import stays previewed.
     locked.hub = Hub.objects.select_for_update(no_key=True).get(pk=locked.hub_id)
     locked.partner = Partner.objects.select_for_update(no_key=True).get(pk=locked.partner_id)
     _require_active(partner=locked.partner, hub=locked.hub)
@@ -127,16 +131,12 @@ def order_import_confirm(*, order_import: OrderImport, actor: User | None = None
         source="import",
         actor=actor,
     )
-    locked.status = OrderImport.Status.CONFIRMED
-    locked.confirmed_at = timezone.now()
     locked.created_order_count = len(result.created)
     locked.existing_order_count = len(parsed.existing_references) + len(result.skipped_existing)
     locked.error_row_count = parsed.error_rows
     locked.errors = [error.as_dict() for error in parsed.errors[:MAX_REPORTED_ERRORS]]
     locked.save(
         update_fields=[
-            "status",
-            "confirmed_at",
             "created_order_count",
             "existing_order_count",
             "error_row_count",
@@ -149,13 +149,11 @@ def order_import_confirm(*, order_import: OrderImport, actor: User | None = None
 
 @transaction.atomic
 def order_import_discard(*, order_import: OrderImport) -> OrderImport:
-    locked = OrderImport.objects.select_for_update().get(pk=order_import.pk)
-    if check_transition(
-        OrderImport.TRANSITIONS,
+    """Drop a previewed import (previewed → discarded); discarding twice changes nothing."""
+    return transition(
+        order_import,
+        table=OrderImport.TRANSITIONS,
         entity="Import",
-        current=locked.status,
         target=OrderImport.Status.DISCARDED,
-    ):
-        locked.status = OrderImport.Status.DISCARDED
-        locked.save(update_fields=["status", "updated_at"])
-    return locked
+        record=None,
+    ).row

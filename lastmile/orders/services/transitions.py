@@ -1,8 +1,9 @@
-"""Moves of the order state machine: one service per move, all through :func:`_transition`.
+"""Moves of the order state machine: one service per move, all through :func:`order_transition`.
 
 Each locks the order row, checks ``ORDER_TRANSITIONS``, sets the status and its timestamp,
-saves with ``update_fields`` and writes one event in the same transaction. Repeating the
-current state is a no-op (no event), so a retried request does no harm.
+saves with ``update_fields`` and writes one event in the same transaction
+(``core.state.transition`` with ``events.order_status_changed``). Repeating the current state
+is a no-op (no event), so a retried request does no harm.
 """
 
 import datetime as dt
@@ -10,29 +11,35 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from lastmile.accounts.models import User
 from lastmile.core.errors import InvalidTransition
-from lastmile.core.state import check_transition
+from lastmile.core.state import transition
+from lastmile.orders import events
 from lastmile.orders.models import (
     ORDER_TRANSITIONS,
     DeliveryOption,
     Order,
-    OrderEvent,
     OrderStatus,
 )
 from lastmile.orders.services.creation import service_date_for
 
-# Extra timestamp fields set when an order enters a state.
+# Extra timestamp fields set when an order enters a state (``status_changed_at`` always is).
 _STATE_TIMESTAMPS = {OrderStatus.DELIVERED: "delivered_at", OrderStatus.CANCELLED: "cancelled_at"}
 
 
-def _lock(order: Order) -> Order:
-    return Order.objects.select_for_update().select_related("hub", "partner").get(pk=order.pk)
+def _orders() -> QuerySet[Order]:
+    return Order.objects.select_related("hub", "partner")
 
 
-def _transition(
+def order_lock(order: Order) -> Order:
+    """The order's row, locked until the caller's transaction ends, with its hub and partner."""
+    return _orders().select_for_update().get(pk=order.pk)
+
+
+def order_transition(
     order: Order,
     *,
     target: str,
@@ -41,34 +48,34 @@ def _transition(
     payload: dict[str, Any] | None = None,
     fields: dict[str, Any] | None = None,
 ) -> Order:
-    """Move ``order`` to ``target`` (caller holds the transaction). Returns the fresh row."""
-    locked = _lock(order)
-    if not check_transition(
-        ORDER_TRANSITIONS, entity="Order", current=locked.status, target=target
-    ):
-        return locked
+    """Move ``order`` to ``target`` (the caller holds the transaction); returns the fresh row.
+
+    Locks the row, checks ``ORDER_TRANSITIONS`` (an illegal move raises
+    ``InvalidTransition``, repeating the current status is a no-op without an event), sets
+    the status, ``status_changed_at`` and the target's own timestamp and ``fields``, and
+    writes a ``status_changed`` event with ``payload``, all in the caller's transaction.
+    """
     now = timezone.now()
-    previous = locked.status
-    changed = ["status", "status_changed_at", "updated_at"]
-    locked.status, locked.status_changed_at = target, now
-    if target in _STATE_TIMESTAMPS:
-        setattr(locked, _STATE_TIMESTAMPS[target], now)
-        changed.append(_STATE_TIMESTAMPS[target])
-    for name, value in (fields or {}).items():
-        setattr(locked, name, value)
-        changed.append(name)
-    locked.save(update_fields=changed)
-    OrderEvent.objects.create(
-        order=locked,
-        kind=OrderEvent.Kind.STATUS_CHANGED,
-        from_status=previous,
-        to_status=target,
-        actor=actor,
-        source=source,
-        payload=payload or {},
-        occurred_at=now,
+    moved = transition(
+        order,
+        table=ORDER_TRANSITIONS,
+        entity="Order",
+        target=target,
+        record=lambda row, previous, at: events.order_status_changed(
+            order=row,
+            from_status=previous,
+            to_status=target,
+            source=source,
+            actor=actor,
+            payload=payload,
+            occurred_at=at,
+        ),
+        stamps=_STATE_TIMESTAMPS,
+        fields={"status_changed_at": now, **(fields or {})},
+        queryset=_orders(),
+        now=now,
     )
-    return locked
+    return moved.row
 
 
 @transaction.atomic
@@ -89,7 +96,7 @@ def order_plan(
     payload: dict[str, Any] = {"route": route_ref}
     if eta_start is not None and eta_end is not None:
         payload |= {"eta_start": eta_start.isoformat(), "eta_end": eta_end.isoformat()}
-    return _transition(
+    return order_transition(
         order, target=OrderStatus.PLANNED, source=source, actor=actor, payload=payload
     )
 
@@ -99,7 +106,7 @@ def order_unplan(
     *, order: Order, reason: str, source: str = "system", actor: User | None = None
 ) -> Order:
     """Take the order off its plan (planned → created), e.g. when the plan is withdrawn."""
-    return _transition(
+    return order_transition(
         order, target=OrderStatus.CREATED, source=source, actor=actor, payload={"reason": reason}
     )
 
@@ -109,7 +116,7 @@ def order_start_delivery(
     *, order: Order, source: str = "courier", actor: User | None = None
 ) -> Order:
     """The route carrying the order has started (planned → out_for_delivery)."""
-    return _transition(order, target=OrderStatus.OUT_FOR_DELIVERY, source=source, actor=actor)
+    return order_transition(order, target=OrderStatus.OUT_FOR_DELIVERY, source=source, actor=actor)
 
 
 @transaction.atomic
@@ -117,7 +124,7 @@ def order_cancel(*, order: Order, reason: str, source: str, actor: User | None =
     """Withdraw an order that has not left the hub (created/planned → cancelled)."""
     if not reason.strip():
         raise ValidationError({"reason": ["Say why the order is cancelled."]})
-    return _transition(
+    return order_transition(
         order, target=OrderStatus.CANCELLED, source=source, actor=actor, payload={"reason": reason}
     )
 
@@ -144,19 +151,18 @@ def order_reschedule(
         raise ValidationError({"window_end": ["The delivery window must end after it starts."]})
     if window_end <= timezone.now():
         raise ValidationError({"window_end": ["The new window must end in the future."]})
-    locked = _lock(order)
+    locked = order_lock(order)
     window = {
         "window_start": window_start,
         "window_end": window_end,
         "service_date": service_date_for(hub=locked.hub, window_start=window_start),
     }
-    payload = {
-        "reason": reason,
-        "from_window": [locked.window_start.isoformat(), locked.window_end.isoformat()],
-        "to_window": [window_start.isoformat(), window_end.isoformat()],
-    }
+    from_window = (locked.window_start, locked.window_end)
+    payload = events.window_change_payload(
+        reason=reason, from_window=from_window, to_window=(window_start, window_end)
+    )
     if locked.status == OrderStatus.FAILED:
-        return _transition(
+        return order_transition(
             locked,
             target=OrderStatus.RESCHEDULED,
             source=source,
@@ -165,7 +171,7 @@ def order_reschedule(
             fields=window,
         )
     if locked.status == OrderStatus.PLANNED:
-        locked = _transition(
+        locked = order_transition(
             locked,
             target=OrderStatus.CREATED,
             source=source,
@@ -179,13 +185,13 @@ def order_reschedule(
     for name, value in window.items():
         setattr(locked, name, value)
     locked.save(update_fields=[*window, "updated_at"])
-    OrderEvent.objects.create(
+    events.order_window_changed(
         order=locked,
-        kind=OrderEvent.Kind.WINDOW_CHANGED,
-        actor=actor,
+        reason=reason,
+        from_window=from_window,
+        to_window=(window_start, window_end),
         source=source,
-        payload=payload,
-        occurred_at=timezone.now(),
+        actor=actor,
     )
     return locked
 
@@ -197,7 +203,7 @@ def order_redirect(
     """After a failed attempt, send the order to a locker or pickup point (failed → redirected)."""
     if option not in (DeliveryOption.LOCKER, DeliveryOption.PICKUP_POINT):
         raise ValidationError({"option": ["Redirect to a locker or a pickup point."]})
-    return _transition(
+    return order_transition(
         order,
         target=OrderStatus.REDIRECTED,
         source=source,
@@ -212,7 +218,7 @@ def order_start_return(
     *, order: Order, reason: str, source: str, actor: User | None = None
 ) -> Order:
     """Give up delivering and send the order back (failed → returning)."""
-    return _transition(
+    return order_transition(
         order, target=OrderStatus.RETURNING, source=source, actor=actor, payload={"reason": reason}
     )
 
@@ -220,4 +226,6 @@ def order_start_return(
 @transaction.atomic
 def order_mark_returned(*, order: Order, source: str, actor: User | None = None) -> Order:
     """The partner has the order back (returning → returned_to_sender)."""
-    return _transition(order, target=OrderStatus.RETURNED_TO_SENDER, source=source, actor=actor)
+    return order_transition(
+        order, target=OrderStatus.RETURNED_TO_SENDER, source=source, actor=actor
+    )

@@ -4,10 +4,10 @@ import datetime as dt
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from lastmile.accounts.models import User
 from lastmile.core.errors import ValidationFailed
+from lastmile.orders import events
 from lastmile.orders.errors import OrderErrorCode
 from lastmile.orders.models import Order, OrderEvent, OrderStatus
 
@@ -61,14 +61,7 @@ def order_update(
     if not changed:
         return locked
     locked.save(update_fields=[*changed, "updated_at"])
-    OrderEvent.objects.create(
-        order=locked,
-        kind=OrderEvent.Kind.UPDATED,
-        actor=actor,
-        source=source,
-        payload={"fields": sorted(changed)},
-        occurred_at=timezone.now(),
-    )
+    events.order_updated(order=locked, fields=changed, source=source, actor=actor)
     return locked
 
 
@@ -91,15 +84,11 @@ def order_eta_changed(
         raise ValidationFailed(
             "An ETA window must end after it starts.", errors={"eta_end": ["Before the start."]}
         )
-    return OrderEvent.objects.create(
+    return events.order_eta_changed(
         order=order,
-        kind=OrderEvent.Kind.ETA_CHANGED,
-        actor=actor,
+        eta_start=eta_start,
+        eta_end=eta_end,
+        route_ref=route_ref,
         source=source,
-        payload={
-            "route": route_ref,
-            "eta_start": eta_start.isoformat(),
-            "eta_end": eta_end.isoformat(),
-        },
-        occurred_at=timezone.now(),
+        actor=actor,
     )
