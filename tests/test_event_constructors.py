@@ -18,10 +18,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCE_ROOTS = ("lastmile", "fleet", "workforce")
 WRITES = frozenset({"create", "bulk_create", "get_or_create", "update_or_create"})
 
-# Still writing PlanEvent rows inline while dispatch's services are rewritten to call
-# ``lastmile.dispatch.events``; empty this once they do (the second test below says when).
-NOT_YET_CONVERTED = ("lastmile/dispatch/services/",)
-
 
 def _event_models() -> list[type[EventModel]]:
     return [
@@ -121,26 +117,10 @@ def test_every_event_model_is_found():
 
 def test_event_rows_are_created_only_by_their_apps_constructors():
     # given / when
-    offences = [
-        f"{path}:{line} writes {what}"
-        for path, what, line in _offences()
-        if not path.startswith(NOT_YET_CONVERTED)
-    ]
+    offences = [f"{path}:{line} writes {what}" for path, what, line in _offences()]
 
     # then
     assert not offences, "Write event rows through the app's events.py:\n" + "\n".join(offences)
-
-
-def test_the_not_yet_converted_list_holds_only_modules_still_writing_events():
-    # given / when: an entry whose modules no longer write events must go (the list only shrinks)
-    stale = [
-        prefix
-        for prefix in NOT_YET_CONVERTED
-        if not any(path.startswith(prefix) for path, _, _ in _offences())
-    ]
-
-    # then
-    assert not stale, f"Remove from NOT_YET_CONVERTED: {stale}"
 
 
 def test_the_checker_sees_each_way_of_writing_a_row(tmp_path):

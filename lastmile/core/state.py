@@ -64,18 +64,22 @@ def transition(
     queryset: QuerySet[M] | None = None,
     now: datetime | None = None,
     status_field: str = "status",
+    lock: bool = True,
 ) -> Moved[M]:
     """Move ``row`` to ``target``: the one lock → check → set → event sequence of every state
     machine in the product. The caller holds the transaction.
 
     Locks the row (``queryset``, e.g. with ``select_related``, defaults to the model's
-    manager), checks ``table`` (an illegal move raises ``InvalidTransition``; repeating the
+    manager; ``lock=False`` when the caller already holds it and moves ``row`` itself), checks ``table`` (an illegal move raises ``InvalidTransition``; repeating the
     current state is a no-op without an event), sets the status, the timestamp ``stamps``
     names for the target and any extra ``fields``, saves with ``update_fields``, and calls
     ``record(row, previous, now)``, the app's event constructor, in the same transaction.
     """
-    source = queryset if queryset is not None else type(row)._default_manager.all()
-    locked = source.select_for_update().get(pk=row.pk)
+    if lock:
+        source = queryset if queryset is not None else type(row)._default_manager.all()
+        locked = source.select_for_update().get(pk=row.pk)
+    else:
+        locked = row
     previous = getattr(locked, status_field)
     if not check_transition(table, entity=entity, current=previous, target=target):
         return Moved(locked, previous, False)

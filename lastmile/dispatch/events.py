@@ -163,6 +163,29 @@ def stop_status_changed(
     )
 
 
+def stops_skipped(
+    *,
+    route: Route,
+    stops: list[Stop],
+    from_statuses: list[str],
+    reason: str,
+    occurred_at: dt.datetime,
+) -> PlanEvent:
+    """Pending stops taken off ``route`` at once (a re-plan moved or dropped their orders)."""
+    return _record(
+        plan_id=route.plan_id,
+        kind=PlanEvent.Kind.STATUS_CHANGED,
+        payload={
+            "stops": sorted(stop.pk for stop in stops),
+            "route": route.pk,
+            "from": ",".join(from_statuses),
+            "to": "skipped",
+            "reason": reason,
+        },
+        occurred_at=occurred_at,
+    )
+
+
 def stop_moved(
     *,
     plan: Plan,

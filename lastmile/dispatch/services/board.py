@@ -14,16 +14,15 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from fleet.models import Vehicle as FleetVehicle
 from lastmile.accounts.models import User
 from lastmile.core.errors import Conflict, ValidationFailed
+from lastmile.dispatch import events
 from lastmile.dispatch.errors import DispatchErrorCode
 from lastmile.dispatch.models import (
     ORDER_STOP_KINDS,
     Plan,
-    PlanEvent,
     PlanStatus,
     Route,
     Stop,
@@ -211,24 +210,18 @@ def _move_store(
         )
     plan_totals_write(locked_plan)
     source_pk, target_pk = list(rebuilt)
-    PlanEvent.objects.create(
+    events.stop_moved(
         plan=locked_plan,
-        kind=PlanEvent.Kind.STOP_MOVED,
-        actor=actor,
-        payload={
-            "order": moved.pk,
-            "order_ref": moved.external_reference,
-            "from_route": source_pk,
-            "to_route": target_pk,
-            "from_vehicle": locked[source_pk].vehicle.code,
-            "to_vehicle": locked[target_pk].vehicle.code,
-            "before": {"from": before[source_pk], "to": before[target_pk]},
-            "after": {
-                "from": {n: getattr(locked[source_pk], n) for n in _TOTALS},
-                "to": {n: getattr(locked[target_pk], n) for n in _TOTALS},
-            },
+        order_id=moved.pk,
+        order_ref=moved.external_reference,
+        from_route=locked[source_pk],
+        to_route=locked[target_pk],
+        before={"from": before[source_pk], "to": before[target_pk]},
+        after={
+            "from": {n: getattr(locked[source_pk], n) for n in _TOTALS},
+            "to": {n: getattr(locked[target_pk], n) for n in _TOTALS},
         },
-        occurred_at=timezone.now(),
+        actor=actor,
     )
     return locked
 

@@ -34,7 +34,8 @@ from django.utils import timezone
 
 from lastmile.accounts.models import User
 from lastmile.core.errors import Conflict, NotFound
-from lastmile.core.state import check_transition
+from lastmile.core.state import transition
+from lastmile.dispatch import events
 from lastmile.dispatch.errors import DispatchErrorCode, OfferClosed, RouteTaken
 from lastmile.dispatch.models import (
     OFFER_TRANSITIONS,
@@ -64,16 +65,6 @@ logger = logging.getLogger(__name__)
 
 # How many expired offers one sweep handles before re-queueing itself.
 EXPIRE_BATCH = 200
-
-
-def _event(route: Route, kind: str, actor: User | None, **payload: object) -> None:
-    PlanEvent.objects.create(
-        plan_id=route.plan_id,
-        kind=kind,
-        actor=actor,
-        payload={"route": route.pk, **payload},
-        occurred_at=timezone.now(),
-    )
 
 
 def route_offer_next(*, route: Route, actor: User | None = None) -> RouteOffer | None:
@@ -121,34 +112,32 @@ def route_offer_next(*, route: Route, actor: User | None = None) -> RouteOffer |
             courier=courier,
             expires_at=timezone.now() + dt.timedelta(seconds=settings.DISPATCH_OFFER_TTL_S),
         )
-        _event(locked, PlanEvent.Kind.OFFER_SENT, actor, courier=courier.pk)
+        events.offer_sent(route=locked, courier_id=courier.pk, actor=actor)
         logger.info("route offered", extra={"route": locked.pk, "courier": courier.pk})
         return offer
-    _event(locked, PlanEvent.Kind.NO_COURIER, actor)
+    events.no_courier(route=locked, actor=actor)
     logger.warning("no courier left for route", extra={"route": locked.pk})
     return None
 
 
 def _answer(offer: RouteOffer, target: str, actor: User | None) -> RouteOffer:
-    check_transition(OFFER_TRANSITIONS, entity="Offer", current=offer.status, target=target)
-    offer.status, offer.responded_at = target, timezone.now()
-    offer.save(update_fields=["status", "responded_at", "updated_at"])
-    if target == OfferStatus.WITHDRAWN:
-        _event(
-            offer.route,
-            PlanEvent.Kind.OFFER_WITHDRAWN,
-            actor,
-            courier=offer.courier_id,
-            courier_status=offer.courier.status,
-        )
-    else:
-        _event(
-            offer.route,
-            PlanEvent.Kind.OFFER_ANSWERED,
-            actor,
-            courier=offer.courier_id,
-            answer=target,
-        )
+    """Move the locked ``offer`` to its answer (or withdrawn) with the plan's event."""
+
+    def record(row: RouteOffer, previous: str, now: dt.datetime) -> None:
+        if target == OfferStatus.WITHDRAWN:
+            events.offer_withdrawn(offer=row, actor=actor)
+        else:
+            events.offer_answered(offer=row, answer=target, actor=actor)
+
+    transition(
+        offer,
+        table=OFFER_TRANSITIONS,
+        entity="Offer",
+        target=target,
+        record=record,
+        stamps={status: "responded_at" for status in OfferStatus.values if status != OfferStatus.OPEN},
+        lock=False,
+    )
     return offer
 
 

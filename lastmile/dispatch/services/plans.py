@@ -15,12 +15,12 @@ from django.utils import timezone
 
 from lastmile.accounts.models import User
 from lastmile.core.leases import lease_released
-from lastmile.core.state import check_transition, transition
+from lastmile.core.state import transition
+from lastmile.dispatch import events
 from lastmile.dispatch.models import (
     PLAN_TRANSITIONS,
     REPLAN_TRANSITIONS,
     Plan,
-    PlanEvent,
     PlanStatus,
     Replan,
     ReplanStatus,
@@ -53,13 +53,12 @@ def plan_transition(
     """
 
     def record(row: Plan, previous: str, now: dt.datetime) -> None:
-        PlanEvent.objects.create(
+        events.plan_status_changed(
             plan=row,
-            kind=PlanEvent.Kind.STATUS_CHANGED,
             from_status=previous,
             to_status=target,
             actor=actor,
-            payload=payload or {},
+            payload=payload,
             occurred_at=now,
         )
 
@@ -111,11 +110,18 @@ def plan_give_up(*, plan: Plan, reason: str) -> Plan:
 
 
 def replan_transition(replan: Replan, target: str, **fields: object) -> Replan:
-    check_transition(REPLAN_TRANSITIONS, entity="Replan", current=replan.status, target=target)
-    replan.status = target
-    for name, value in fields.items():
-        setattr(replan, name, value)
-    replan.save(update_fields=["status", "updated_at", *fields])
+    """Move the locked ``replan`` to ``target`` with ``fields`` (the caller holds the row).
+    Its events are the plan's: ``replan_requested`` when queued, ``replanned`` when applied;
+    a failure is on the row (``error``)."""
+    transition(
+        replan,
+        table=REPLAN_TRANSITIONS,
+        entity="Replan",
+        target=target,
+        record=None,
+        fields=fields,
+        lock=False,
+    )
     return replan
 
 

@@ -22,11 +22,11 @@ from django.utils import timezone
 from lastmile.accounts.models import User
 from lastmile.core.errors import ApplicationError, Conflict, ValidationFailed
 from lastmile.core.leases import SweepResult, leases_sweep
+from lastmile.dispatch import events
 from lastmile.dispatch.errors import DispatchErrorCode
 from lastmile.dispatch.models import (
     ACTIVE_PLAN_STATUSES,
     Plan,
-    PlanEvent,
     PlanPhase,
     PlanStatus,
     Replan,
@@ -59,9 +59,7 @@ def active_plan(*, hub: Hub, service_date: dt.date) -> Plan | None:
 
 
 def _join(plan: Plan, *, actor: User | None) -> Plan:
-    PlanEvent.objects.create(
-        plan=plan, kind=PlanEvent.Kind.JOINED, actor=actor, occurred_at=timezone.now()
-    )
+    events.plan_joined(plan=plan, actor=actor)
     logger.info("plan request joined a run", extra={"plan": plan.pk, "status": plan.status})
     plan.joined = True
     return plan
@@ -115,13 +113,7 @@ def plan_request(
         if existing is None:
             raise
         return _join(existing, actor=actor)
-    PlanEvent.objects.create(
-        plan=plan,
-        kind=PlanEvent.Kind.REQUESTED,
-        to_status=PlanStatus.QUEUED,
-        actor=actor,
-        occurred_at=plan.created_at,
-    )
+    events.plan_requested(plan=plan, actor=actor)
     if enqueue:
         transaction.on_commit(lambda: _plan_enqueue(plan))
     logger.info(
@@ -275,13 +267,7 @@ def _replan_create(
         replan = Replan.objects.select_for_update().get(plan=plan, status=ReplanStatus.QUEUED)
         replan.joined = True
         return replan
-    PlanEvent.objects.create(
-        plan=plan,
-        kind=PlanEvent.Kind.REPLAN_REQUESTED,
-        actor=actor,
-        payload={"replan": replan.pk, "trigger": entry},
-        occurred_at=now,
-    )
+    events.replan_requested(plan=plan, replan=replan, trigger=entry, actor=actor, occurred_at=now)
     replan.joined = False
     return replan
 

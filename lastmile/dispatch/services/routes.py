@@ -8,17 +8,16 @@ import datetime as dt
 import logging
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from lastmile.accounts.models import User
-from lastmile.core.state import check_transition
+from lastmile.core.state import check_transition, transition
+from lastmile.dispatch import events
 from lastmile.dispatch.errors import CourierBusy
 from lastmile.dispatch.models import (
     ACTIVE_ROUTE_STATUSES,
     ROUTE_TRANSITIONS,
     SETTLED_STOP_STATUSES,
     STOP_TRANSITIONS,
-    PlanEvent,
     Route,
     RouteStatus,
     Stop,
@@ -33,20 +32,6 @@ _ROUTE_TIMESTAMPS = {RouteStatus.IN_PROGRESS: "started_at", RouteStatus.COMPLETE
 _ROUTE_CLEARED = {RouteStatus.PLANNED: ("courier", "service_date", "dispatched_at")}
 
 
-def route_event(
-    route: Route, *, actor_id: int | None, at: dt.datetime, payload: dict[str, object]
-) -> PlanEvent:
-    """A route or stop change in the plan's timeline (a status change with the entity in the
-    payload, so the plan's own from/to columns stay the plan's)."""
-    return PlanEvent.objects.create(
-        plan_id=route.plan_id,
-        kind=PlanEvent.Kind.STATUS_CHANGED,
-        actor_id=actor_id,
-        payload=payload,
-        occurred_at=at,
-    )
-
-
 def stops_skip(route: Route, stops: list[Stop], *, at: dt.datetime, reason: str) -> None:
     """Take pending ``stops`` off ``route`` (pending → skipped, checked against the stop
     table) with one timeline event for the lot; the caller saves the rows (in bulk)."""
@@ -56,20 +41,11 @@ def stops_skip(route: Route, stops: list[Stop], *, at: dt.datetime, reason: str)
         check_transition(
             STOP_TRANSITIONS, entity="Stop", current=stop.status, target=StopStatus.SKIPPED
         )
-    previous = {s.pk: s.status for s in stops}
+    previous = sorted({s.status for s in stops})
     for stop in stops:
         stop.status = StopStatus.SKIPPED
-    route_event(
-        route,
-        actor_id=None,
-        at=at,
-        payload={
-            "stops": sorted(previous),
-            "route": route.pk,
-            "from": ",".join(sorted(set(previous.values()))),
-            "to": StopStatus.SKIPPED,
-            "reason": reason,
-        },
+    events.stops_skipped(
+        route=route, stops=stops, from_statuses=previous, reason=reason, occurred_at=at
     )
 
 
@@ -84,26 +60,31 @@ def route_transition(
     """Move the locked ``route`` to ``target`` (the caller holds the transaction) with its
     timestamp and an event (``detail`` added to its payload); ``False`` when it is already
     there. Back in ``planned`` the route has no courier, day or dispatch time any more."""
-    if not check_transition(ROUTE_TRANSITIONS, entity="Route", current=route.status, target=target):
-        return False
-    previous = route.status
-    route.status = target
-    changed = ["status", "updated_at"]
-    if target in _ROUTE_TIMESTAMPS:
-        setattr(route, _ROUTE_TIMESTAMPS[target], at)
-        changed.append(_ROUTE_TIMESTAMPS[target])
-    for field in _ROUTE_CLEARED.get(target, ()):
-        setattr(route, field, None)
-        changed.append(field)
-    route.save(update_fields=changed)
-    route_event(
+
+    def record(row: Route, previous: str, now: dt.datetime) -> None:
+        events.route_status_changed(
+            route=row,
+            from_status=previous,
+            to_status=target,
+            actor_id=actor_id,
+            occurred_at=now,
+            detail=detail,
+        )
+
+    moved = transition(
         route,
-        actor_id=actor_id,
-        at=at,
-        payload={**(detail or {}), "route": route.pk, "from": previous, "to": target},
+        table=ROUTE_TRANSITIONS,
+        entity="Route",
+        target=target,
+        record=record,
+        stamps=_ROUTE_TIMESTAMPS,
+        fields=dict.fromkeys(_ROUTE_CLEARED.get(target, ())),
+        now=at,
+        lock=False,
     )
-    logger.info("route moved", extra={"route": route.pk, "from": previous, "to": target})
-    return True
+    if moved.changed:
+        logger.info("route moved", extra={"route": route.pk, "from": moved.previous, "to": target})
+    return moved.changed
 
 
 def route_complete_if_settled(route: Route, *, actor_id: int | None, at: dt.datetime) -> bool:
@@ -127,17 +108,22 @@ def route_dispatch(*, route: Route, courier_id: int, actor: User | None) -> Rout
         ROUTE_TRANSITIONS, entity="Route", current=locked.status, target=RouteStatus.DISPATCHED
     ):
         return locked
-    now = timezone.now()
-    locked.status, locked.courier_id, locked.dispatched_at = (
-        RouteStatus.DISPATCHED,
-        courier_id,
-        now,
-    )
-    locked.service_date = locked.plan.service_date
+
+    def record(row: Route, previous: str, now: dt.datetime) -> None:
+        events.route_dispatched(route=row, courier_id=courier_id, actor=actor, occurred_at=now)
+
     try:
+        # A savepoint: the one-active-route-per-courier index may refuse the save.
         with transaction.atomic():
-            locked.save(
-                update_fields=["status", "courier", "service_date", "dispatched_at", "updated_at"]
+            transition(
+                locked,
+                table=ROUTE_TRANSITIONS,
+                entity="Route",
+                target=RouteStatus.DISPATCHED,
+                record=record,
+                stamps={RouteStatus.DISPATCHED: "dispatched_at"},
+                fields={"courier_id": courier_id, "service_date": locked.plan.service_date},
+                lock=False,
             )
     except IntegrityError:
         if Route.objects.filter(
@@ -147,13 +133,4 @@ def route_dispatch(*, route: Route, courier_id: int, actor: User | None) -> Rout
         ).exists():
             raise CourierBusy(day=locked.service_date) from None
         raise
-    PlanEvent.objects.create(
-        plan_id=locked.plan_id,
-        kind=PlanEvent.Kind.ROUTE_DISPATCHED,
-        from_status=RouteStatus.PLANNED,
-        to_status=RouteStatus.DISPATCHED,
-        actor=actor,
-        payload={"route": locked.pk, "vehicle": locked.vehicle_id, "courier": courier_id},
-        occurred_at=now,
-    )
     return locked

@@ -28,9 +28,9 @@ from lastmile.core.leases import (
     lease_renew,
     lease_take,
 )
+from lastmile.dispatch import events
 from lastmile.dispatch.models import (
     Plan,
-    PlanEvent,
     PlanPhase,
     PlanStatus,
 )
@@ -142,12 +142,7 @@ def _start(plan_id: int) -> tuple[Plan, str] | None:
         plan.save(
             update_fields=[*_lease_fields(plan), "progress_phase", "progress_pct", "updated_at"]
         )
-        PlanEvent.objects.create(
-            plan=plan,
-            kind=PlanEvent.Kind.RESTARTED,
-            payload={"attempt": plan.attempts, "lost_lease": lost_owner},
-            occurred_at=now,
-        )
+        events.plan_restarted(plan=plan, lost_owner=lost_owner, occurred_at=now)
         logger.warning(
             "plan run taken over from a lost worker",
             extra={"plan": plan.pk, "attempt": plan.attempts},

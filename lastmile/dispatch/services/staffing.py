@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from lastmile.accounts.models import User
+from lastmile.dispatch import events
 from lastmile.dispatch.errors import CourierBusy
 from lastmile.dispatch.models import (
     ACTIVE_ROUTE_STATUSES,
@@ -128,23 +129,16 @@ class WorkReleased:
 def _barred_event(route: Route, courier: Courier, at: dt.datetime) -> bool:
     """Tell the dispatcher the route in progress is driven by a barred courier, once per
     suspension or offboarding; ``False`` when that was already said."""
-    payload = {
-        "route": route.pk,
-        "courier": courier.pk,
-        "courier_status": courier.status,
-        "since": courier.status_changed_at.isoformat() if courier.status_changed_at else None,
-    }
+    said = events.courier_barred_payload(route=route, courier=courier)
     if PlanEvent.objects.filter(
         plan_id=route.plan_id,
         kind=PlanEvent.Kind.COURIER_BARRED,
-        payload__route=route.pk,
-        payload__courier=courier.pk,
-        payload__since=payload["since"],
+        payload__route=said["route"],
+        payload__courier=said["courier"],
+        payload__since=said["since"],
     ).exists():
         return False
-    PlanEvent.objects.create(
-        plan_id=route.plan_id, kind=PlanEvent.Kind.COURIER_BARRED, payload=payload, occurred_at=at
-    )
+    events.courier_barred(route=route, courier=courier, occurred_at=at)
     return True
 
 

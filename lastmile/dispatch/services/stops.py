@@ -25,7 +25,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from lastmile.core.errors import Conflict, NotFound
-from lastmile.core.state import check_transition
+from lastmile.core.state import check_transition, transition
+from lastmile.dispatch import events
 from lastmile.dispatch.errors import DispatchErrorCode
 from lastmile.dispatch.models import (
     ORDER_STOP_KINDS,
@@ -46,7 +47,6 @@ from lastmile.dispatch.services.reading import (
 from lastmile.dispatch.services.requests import replan_ask
 from lastmile.dispatch.services.routes import (
     route_complete_if_settled,
-    route_event,
     route_transition,
 )
 from lastmile.orders.models import DeliveryAttempt, FailureReason, Order, OrderStatus
@@ -101,22 +101,27 @@ def _stop_transition(
     route: Route, stop: Stop, *, target: str, courier: Courier, at: dt.datetime
 ) -> bool:
     """Move the locked ``stop`` to ``target``; ``False`` when it is already there."""
-    if not check_transition(STOP_TRANSITIONS, entity="Stop", current=stop.status, target=target):
-        return False
-    previous = stop.status
-    stop.status = target
-    changed = ["status"]
-    if target in _STOP_TIMESTAMPS:
-        setattr(stop, _STOP_TIMESTAMPS[target], at)
-        changed.append(_STOP_TIMESTAMPS[target])
-    stop.save(update_fields=changed)
-    route_event(
-        route,
-        actor_id=courier.user_id,
-        at=at,
-        payload={"stop": stop.pk, "route": route.pk, "from": previous, "to": target},
-    )
-    return True
+
+    def record(row: Stop, previous: str, now: dt.datetime) -> None:
+        events.stop_status_changed(
+            route=route,
+            stop=row,
+            from_status=previous,
+            to_status=target,
+            actor_id=courier.user_id,
+            occurred_at=now,
+        )
+
+    return transition(
+        stop,
+        table=STOP_TRANSITIONS,
+        entity="Stop",
+        target=target,
+        record=record,
+        stamps=_STOP_TIMESTAMPS,
+        now=at,
+        lock=False,
+    ).changed
 
 
 def _require_started(route: Route) -> None:

@@ -24,10 +24,10 @@ from lastmile.core.leases import (
     lease_held,
     lease_released,
 )
+from lastmile.dispatch import events
 from lastmile.dispatch.errors import DispatchErrorCode
 from lastmile.dispatch.models import (
     Plan,
-    PlanEvent,
     PlanStatus,
     Replan,
     ReplanStatus,
@@ -421,12 +421,7 @@ def _finish(
         },
     )
     summary = {k: len(v) for k, v in diff.items() if isinstance(v, list)}
-    PlanEvent.objects.create(
-        plan=plan,
-        kind=PlanEvent.Kind.REPLANNED,
-        payload={"replan": replan.pk, "triggers": [t["kind"] for t in replan.triggers], **summary},
-        occurred_at=timezone.now(),
-    )
+    events.replanned(plan=plan, replan=replan, summary=summary)
     logger.info(
         "replan applied", extra={"plan": plan.pk, "replan": replan.pk, **summary, **timings}
     )

@@ -15,9 +15,9 @@ from lastmile.core.leases import (
     lease_held,
     lease_released,
 )
+from lastmile.dispatch import events
 from lastmile.dispatch.models import (
     Plan,
-    PlanEvent,
     PlanPhase,
     PlanStatus,
     Route,
@@ -127,12 +127,7 @@ def _supersede_ready_plans(plan: Plan) -> None:
         Route.objects.filter(plan=old).delete()
         UnassignedOrder.objects.filter(plan=old).delete()
         plan_transition(old, target=PlanStatus.CANCELLED, payload={"superseded_by": plan.pk})
-        PlanEvent.objects.create(
-            plan=old,
-            kind=PlanEvent.Kind.SUPERSEDED,
-            payload={"superseded_by": plan.pk, "removed": removed},
-            occurred_at=timezone.now(),
-        )
+        events.plan_superseded(plan=old, by=plan, removed=removed)
         logger.info("plan superseded", extra={"plan": old.pk, "by": plan.pk, **removed})
 
 
