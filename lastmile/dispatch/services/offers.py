@@ -135,7 +135,9 @@ def _answer(offer: RouteOffer, target: str, actor: User | None) -> RouteOffer:
         entity="Offer",
         target=target,
         record=record,
-        stamps={status: "responded_at" for status in OfferStatus.values if status != OfferStatus.OPEN},
+        stamps={
+            status: "responded_at" for status in OfferStatus.values if status != OfferStatus.OPEN
+        },
         lock=False,
     )
     return offer

@@ -179,15 +179,39 @@ def _params(progress: _ProgressWriter) -> SolverParams:
     )
 
 
+def _failed(plan_id: int, owner: str, exc: Exception) -> Plan:
+    """Fail the run with what went wrong: the checker's verdict, bad data or setup (the
+    message says what), a transient error (the caller re-raises it), or anything else, a bug
+    or an exhausted time limit: the run must not stay "running" forever, so the plan fails
+    with the error text and the traceback goes to the log."""
+    if isinstance(exc, InfeasiblePlan):
+        logger.error("plan infeasible", extra={"plan": plan_id, "violations": exc.extra})
+        return _fail(
+            plan_id,
+            error=exc.message,
+            owner=owner,
+            fields={"feasible": False, "violations_count": len(exc.extra["violations"])},
+        )
+    if isinstance(exc, ApplicationError | ProblemError):
+        logger.warning("plan failed", extra={"plan": plan_id, "error": str(exc)})
+        return _fail(plan_id, error=str(exc), owner=owner)
+    if isinstance(exc, TRANSIENT_ERRORS):
+        logger.warning("plan failed on a transient error", extra={"plan": plan_id})
+        error = f"Temporary failure ({exc.__class__.__name__}: {exc}); plan again."
+        return _fail(plan_id, error=error, owner=owner)
+    logger.exception("plan failed unexpectedly", extra={"plan": plan_id})
+    return _fail(plan_id, error=f"Unexpected error ({exc.__class__.__name__}: {exc}).", owner=owner)
+
+
 def plan_run(*, plan_id: int) -> Plan | None:
     """Run a queued plan: build, solve, check and store it, ending ready, failed or cancelled.
 
     Idempotent: a plan that is not queued (already run, cancelled, running under a live
     lease) is left alone and ``None`` returned; a running plan whose lease expired is taken
     over and run again (see ``_start``). A cancel during the solve stops the search and
-    stores nothing, as does losing the lease to another run. A plan the independent checker finds infeasible is failed, never made ready.
-    Any error fails the plan with its text; only transient ones are re-raised. Orders keep
-    their status (publishing plans them).
+    stores nothing, as does losing the lease to another run. A plan the independent checker
+    finds infeasible is failed, never made ready. Any error fails the plan with its text;
+    only transient ones are re-raised. Orders keep their status (publishing plans them).
     """
     started_run = _start(plan_id)
     if started_run is None:
@@ -214,37 +238,11 @@ def plan_run(*, plan_id: int) -> Plan | None:
 
         progress.phase(PlanPhase.STORING)
         return plan_store(
-            plan_id=plan.pk,
-            owner=owner,
-            data=data,
-            solution=solution,
-            report=report,
+            plan_id=plan.pk, owner=owner, data=data, solution=solution, report=report,
             timings=timings,
-        )
-    except InfeasiblePlan as exc:
-        logger.error("plan infeasible", extra={"plan": plan.pk, "violations": exc.extra})
-        return _fail(
-            plan.pk,
-            error=exc.message,
-            owner=owner,
-            fields={"feasible": False, "violations_count": len(exc.extra["violations"])},
-        )
-    except (ApplicationError, ProblemError) as exc:
-        # Bad data or setup (no vehicles, an inconsistent problem): the message says what.
-        logger.warning("plan failed", extra={"plan": plan.pk, "error": str(exc)})
-        return _fail(plan.pk, error=str(exc), owner=owner)
+        )  # fmt: skip
     except TRANSIENT_ERRORS as exc:
-        logger.warning("plan failed on a transient error", extra={"plan": plan.pk})
-        _fail(
-            plan.pk,
-            error=f"Temporary failure ({exc.__class__.__name__}: {exc}); plan again.",
-            owner=owner,
-        )
+        _failed(plan.pk, owner, exc)
         raise
-    except Exception as exc:
-        # Anything else is a bug or an exhausted time limit. The run must not stay "running"
-        # forever, so the plan fails with the error text; the traceback goes to the log.
-        logger.exception("plan failed unexpectedly", extra={"plan": plan.pk})
-        return _fail(
-            plan.pk, error=f"Unexpected error ({exc.__class__.__name__}: {exc}).", owner=owner
-        )
+    except Exception as exc:  # noqa: BLE001 - every failure ends the run; _failed logs it
+        return _failed(plan.pk, owner, exc)
