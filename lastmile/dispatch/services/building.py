@@ -25,6 +25,7 @@ from fleet.models import VehicleStatus
 from fleet.selectors import vehicle_routing_spec
 from lastmile.core.errors import ApplicationError
 from lastmile.dispatch.errors import DispatchErrorCode
+from lastmile.dispatch.services.breaks import shift_breaks
 from lastmile.hubs.models import Hub
 from lastmile.hubs.selectors import hub_service_windows
 from lastmile.orders.models import (
@@ -210,6 +211,7 @@ def routing_vehicles(
 ) -> tuple[list[Vehicle], dict[str, FleetVehicle]]:
     """Each active vehicle in the engine's terms, starting and ending at the hub."""
     multi_trip = set(settings.DISPATCH_MULTI_TRIP_PROFILES)
+    breaks = shift_breaks(shift=shift)  # by the working-time rule; owed by long routes only
     built, by_id = [], {}
     for vehicle in vehicles:
         spec = vehicle_routing_spec(vehicle=vehicle)
@@ -227,6 +229,7 @@ def routing_vehicles(
                 costs=spec.costs,
                 max_trips=trips,
                 reload_s=settings.DISPATCH_RELOAD_S if trips > 1 else 0,
+                breaks=breaks,
             )
         )
         by_id[vehicle.code] = vehicle
