@@ -12,6 +12,11 @@ Then it publishes the plan and stages the middle of that day (11:00): every rout
 road since 09:00 with its first third of stops delivered, five deliveries failed and retried
 later that day, ten urgent orders arrived; and times one re-plan (``replan_run``: read the
 live day, solve, check, apply) with what it changed.
+
+Last, it plans a copy of the same day with drivers' breaks by the working-time rule
+(``DISPATCH_BREAK_RULE``; the first plan runs without) and prints a ``BREAKS`` line: km against
+the plan without breaks, routes working over six hours and how many of them took a break, the
+checker's verdict and the backend.
 """
 
 import argparse
@@ -241,6 +246,51 @@ def _bench_urgent(plan, partner, day, now) -> None:
     )
 
 
+def _bench_breaks(*, orders: int, vehicles: int, rule: str, plain_km: float) -> None:
+    """Plan the same day (a copy: same orders, same fleet) with drivers' breaks by ``rule``
+    and compare: kilometres against the plan without breaks, and how many routes working
+    over six hours took a break."""
+    from django.conf import settings
+
+    from lastmile.dispatch.models import Route, Stop, StopKind
+    from lastmile.dispatch.services import plan_request, plan_run
+
+    tag = uuid.uuid4().hex[:6]
+    hub, partner, day, type_ids, vt_model = _create_day(tag=tag, orders=orders, vehicles=vehicles)
+    try:
+        settings.DISPATCH_BREAK_RULE = rule
+        plan = plan_request(hub=hub, service_date=day, actor=None, enqueue=False)
+        started = time.perf_counter()
+        plan = plan_run(plan_id=plan.pk)
+        total = time.perf_counter() - started
+        paused: dict[int, float] = {}
+        for route_id, begin, end in Stop.objects.filter(
+            route__plan=plan, kind=StopKind.BREAK
+        ).values_list("route_id", "planned_start", "planned_departure"):
+            paused[route_id] = paused.get(route_id, 0.0) + (end - begin).total_seconds()
+        long_routes = [
+            pk
+            for pk, duration_s in Route.objects.filter(plan=plan).values_list("pk", "duration_s")
+            if duration_s - paused.get(pk, 0.0) > 6 * 3600
+        ]
+        km = (plan.distance_m or 0) / 1000
+        delta = 100.0 * (km - plain_km) / plain_km if plain_km else 0.0
+        stats = plan.stats
+        print(
+            f"BREAKS orders={orders} vehicles={vehicles} status={plan.status} "
+            f"distance_km={km:.0f} vs_no_breaks_pct={delta:+.2f} "
+            f"routes_over_6h={len(long_routes)} "
+            f"routes_over_6h_with_break={sum(1 for pk in long_routes if pk in paused)} "
+            f"breaks={Stop.objects.filter(route__plan=plan, kind=StopKind.BREAK).count()} "
+            f"checker_violations={0 if plan.feasible else plan.error!r} "
+            f"unassigned={plan.unassigned_count} backend={plan.backend} total_s={total:.1f} "
+            f"solve_s={stats.get('solve_s', 0):.2f}",
+            flush=True,
+        )
+    finally:
+        _clean(hub, partner, type_ids, vt_model)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="500x20,2000x60", help="ORDERSxVEHICLES,…")
@@ -257,7 +307,13 @@ def main() -> None:
     from lastmile.dispatch.selectors import board_data
     from lastmile.dispatch.services import plan_request, plan_run
 
+    # The day plans first without breaks (the figures comparable with earlier runs), then a
+    # copy of it with the configured working-time rule (the German one unless set otherwise).
+    rule = settings.DISPATCH_BREAK_RULE
+    if rule.strip().lower() in ("", "off", "none"):
+        rule = "6:00=0:30,9:00=0:45"
     for size in args.sizes.split(","):
+        settings.DISPATCH_BREAK_RULE = "off"
         orders, vehicles = (int(x) for x in size.split("x"))
         limit = args.time_limit or TIME_LIMITS_S.get(orders, 30.0)
         settings.DISPATCH_TIME_LIMIT_S = limit
@@ -297,6 +353,9 @@ def main() -> None:
             _bench_replan(plan, partner, day)
         finally:
             _clean(hub, partner, type_ids, vt_model)
+        _bench_breaks(
+            orders=orders, vehicles=vehicles, rule=rule, plain_km=(plan.distance_m or 0) / 1000
+        )
 
 
 if __name__ == "__main__":

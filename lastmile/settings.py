@@ -544,6 +544,12 @@ DISPATCH_DEFAULT_SHIFT = env.str("DISPATCH_DEFAULT_SHIFT", default="08:00-18:00"
 DISPATCH_MULTI_TRIP_PROFILES = env.list("DISPATCH_MULTI_TRIP_PROFILES", default=["cargo_bike"])
 DISPATCH_MAX_TRIPS = env.int("DISPATCH_MAX_TRIPS", default=3)
 DISPATCH_RELOAD_S = env.int("DISPATCH_RELOAD_S", default=600)
+# Drivers' breaks by working-time rule: "after=total" steps, hub-local durations "H:MM": after
+# more than 6 h of work 30 min of breaks, after more than 9 h 45 min in all (Germany,
+# ArbZG §4), with no more than DISPATCH_BREAK_MAX_WORK_IN_ROW of work without a break.
+# Empty or "off" plans no breaks (drivers whose contracts handle it elsewhere).
+DISPATCH_BREAK_RULE = env.str("DISPATCH_BREAK_RULE", default="6:00=0:30,9:00=0:45")
+DISPATCH_BREAK_MAX_WORK_IN_ROW = env.str("DISPATCH_BREAK_MAX_WORK_IN_ROW", default="6:00")
 # The arrival window promised to each customer when a plan is published, seconds.
 DISPATCH_ETA_WINDOW_S = env.int("DISPATCH_ETA_WINDOW_S", default=3600)
 # How long a crowd courier has to accept a route offer before it goes to the next, seconds.

@@ -143,6 +143,7 @@ def _check_route(
     waited_s = 0.0
     max_delay_s = float("inf")
     breaks = list(vehicle.breaks)
+    taken_s = 0.0
     trips: list[list[Job]] = [[]]
     late_s = 0.0
     for visit in route.visits:
@@ -153,6 +154,7 @@ def _check_route(
                 out.append(f"{name}: a break the vehicle does not have")
                 continue
             pause = breaks.pop(0)
+            taken_s += pause.duration_s
             begin = max(t, pause.window.start_s)
             if begin > pause.window.end_s + EPS:
                 out.append(f"{name}: break starts {begin:.0f}, after its window")
@@ -205,12 +207,16 @@ def _check_route(
     if vehicle.end is not None:
         distance += matrix.distances_m[here][vehicle.end]
         t += matrix.durations_s[here][vehicle.end]
-    if breaks:
-        out.append(f"{name}: {len(breaks)} break(s) not taken")
     if t > vehicle.shift.end_s + EPS:
         out.append(f"{name}: back at {t:.2f}, after the shift ends at {vehicle.shift.end_s}")
     max_delay_s = min(max_delay_s, vehicle.shift.end_s - t + waited_s)
     duration = t - vehicle.shift.start_s - max(0.0, min(waited_s, max_delay_s))
+    # Work is the route's time less the breaks taken; a break not taken is owed when the
+    # route works longer than its threshold (a short route needs no break).
+    work_s = duration - taken_s
+    owed = [pause for pause in breaks if work_s > pause.after_work_s + EPS]
+    if owed:
+        out.append(f"{name}: {len(owed)} break(s) not taken, owed after {work_s:.0f} s of work")
     if vehicle.max_duration_s is not None and duration > vehicle.max_duration_s + EPS:
         out.append(f"{name}: works {duration:.0f} s, over its limit {vehicle.max_duration_s}")
     if vehicle.max_distance_m is not None and distance > vehicle.max_distance_m + EPS:

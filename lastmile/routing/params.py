@@ -15,7 +15,8 @@ class Backend(StrEnum):
     AUTO = "auto"  # PyVRP where the problem fits its model, OR-Tools otherwise
     ORTOOLS = "ortools"  # every feature of the problem model
     # Capacities, windows, skills, ranges, costs, multi-trip and pickup-delivery pairs (not
-    # both together); no breaks, fixed sequences or pinned jobs.
+    # both together), breaks (placed into its routes after the search); no fixed sequences
+    # or pinned jobs.
     PYVRP = "pyvrp"
 
 

@@ -146,10 +146,24 @@ class Shipment:
 
 @dataclass(frozen=True, slots=True)
 class Break:
-    """An unpaid pause of ``duration_s`` that must start within ``window``."""
+    """An unpaid pause of ``duration_s`` that must start within ``window``.
+
+    ``after_work_s`` makes it owed only by a route that works longer than that: its time from
+    leaving to coming back, less the breaks it takes (a working-time rule: 30 minutes after
+    six hours). A shorter route may skip it; 0 means every route with a stop takes it. A
+    vehicle's breaks are taken in their order, so a later break never stands in for an
+    earlier one.
+    """
 
     window: TimeWindow
     duration_s: int
+    after_work_s: int = 0
+
+    def __post_init__(self) -> None:
+        if self.duration_s <= 0:
+            raise ProblemError(f"break {self}: duration must be positive")
+        if self.after_work_s < 0:
+            raise ProblemError(f"break {self}: after_work_s must not be negative")
 
 
 @dataclass(frozen=True, slots=True)

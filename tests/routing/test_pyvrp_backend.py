@@ -9,7 +9,6 @@ import pytest
 from lastmile.routing.checker import check
 from lastmile.routing.params import Objective, SolverParams
 from lastmile.routing.problem import (
-    Break,
     Costs,
     EnergyModel,
     Job,
@@ -17,7 +16,6 @@ from lastmile.routing.problem import (
     Load,
     Problem,
     Shipment,
-    TimeWindow,
 )
 from lastmile.routing.pyvrp_backend import solve_pyvrp, unsupported_reason
 from lastmile.routing.solution import Progress, Solution, UnassignedReason, VisitKind
@@ -283,11 +281,10 @@ def test_skills_crowd_out_only_the_jobs_that_need_them():
 @pytest.mark.parametrize(
     ("jobs", "vehicles", "needle"),
     [
-        ([job("A", 1)], [van(breaks=(Break(TimeWindow(0, 3600), 600),))], "breaks"),
         ([job("A", 1)], [van(fixed_sequence=("A",))], "fixed sequence"),
         ([job("A", 1, vehicle_id="v1")], [van("v1"), van("v2")], "pinned"),
     ],
-    ids=["breaks", "fixed sequence", "pinned job"],
+    ids=["fixed sequence", "pinned job"],
 )
 def test_what_pyvrp_cannot_model_is_named(jobs, vehicles, needle):
     # given

@@ -12,7 +12,7 @@ from lastmile.routing.solver import choose_backend, solve
 from tests.routing.builders import job, problem, van
 
 
-def test_a_problem_with_breaks_goes_to_ortools_and_skills_stay_on_pyvrp():
+def test_breaks_and_skills_stay_on_pyvrp_and_a_fixed_sequence_goes_to_ortools():
     skilled = problem(
         [0, 1000],
         [job("A", 1, skills=frozenset({"cold_chain"}))],
@@ -20,9 +20,15 @@ def test_a_problem_with_breaks_goes_to_ortools_and_skills_stay_on_pyvrp():
     )
     pause = Break(TimeWindow(0, 3600), 600)
     with_break = problem([0, 1000], [job("A", 1)], [van("v1", breaks=(pause,))])
+    fixed = problem([0, 1000], [job("A", 1)], [van("v1", fixed_sequence=("A",))])
     assert choose_backend(skilled, SolverParams()) == Backend.PYVRP
-    assert choose_backend(with_break, SolverParams()) == Backend.ORTOOLS
-    assert solve(with_break, SolverParams(time_limit_s=0.3)).backend == "ortools"
+    # Breaks used to send the day to OR-Tools; PyVRP now places them into its routes.
+    assert choose_backend(with_break, SolverParams()) == Backend.PYVRP
+    solution = solve(with_break, SolverParams(time_limit_s=0.3))
+    assert solution.backend == "pyvrp"
+    assert check(with_break, solution).feasible
+    assert choose_backend(fixed, SolverParams()) == Backend.ORTOOLS
+    assert solve(fixed, SolverParams(time_limit_s=0.3)).backend == "ortools"
 
 
 def test_forcing_pyvrp_on_a_problem_it_cannot_model_is_refused_with_the_reason():

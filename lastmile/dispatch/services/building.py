@@ -17,6 +17,7 @@ from fleet.models import Vehicle as FleetVehicle
 from fleet.selectors import vehicle_routing_spec
 from lastmile.core.errors import ApplicationError
 from lastmile.dispatch.errors import DispatchErrorCode
+from lastmile.dispatch.services.breaks import shift_breaks
 from lastmile.dispatch.services.reading import (
     LiveDay,
     LiveRoute,
@@ -99,6 +100,7 @@ def routing_vehicles(
 ) -> tuple[list[Vehicle], dict[str, FleetVehicle]]:
     """Each active vehicle in the engine's terms, starting and ending at the hub."""
     multi_trip = set(settings.DISPATCH_MULTI_TRIP_PROFILES)
+    breaks = shift_breaks(shift=shift)  # by the working-time rule; owed by long routes only
     built, by_id = [], {}
     for vehicle in vehicles:
         spec = vehicle_routing_spec(vehicle=vehicle)
@@ -116,6 +118,7 @@ def routing_vehicles(
                 costs=spec.costs,
                 max_trips=trips,
                 reload_s=settings.DISPATCH_RELOAD_S if trips > 1 else 0,
+                breaks=breaks,
             )
         )
         by_id[vehicle.code] = vehicle

@@ -417,7 +417,9 @@
         if (!details.open || list.childNodes.length) { return; }
         route.stops.forEach(function (s) {
           if (s[4] === "reload" || s[4] === "break") {
-            list.appendChild(el("li", {}, "— " + (s[4] === "reload" ? "reload at the hub" : "break") + " " + s[6]));
+            // A break serves no order: shown as the driver's pause and when it starts.
+            list.appendChild(el("li", { className: "lm-stop-" + s[4] },
+              "— " + (s[4] === "reload" ? "reload at the hub " : "driver's break from ") + s[6]));
             return;
           }
           var item = el("li");

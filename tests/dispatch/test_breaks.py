@@ -1,0 +1,67 @@
+"""Drivers' breaks from the working-time rule in settings, for a plan and for a live day."""
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from lastmile.dispatch.services.breaks import (
+    break_rule,
+    break_rule_parse,
+    breaks_still_owed,
+    shift_breaks,
+)
+from lastmile.routing.problem import Break, TimeWindow
+
+HOUR = 3600
+GERMAN = break_rule_parse(rule="6:00=0:30,9:00=0:45", max_in_row="6:00")
+
+
+def test_the_default_rule_is_the_german_one_and_off_plans_no_breaks(settings):
+    # given / when / then
+    assert break_rule() == GERMAN
+    settings.DISPATCH_BREAK_RULE = "off"
+    assert break_rule() is None
+    assert shift_breaks(shift=TimeWindow(6 * HOUR, 21 * HOUR)) == ()
+
+
+@pytest.mark.parametrize("rule", ["6=0:30", "6:00=0:30,5:00=0:45", "6:00=0:45,9:00=0:30", "x"])
+def test_a_malformed_rule_is_a_configuration_error(rule):
+    with pytest.raises(ImproperlyConfigured):
+        break_rule_parse(rule=rule, max_in_row="6:00")
+
+
+def test_a_long_shift_gets_thirty_then_fifteen_minutes_owed_after_six_and_nine_hours():
+    # when
+    breaks = shift_breaks(shift=TimeWindow(6 * HOUR, 21 * HOUR), rule=GERMAN)
+    # then: the first starts by six hours into the shift, the next by six hours after the
+    # first may end
+    assert breaks == (
+        Break(TimeWindow(9 * HOUR, 12 * HOUR), 1800, after_work_s=6 * HOUR),
+        Break(TimeWindow(12 * HOUR + 1800, 15 * HOUR + 1800), 900, after_work_s=9 * HOUR),
+    )
+
+
+def test_a_shift_too_short_to_reach_a_threshold_gets_no_break_for_it():
+    assert shift_breaks(shift=TimeWindow(8 * HOUR, 13 * HOUR), rule=GERMAN) == ()
+    (only,) = shift_breaks(shift=TimeWindow(8 * HOUR, 16 * HOUR), rule=GERMAN)
+    assert only.duration_s == 1800
+
+
+def test_a_live_route_owes_what_is_left_counting_work_done_and_breaks_taken():
+    # given: left at 08:00, took 30 minutes at 11:00, now 13:00
+    shift = TimeWindow(8 * HOUR, 18 * HOUR)
+    # when
+    owed = breaks_still_owed(
+        shift=shift, now_s=13 * HOUR, started_s=8 * HOUR, taken=[(11 * HOUR, 1800)], rule=GERMAN
+    )
+    # then: only the 15 minutes due after nine hours, which is 4 h 30 min of work away, to
+    # start by six hours after the break ended
+    assert owed == (
+        Break(TimeWindow(13 * HOUR, 17 * HOUR + 1800), 900, after_work_s=9 * HOUR - 16200),
+    )
+
+
+def test_a_live_route_not_yet_started_owes_its_shift_breaks_from_now():
+    owed = breaks_still_owed(
+        shift=TimeWindow(8 * HOUR, 18 * HOUR), now_s=9 * HOUR, started_s=None, rule=GERMAN
+    )
+    assert owed == shift_breaks(shift=TimeWindow(9 * HOUR, 18 * HOUR), rule=GERMAN)
