@@ -17,7 +17,7 @@ from fleet.models import Vehicle as FleetVehicle
 from fleet.selectors import vehicle_routing_spec
 from lastmile.core.errors import ApplicationError
 from lastmile.dispatch.errors import DispatchErrorCode
-from lastmile.dispatch.services.breaks import shift_breaks
+from lastmile.dispatch.services.breaks import breaks_still_owed, shift_breaks
 from lastmile.dispatch.services.reading import (
     LiveDay,
     LiveRoute,
@@ -43,6 +43,7 @@ from lastmile.routing.problem import (
     PRIORITY_HIGH,
     PRIORITY_NORMAL,
     PRIORITY_URGENT,
+    Break,
     Job,
     JobKind,
     Load,
@@ -305,12 +306,13 @@ def _live_vehicles(day: LiveDay, locations: list[Location], no_reload: set[int])
         energy = spec.energy
         if energy is not None and entry.energy_wh is not None:
             energy = dataclasses.replace(energy, usable_wh=max(1, entry.energy_wh))
+        shift = TimeWindow(begin, max(begin, end_s if entry.started else day.shift.end_s))
         vehicles.append(
             Vehicle(
                 id=entry.vehicle.code,
                 start=start,
                 end=HUB_LOCATION,
-                shift=TimeWindow(begin, max(begin, end_s if entry.started else day.shift.end_s)),
+                shift=shift,
                 capacity=spec.capacity,
                 profile=spec.profile,
                 skills=spec.skills,
@@ -318,9 +320,28 @@ def _live_vehicles(day: LiveDay, locations: list[Location], no_reload: set[int])
                 # A vehicle out (or booked) today costs its fixed cost whatever happens; an idle
                 # one only if it goes out.
                 costs=dataclasses.replace(spec.costs, fixed=0) if entry.route else spec.costs,
+                breaks=_live_breaks(day, entry, shift),
             )
         )
     return vehicles
+
+
+def _live_breaks(day: LiveDay, entry: LiveRoute, shift: TimeWindow) -> tuple[Break, ...]:
+    """The breaks the driver still owes by the working-time rule: counted from when the route
+    left, less the breaks already taken (a vehicle still at the hub: as a fresh shift)."""
+
+    def at(moment: dt.datetime) -> int:
+        return seconds_since(moment, midnight=day.midnight)
+
+    started = entry.route.started_at if entry.started and entry.route else None
+    return breaks_still_owed(
+        shift=shift,
+        now_s=shift.start_s,
+        started_s=at(started) if started else None,
+        taken=[
+            (at(begin), round((end - begin).total_seconds())) for begin, end in entry.breaks_taken
+        ],
+    )
 
 
 def _live_jobs(

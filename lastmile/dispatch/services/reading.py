@@ -189,6 +189,7 @@ class LiveRoute:
     pending: list[Stop] = field(default_factory=list)  # pending order stops, in sequence
     loaded: set[int] = field(default_factory=set)  # orders on board
     loading: bool = False  # at a reload stop at the hub right now
+    breaks_taken: list[tuple[dt.datetime, dt.datetime]] = field(default_factory=list)
 
 
 @dataclass
@@ -309,6 +310,11 @@ def _live_route(
     loaded = {
         s.order_id for s in pending if s.trip == trip and s.order_id is not None
     }  # this trip's parcels are on board; later trips' wait at the hub
+    breaks_taken = [
+        (s.actual_arrival or s.planned_arrival, s.actual_departure or s.planned_departure)
+        for s in visited
+        if s.kind == StopKind.BREAK and s.status == StopStatus.COMPLETED
+    ]
     return LiveRoute(
         route=route,
         vehicle=vehicle,
@@ -322,6 +328,7 @@ def _live_route(
         pending=pending,
         loaded=loaded,
         loading=loading,
+        breaks_taken=breaks_taken,
     )
 
 

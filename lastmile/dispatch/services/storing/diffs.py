@@ -255,7 +255,7 @@ def _route_rewrite(
     state.skipped += len(leftovers)
     fields = [
         "sequence", "trip", "planned_arrival", "planned_start", "planned_departure",
-        "eta", "window_start", "window_end", "status",
+        "eta", "window_start", "window_end", "status", "latitude", "longitude",
     ]  # fmt: skip
     Stop.objects.bulk_update([s for s in [*leftovers, *ordered] if s.pk], fields)
     Stop.objects.bulk_create(new_rows)
@@ -270,7 +270,10 @@ def _stops_for(
     """The route's stops in the re-plan's order with its times: existing rows where the
     order (or a reload) already has one, new unsaved rows otherwise."""
     by_order = {s.order_id: s for s in mine if s.order_id is not None}
-    reloads = sorted((s for s in mine if s.kind == StopKind.RELOAD), key=lambda s: s.sequence)
+    reusable = {
+        kind: sorted((s for s in mine if s.kind == kind), key=lambda s: s.sequence)
+        for kind in (StopKind.RELOAD, StopKind.BREAK)
+    }
     ordered: list[Stop] = []
     new_rows: list[Stop] = []
     hub = state.plan.hub
@@ -279,18 +282,17 @@ def _stops_for(
             stop = by_order[visit.order_id]
             window = eta_window(stop)
             state.old_windows[visit.order_id] = (window.start, window.end)
-        elif visit.kind == StopKind.RELOAD and reloads:
-            stop = reloads.pop(0)
+        elif reusable.get(visit.kind):
+            stop = reusable[visit.kind].pop(0)  # a pending reload or break, at its new time
         else:
             order = state.day.orders[visit.order_id] if visit.order_id else None
-            stop = Stop(
-                route=route,
-                kind=visit.kind,
-                order=order,
-                latitude=order.latitude if order else hub.latitude,
-                longitude=order.longitude if order else hub.longitude,
-            )
+            lat, lng = (order.latitude, order.longitude) if order else (hub.latitude, hub.longitude)
+            if visit.where is not None:
+                lat, lng = round(visit.where.lat, 6), round(visit.where.lng, 6)
+            stop = Stop(route=route, kind=visit.kind, order=order, latitude=lat, longitude=lng)
             new_rows.append(stop)
+        if visit.where is not None:
+            stop.latitude, stop.longitude = round(visit.where.lat, 6), round(visit.where.lng, 6)
         stop.trip = visit.trip
         stop.planned_arrival, stop.planned_start = visit.arrival, visit.start
         stop.planned_departure, stop.eta = visit.departure, visit.arrival

@@ -1,4 +1,5 @@
-"""A re-plan's solved route read back as stops: deliveries and the reloads at the hub."""
+"""A re-plan's solved route read back as stops: deliveries, the reloads at the hub and the
+driver's breaks."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from lastmile.dispatch.models import (
 from lastmile.dispatch.services.building import (
     ReplanInput,
 )
+from lastmile.routing.problem import Location
 from lastmile.routing.solution import Solution, VisitKind
 
 logger = logging.getLogger(__name__)
@@ -19,12 +21,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Visit:
-    kind: str  # StopKind.DELIVERY or StopKind.RELOAD
+    kind: str  # StopKind.DELIVERY, RELOAD or BREAK
     order_id: int | None
     arrival: dt.datetime
     start: dt.datetime
     departure: dt.datetime
     trip: int
+    where: Location | None = None  # a break: where the vehicle is when it starts
 
 
 def solved_visits(data: ReplanInput, vehicle_code: str, solution: Solution) -> list[Visit]:
@@ -40,6 +43,11 @@ def solved_visits(data: ReplanInput, vehicle_code: str, solution: Solution) -> l
     # before its next delivery.
     delivered_yet = entry.started and not entry.loading and entry.start_source != "hub"
     for visit in solved.visits:
+        if visit.kind == VisitKind.BREAK:
+            at = data.at(visit.start_s)
+            where = data.problem.locations[visit.location]
+            out.append(Visit(StopKind.BREAK, None, at, at, data.at(visit.departure_s), trip, where))
+            continue
         if visit.kind != VisitKind.JOB:
             continue
         arrival, start, leave = (
