@@ -6,7 +6,6 @@ from django.core.exceptions import ImproperlyConfigured
 from lastmile.dispatch.services.breaks import (
     break_rule,
     break_rule_parse,
-    breaks_still_owed,
     shift_breaks,
 )
 from lastmile.routing.problem import Break, TimeWindow
@@ -44,24 +43,3 @@ def test_a_shift_too_short_to_reach_a_threshold_gets_no_break_for_it():
     assert shift_breaks(shift=TimeWindow(8 * HOUR, 13 * HOUR), rule=GERMAN) == ()
     (only,) = shift_breaks(shift=TimeWindow(8 * HOUR, 16 * HOUR), rule=GERMAN)
     assert only.duration_s == 1800
-
-
-def test_a_live_route_owes_what_is_left_counting_work_done_and_breaks_taken():
-    # given: left at 08:00, took 30 minutes at 11:00, now 13:00
-    shift = TimeWindow(8 * HOUR, 18 * HOUR)
-    # when
-    owed = breaks_still_owed(
-        shift=shift, now_s=13 * HOUR, started_s=8 * HOUR, taken=[(11 * HOUR, 1800)], rule=GERMAN
-    )
-    # then: only the 15 minutes due after nine hours, which is 4 h 30 min of work away, to
-    # start by six hours after the break ended
-    assert owed == (
-        Break(TimeWindow(13 * HOUR, 17 * HOUR + 1800), 900, after_work_s=9 * HOUR - 16200),
-    )
-
-
-def test_a_live_route_not_yet_started_owes_its_shift_breaks_from_now():
-    owed = breaks_still_owed(
-        shift=TimeWindow(8 * HOUR, 18 * HOUR), now_s=9 * HOUR, started_s=None, rule=GERMAN
-    )
-    assert owed == shift_breaks(shift=TimeWindow(9 * HOUR, 18 * HOUR), rule=GERMAN)

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings as django_settings
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
@@ -855,3 +856,38 @@ def test_a_failed_parcel_on_board_rides_out_its_trip_so_a_full_next_trip_keeps_t
     assert start.index(retry) < min(start.index(f"p{s.order_id}") for s in stops[8:])
     assert check(data.problem, solution).feasible
     assert solution.unassigned == ()
+
+
+def test_a_replan_keeps_the_drivers_planned_break_after_the_same_stop(tomorrow):
+    # given: van A on the road since 09:00, a 30-minute break planned after its third stop
+    board, plan, (a, _) = _published(tomorrow)
+    hub = board.hub
+    route_start(route=a, courier=a.courier, at=at(hub, tomorrow, 9))
+    third = _order_stops(a)[2]
+    later = Stop.objects.filter(route=a, sequence__gt=third.sequence)
+    later.update(sequence=F("sequence") + 1000)
+    Stop.objects.filter(route=a, sequence__gt=1000).update(sequence=F("sequence") - 999)
+    pause = Stop.objects.create(
+        route=a, kind=StopKind.BREAK, sequence=third.sequence + 1, trip=third.trip,
+        latitude=third.latitude, longitude=third.longitude,
+        planned_arrival=third.planned_departure, planned_start=third.planned_departure,
+        planned_departure=third.planned_departure + dt.timedelta(minutes=30),
+        eta=third.planned_departure,
+    )  # fmt: skip
+    OrderFactory(hub=hub, window_start=at(hub, tomorrow, 9), window_end=at(hub, tomorrow, 19))
+    replan = replan_request(plan=plan, trigger=ReplanTrigger.NEW_ORDER, now=at(hub, tomorrow, 9, 5))
+    # when
+    done = replan_run(replan_id=replan.pk, now=at(hub, tomorrow, 9, 5))
+    # then: the same break row, still after the third stop, lasting as long, right after it
+    assert done.status == ReplanStatus.APPLIED, done.error
+    pause.refresh_from_db()
+    assert (pause.route_id, pause.status) == (a.pk, StopStatus.PENDING)
+    before = (
+        Stop.objects.filter(route=a, status=StopStatus.PENDING, sequence__lt=pause.sequence)
+        .order_by("-sequence")
+        .first()
+    )
+    assert before.order_id == third.order_id
+    assert pause.planned_start == before.planned_departure
+    assert pause.planned_departure - pause.planned_start == dt.timedelta(minutes=30)
+    assert Stop.objects.filter(route=a, kind=StopKind.BREAK).count() == 1

@@ -11,7 +11,6 @@ after the shift opens, each next one by that long after the earliest the one bef
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -100,56 +99,6 @@ def shift_breaks(*, shift: TimeWindow, rule: BreakRule | None = None) -> tuple[B
     limit = rule.max_in_row_s
     window = TimeWindow(shift.start_s + limit // 2, shift.start_s + limit)
     return _chain(rule, window, shift=shift, worked_s=0)
-
-
-def breaks_still_owed(
-    *,
-    shift: TimeWindow,
-    now_s: int,
-    started_s: int | None,
-    taken: Sequence[tuple[int, int]] = (),
-    rule: BreakRule | None = None,
-) -> tuple[Break, ...]:
-    """For a live day: the breaks a route still owes at ``now_s``.
-
-    ``started_s`` is when the route left (None: not yet, then it is ``shift_breaks`` from
-    now), ``taken`` the (start, duration) of breaks already done. Break time already taken
-    counts against the steps in order; thresholds count the work still to come (work so far
-    is done), and the next break starts by the unbroken limit after the route left or the last
-    break ended (at once if that is past).
-    """
-    rule = rule if rule is not None else break_rule()
-    if rule is None:
-        return ()
-    if started_s is None:
-        start = max(now_s, shift.start_s)
-        return shift_breaks(shift=TimeWindow(start, max(start, shift.end_s)), rule=rule)
-    pause_s = sum(duration for _, duration in taken)
-    worked_s = max(0, now_s - started_s - pause_s)
-    anchor = max([started_s, *(begin + duration for begin, duration in taken)])
-    latest = max(now_s, anchor + rule.max_in_row_s)
-    window = TimeWindow(now_s, latest)
-    remaining = []
-    covered = pause_s
-    for after_s, duration_s in rule.pieces:
-        left = duration_s - min(duration_s, covered)
-        covered = max(0, covered - duration_s)
-        if left > 0:
-            remaining.append((after_s, left))
-    return _chain(
-        BreakRule(tuple(_totals(remaining)), rule.max_in_row_s),
-        window,
-        shift=shift,
-        worked_s=worked_s,
-    )
-
-
-def _totals(pieces: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out, total = [], 0
-    for after_s, duration_s in pieces:
-        total += duration_s
-        out.append((after_s, total))
-    return out
 
 
 def _chain(

@@ -17,7 +17,7 @@ from fleet.models import Vehicle as FleetVehicle
 from fleet.selectors import vehicle_routing_spec
 from lastmile.core.errors import ApplicationError
 from lastmile.dispatch.errors import DispatchErrorCode
-from lastmile.dispatch.services.breaks import breaks_still_owed, shift_breaks
+from lastmile.dispatch.services.breaks import shift_breaks
 from lastmile.dispatch.services.reading import (
     LiveDay,
     LiveRoute,
@@ -43,7 +43,6 @@ from lastmile.routing.problem import (
     PRIORITY_HIGH,
     PRIORITY_NORMAL,
     PRIORITY_URGENT,
-    Break,
     Job,
     JobKind,
     Load,
@@ -249,7 +248,11 @@ def replan_input_build(day: LiveDay) -> ReplanInput:
       hub: a started vehicle returns there to load it (a reload stop), one at the hub loads
       before it leaves, and a vehicle with no route that day may go out with a new one;
     - an order changes route only when that saves more than ``DISPATCH_REPLAN_MOVE_COST``
-      (a preferred vehicle with a move cost in the solver's parameters).
+      (a preferred vehicle with a move cost in the solver's parameters);
+    - the driver's breaks the plan gave a route stay in it: each pending break lengthens the
+      stop it follows (one due first delays the vehicle's start), so the re-plan keeps the
+      pause where it was in the sequence without modelling breaks, and the diff writes it
+      back as the same break stop.
     """
     reload_s = int(settings.DISPATCH_RELOAD_S)
     hub = Location(float(day.plan.hub.latitude), float(day.plan.hub.longitude))
@@ -303,6 +306,8 @@ def _live_vehicles(day: LiveDay, locations: list[Location], no_reload: set[int])
         begin = max(now_s, seconds_since(entry.start_at, midnight=day.midnight))
         if not entry.started:
             begin = max(begin, day.shift.start_s)
+        # A break due before the next stop is taken first, where the vehicle is.
+        begin += entry.breaks_after.get(None, 0)
         energy = spec.energy
         if energy is not None and entry.energy_wh is not None:
             energy = dataclasses.replace(energy, usable_wh=max(1, entry.energy_wh))
@@ -320,28 +325,9 @@ def _live_vehicles(day: LiveDay, locations: list[Location], no_reload: set[int])
                 # A vehicle out (or booked) today costs its fixed cost whatever happens; an idle
                 # one only if it goes out.
                 costs=dataclasses.replace(spec.costs, fixed=0) if entry.route else spec.costs,
-                breaks=_live_breaks(day, entry, shift),
             )
         )
     return vehicles
-
-
-def _live_breaks(day: LiveDay, entry: LiveRoute, shift: TimeWindow) -> tuple[Break, ...]:
-    """The breaks the driver still owes by the working-time rule: counted from when the route
-    left, less the breaks already taken (a vehicle still at the hub: as a fresh shift)."""
-
-    def at(moment: dt.datetime) -> int:
-        return seconds_since(moment, midnight=day.midnight)
-
-    started = entry.route.started_at if entry.started and entry.route else None
-    return breaks_still_owed(
-        shift=shift,
-        now_s=shift.start_s,
-        started_s=at(started) if started else None,
-        taken=[
-            (at(begin), round((end - begin).total_seconds())) for begin, end in entry.breaks_taken
-        ],
-    )
 
 
 def _live_jobs(
@@ -352,12 +338,17 @@ def _live_jobs(
     route it is on."""
     code_of = {e.route.pk: e.vehicle.code for e in day.routes if e.route}
     started = {e.route.pk for e in day.routes if e.started}
+    # The driver's planned pause after an order's stop: served as part of that stop, so the
+    # engine keeps the break in the route without modelling breaks (see ``solved_visits``).
+    pauses = {o: s for e in day.routes for o, s in e.breaks_after.items() if o is not None}
     demands = order_demands(list(day.orders.values()))
     jobs, shipments = [], []
     for order in day.orders.values():
         location = len(locations)
         locations.append(Location(float(order.latitude), float(order.longitude)))
         job = order_job(order, demand=demands[order.pk], location=location, midnight=day.midnight)
+        if order.pk in pauses:
+            job = dataclasses.replace(job, service_s=job.service_s + pauses[order.pk])
         route_id = day.current_route.get(order.pk, day.retries.get(order.pk))
         on_started = route_id in started
         if order.pk in loaded:

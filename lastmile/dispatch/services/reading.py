@@ -189,7 +189,9 @@ class LiveRoute:
     pending: list[Stop] = field(default_factory=list)  # pending order stops, in sequence
     loaded: set[int] = field(default_factory=set)  # orders on board
     loading: bool = False  # at a reload stop at the hub right now
-    breaks_taken: list[tuple[dt.datetime, dt.datetime]] = field(default_factory=list)
+    # The driver's pending breaks, each by the order stop it follows (None: before any), in
+    # seconds: the re-plan keeps them where they are in the route (see ``building``).
+    breaks_after: dict[int | None, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -229,6 +231,7 @@ def _at_hub(
     *,
     now: dt.datetime,
     hub_at: Location,
+    breaks_after: dict[int | None, int] | None = None,
 ) -> LiveRoute:
     """A vehicle that has not left the hub yet (its route not started, or no route at all),
     with a full battery."""
@@ -244,7 +247,32 @@ def _at_hub(
         energy_wh=spec.energy.usable_wh if spec.energy else None,
         driven_m=0,
         pending=pending,
+        breaks_after=breaks_after or {},
     )
+
+
+def _breaks_after(stops: list[Stop], *, started: bool) -> dict[int | None, int]:
+    """The route's pending breaks by the pending order stop each follows, in seconds. A break
+    before any of them: before the first (a route not started yet) or at once (one driving)."""
+    out: dict[int | None, int] = {}
+    last: int | None = None
+    orphan = 0
+    for stop in sorted(stops, key=lambda s: s.sequence):
+        if stop.status != StopStatus.PENDING:
+            continue
+        if stop.kind == StopKind.BREAK:
+            pause = round((stop.planned_departure - stop.planned_start).total_seconds())
+            if last is None:
+                orphan += pause
+            else:
+                out[last] = out.get(last, 0) + pause
+        elif stop.order_id is not None:
+            if last is None and orphan and not started:
+                out[stop.order_id], orphan = orphan, 0
+            last = stop.order_id
+    if orphan:
+        out[None] = orphan
+    return out
 
 
 def _live_route(
@@ -253,7 +281,8 @@ def _live_route(
     vehicle = route.vehicle
     pending = [s for s in stops if s.status == StopStatus.PENDING and s.kind in ORDER_STOP_KINDS]
     if route.status != RouteStatus.IN_PROGRESS:
-        return _at_hub(vehicle, route, pending, now=now, hub_at=hub_at)
+        breaks = _breaks_after(stops, started=False)
+        return _at_hub(vehicle, route, pending, now=now, hub_at=hub_at, breaks_after=breaks)
     spec = vehicle_routing_spec(vehicle=vehicle)
     state = vehicle_state_or_none(vehicle)  # joined: no query
     # Where the vehicle is: the stop it is serving, else the last one it left (or a newer
@@ -310,11 +339,6 @@ def _live_route(
     loaded = {
         s.order_id for s in pending if s.trip == trip and s.order_id is not None
     }  # this trip's parcels are on board; later trips' wait at the hub
-    breaks_taken = [
-        (s.actual_arrival or s.planned_arrival, s.actual_departure or s.planned_departure)
-        for s in visited
-        if s.kind == StopKind.BREAK and s.status == StopStatus.COMPLETED
-    ]
     return LiveRoute(
         route=route,
         vehicle=vehicle,
@@ -328,7 +352,7 @@ def _live_route(
         pending=pending,
         loaded=loaded,
         loading=loading,
-        breaks_taken=breaks_taken,
+        breaks_after=_breaks_after(stops, started=True),
     )
 
 

@@ -42,12 +42,13 @@ def solved_visits(data: ReplanInput, vehicle_code: str, solution: Solution) -> l
     # A vehicle at the hub (not left yet, started but still there, or at a reload) loads
     # before its next delivery.
     delivered_yet = entry.started and not entry.loading and entry.start_source != "hub"
+    first = entry.breaks_after.get(None)
+    if first and solved.visits:
+        # The pause due before the next stop, taken where the vehicle is, at once.
+        leave = data.at(solved.visits[0].departure_s)
+        begin = leave - dt.timedelta(seconds=first)
+        out.append(Visit(StopKind.BREAK, None, begin, begin, leave, trip, entry.start))
     for visit in solved.visits:
-        if visit.kind == VisitKind.BREAK:
-            at = data.at(visit.start_s)
-            where = data.problem.locations[visit.location]
-            out.append(Visit(StopKind.BREAK, None, at, at, data.at(visit.departure_s), trip, where))
-            continue
         if visit.kind != VisitKind.JOB:
             continue
         arrival, start, leave = (
@@ -68,5 +69,14 @@ def solved_visits(data: ReplanInput, vehicle_code: str, solution: Solution) -> l
             trip += 1
             continue
         delivered_yet = True
-        out.append(Visit(StopKind.DELIVERY, int(visit.job_id[1:]), arrival, start, leave, trip))
+        order_id = int(visit.job_id[1:])
+        pause = entry.breaks_after.get(order_id)
+        if pause:
+            # The driver's break after this stop was served as part of it: split it off.
+            served = leave - dt.timedelta(seconds=pause)
+            out.append(Visit(StopKind.DELIVERY, order_id, arrival, start, served, trip))
+            where = data.problem.locations[visit.location]
+            out.append(Visit(StopKind.BREAK, None, served, served, leave, trip, where))
+            continue
+        out.append(Visit(StopKind.DELIVERY, order_id, arrival, start, leave, trip))
     return out
