@@ -146,6 +146,7 @@ def _check_route(
     taken_s = 0.0
     trips: list[list[Job]] = [[]]
     late_s = 0.0
+    leave_s: float | None = None  # when the work in a row began: leaving, or the last break
     for visit in route.visits:
         if visit.kind in (VisitKind.START, VisitKind.END):
             continue
@@ -158,9 +159,17 @@ def _check_route(
             begin = max(t, pause.window.start_s)
             if begin > pause.window.end_s + EPS:
                 out.append(f"{name}: break starts {begin:.0f}, after its window")
+            # Before the first stop there is no work yet; otherwise it counts from leaving.
+            worked_in_row = 0.0 if leave_s is None else begin - leave_s
+            if pause.within_s is not None and worked_in_row > pause.within_s + EPS:
+                out.append(
+                    f"{name}: break starts after {worked_in_row:.0f} s of work in a row, "
+                    f"more than {pause.within_s}"
+                )
             waited_s += begin - t
             max_delay_s = min(max_delay_s, waited_s + pause.window.end_s - begin)
             t = begin + pause.duration_s
+            leave_s = t
             continue
         if visit.kind == VisitKind.RELOAD:
             if vehicle.max_trips < 2:
@@ -202,6 +211,9 @@ def _check_route(
             trips[-1].append(job)
         else:
             trips.append([])
+        if leave_s is None:
+            # The vehicle leaves when it must to start serving its first stop when it does.
+            leave_s = start - matrix.durations_s[here][target]
         t = start + service
         here = target
     if vehicle.end is not None:

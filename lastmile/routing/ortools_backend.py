@@ -277,6 +277,15 @@ def solve_ortools(problem: Problem, params: SolverParams) -> Solution:
             ]
             if intervals:
                 time_dim.SetBreakIntervalsOfVehicle(intervals, v_index, visit_transits)
+                bounded = [b for b in vehicle.breaks if b.within_s is not None]
+                if bounded:
+                    # No stretch of work longer than this without a pause at least this long
+                    # (before the route starts and after it ends count as pauses).
+                    time_dim.SetBreakDistanceDurationOfVehicle(
+                        min(b.within_s for b in bounded) * ts,
+                        min(b.duration_s for b in bounded) * ts,
+                        v_index,
+                    )
                 break_vars[v_index] = intervals
 
     # --- Distance and range (the battery is a distance limit: Wh = km x Wh/km) -------------

@@ -153,17 +153,26 @@ class Break:
     six hours). A shorter route may skip it; 0 means every route with a stop takes it. A
     vehicle's breaks are taken in their order, so a later break never stands in for an
     earlier one.
+
+    ``within_s`` bounds the work before it: the break starts no later than that after the
+    route leaves (for the first; the vehicle leaves when it must to serve its first stop
+    when service starts there) or after the previous break ends (no more than six hours of
+    work in a row). Measured from the route, not the clock, so a route leaving late is not
+    asked to pause early.
     """
 
     window: TimeWindow
     duration_s: int
     after_work_s: int = 0
+    within_s: int | None = None
 
     def __post_init__(self) -> None:
         if self.duration_s <= 0:
             raise ProblemError(f"break {self}: duration must be positive")
         if self.after_work_s < 0:
             raise ProblemError(f"break {self}: after_work_s must not be negative")
+        if self.within_s is not None and self.within_s <= 0:
+            raise ProblemError(f"break {self}: within_s must be positive")
 
 
 @dataclass(frozen=True, slots=True)

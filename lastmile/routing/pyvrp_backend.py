@@ -850,8 +850,29 @@ def _times(problem: Problem, vehicle: Vehicle, items: list[_Item]) -> _Times:
         on_time
         and end_arrival <= shift.end_s + EPS
         and (limit is None or end_arrival - depart <= limit + EPS)
+        and _work_in_row_kept(items, rows, depart)
     )
     return _Times(depart, rows, end_arrival, feasible)
+
+
+def _work_in_row_kept(
+    items: list[_Item], rows: list[tuple[int, float, float, float]], depart: float
+) -> bool:
+    """Each break starts within its ``within_s`` of work: counted from when the vehicle must
+    leave to serve its first stop when service starts there, or from the previous break's
+    end (the checker counts the same way)."""
+    began: float | None = None
+    before = depart
+    for item, (_, arrival, begin, departure) in zip(items, rows, strict=True):
+        if isinstance(item, Break):
+            worked = 0.0 if began is None else begin - began
+            if item.within_s is not None and worked > item.within_s + EPS:
+                return False
+            began = departure
+        elif began is None:
+            began = begin - (arrival - before)
+        before = departure
+    return True
 
 
 def _break_reserve_s(vehicle: Vehicle) -> int:

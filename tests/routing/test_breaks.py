@@ -4,6 +4,8 @@ On the road of ``builders`` a van covers 1 km in 100 s. A break with ``after_wor
 only by a route working longer than that; one without is owed by every route with a stop.
 """
 
+import dataclasses
+
 import pytest
 
 from lastmile.routing.checker import check
@@ -33,12 +35,14 @@ def solution(*routes):
     return Solution(tuple(routes), (), objective=0.0, backend="hand", solve_s=0.0)
 
 
-def long_day():
-    """Two stops of four hours' service each: a route serving both works over eight hours."""
+def long_day(breaks=(LUNCH,), first_opens=None):
+    """Two stops of four hours' service each: a route serving both works over eight hours
+    (``first_opens``: A's service starts no earlier than that)."""
+    window = {} if first_opens is None else {"window": (first_opens, 20 * HOUR)}
     return problem(
         [0, 1000, 2000],
-        [job("A", 1, service_s=4 * HOUR), job("B", 2, service_s=4 * HOUR)],
-        [van("v1", breaks=(LUNCH,))],
+        [job("A", 1, service_s=4 * HOUR, **window), job("B", 2, service_s=4 * HOUR)],
+        [van("v1", breaks=breaks)],
     )
 
 
@@ -135,3 +139,37 @@ def test_a_route_that_cannot_take_its_break_hands_a_job_to_another_vehicle():
     assert [i.job.id for i in by_vehicle["v2"] if isinstance(i, _Stop)] == ["B"]
     assert stats["break_repairs"] == 1
     assert stats["breaks_placed"] == 2
+
+
+def test_a_break_after_more_work_in_a_row_than_allowed_is_flagged():
+    # given: a break due within 3 h of work, taken only after B, about 4 h in
+    pause = dataclasses.replace(LUNCH, window=TimeWindow(0, 23 * HOUR), within_s=3 * HOUR)
+    p = long_day(breaks=(pause,))
+    # when
+    report = check(p, solution(hand_route("v1", "A", "B", "break")))
+    # then
+    assert any("of work in a row" in v for v in report.violations), report.violations
+
+
+def test_work_in_a_row_counts_from_leaving_not_from_the_shift_start():
+    # given: a break due within 5 h of work; A opens at 04:00, so the van leaves just before
+    pause = dataclasses.replace(LUNCH, window=TimeWindow(0, 23 * HOUR), within_s=5 * HOUR)
+    p = long_day(breaks=(pause,), first_opens=4 * HOUR)
+    # when: the break after A, some 4 h after leaving but over 8 h after the shift start
+    report = check(p, solution(hand_route("v1", "A", "break", "B")))
+    # then
+    assert report.feasible, report.violations
+
+
+@pytest.mark.parametrize("backend", [Backend.PYVRP, Backend.ORTOOLS])
+def test_both_backends_pause_within_the_work_limit_of_a_route_leaving_late(backend):
+    # given: a break due within 5 h of work, anywhere in the day; the van leaves near 04:00
+    pause = dataclasses.replace(LUNCH, window=TimeWindow(0, 23 * HOUR), within_s=5 * HOUR)
+    p = long_day(breaks=(pause,), first_opens=4 * HOUR)
+    # when
+    plan = solve(p, SolverParams(time_limit_s=1.0, backend=backend))
+    # then: served, one break, checker clean (the work in a row included)
+    report = check(p, plan)
+    assert report.feasible, report.violations
+    assert not plan.unassigned
+    assert sum(v.kind == VisitKind.BREAK for v in plan.routes[0].visits) == 1

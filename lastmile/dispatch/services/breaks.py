@@ -3,9 +3,9 @@
 The rule (``DISPATCH_BREAK_RULE``) says how much break time a day of so much work owes, in
 steps: 30 minutes after more than 6 hours, 45 in all after more than 9. Each step becomes one
 ``routing.Break`` of the difference, owed only by a route working longer than the step's
-threshold, so a short route plans no break. Windows keep no more than
-``DISPATCH_BREAK_MAX_WORK_IN_ROW`` of work without a pause: the first break starts by that long
-after the shift opens, each next one by that long after the earliest the one before can end.
+threshold, so a short route plans no break. No more than ``DISPATCH_BREAK_MAX_WORK_IN_ROW``
+of work goes without a pause: each break starts within that much work after the route leaves
+or the break before ends.
 """
 
 from __future__ import annotations
@@ -88,38 +88,17 @@ def break_rule() -> BreakRule | None:
 def shift_breaks(*, shift: TimeWindow, rule: BreakRule | None = None) -> tuple[Break, ...]:
     """The breaks a driver of this shift may owe under ``rule`` (default: settings).
 
-    Break k lasts the k-th step's extra break time and is owed after its threshold of work.
-    The first starts between half the unbroken limit and the limit after the shift opens;
-    each next one from the latest the one before may end, to the limit after the earliest it
-    may end. A step the shift is too short to reach is left out.
+    Break k lasts the k-th step's extra break time and is owed after its threshold of work;
+    each starts within the unbroken limit of work after the route leaves or the break before
+    ends (``Break.within_s``), anywhere in the shift: measured from the route, so a route
+    leaving late pauses late. A step the shift is too short to reach is left out.
     """
     rule = rule if rule is not None else break_rule()
     if rule is None:
         return ()
-    limit = rule.max_in_row_s
-    window = TimeWindow(shift.start_s + limit // 2, shift.start_s + limit)
-    return _chain(rule, window, shift=shift, worked_s=0)
-
-
-def _chain(
-    rule: BreakRule, first: TimeWindow, *, shift: TimeWindow, worked_s: int
-) -> tuple[Break, ...]:
-    """One break per piece of ``rule``, the first in ``first``, each next chained after it."""
-    breaks: list[Break] = []
-    window = first
-    longest = shift.end_s - shift.start_s + worked_s
-    for after_s, duration_s in rule.pieces:
-        if after_s >= longest or window.start_s >= shift.end_s:
-            break  # no route of this shift works that long
-        end = min(window.end_s, shift.end_s)
-        breaks.append(
-            Break(
-                TimeWindow(window.start_s, max(window.start_s, end)),
-                duration_s,
-                after_work_s=max(0, after_s - worked_s),
-            )
-        )
-        window = TimeWindow(
-            window.end_s + duration_s, window.start_s + duration_s + rule.max_in_row_s
-        )
-    return tuple(breaks)
+    longest = shift.end_s - shift.start_s
+    return tuple(
+        Break(shift, duration_s, after_work_s=after_s, within_s=rule.max_in_row_s)
+        for after_s, duration_s in rule.pieces
+        if after_s < longest
+    )
