@@ -117,6 +117,12 @@ def _bench_replan(plan, partner, day, label: str = "REPLAN") -> None:
     done = Stop.objects.filter(route__plan=plan, order__isnull=False, planned_departure__lte=at(11))
     failed = list(done.order_by("-planned_departure")[:5])
     Order.objects.filter(stops__in=done).update(status=OrderStatus.DELIVERED)
+    # The morning's breaks and reloads were taken too, as their plan says.
+    Stop.objects.filter(route__plan=plan, order__isnull=True, planned_departure__lte=at(11)).update(
+        status=StopStatus.COMPLETED,
+        actual_arrival=F("planned_arrival"),
+        actual_departure=F("planned_departure"),
+    )
     done.update(
         status=StopStatus.COMPLETED,
         actual_arrival=F("planned_arrival"),
