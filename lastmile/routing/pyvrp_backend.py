@@ -839,7 +839,7 @@ def _times(problem: Problem, vehicle: Vehicle, items: list[_Item]) -> _Times:
     waiting stop later; a route this leaves over its limit leaves that late instead.
     """
     shift = vehicle.shift
-    _, _, head, most, _ = _walk(problem, vehicle, items, float(shift.start_s))
+    earliest, _, head, most, _ = _walk(problem, vehicle, items, float(shift.start_s))
     depart = float(shift.start_s) + head
     rows, end_arrival, _, _, on_time = _walk(problem, vehicle, items, depart)
     limit = vehicle.max_duration_s
@@ -850,7 +850,9 @@ def _times(problem: Problem, vehicle: Vehicle, items: list[_Item]) -> _Times:
         on_time
         and end_arrival <= shift.end_s + EPS
         and (limit is None or end_arrival - depart <= limit + EPS)
-        and _work_in_row_kept(items, rows, depart)
+        # Counted on the earliest schedule, as the checker does: leaving later only shortens
+        # the work before a break, so a route that passes there passes as driven.
+        and _work_in_row_kept(items, earliest, float(shift.start_s))
     )
     return _Times(depart, rows, end_arrival, feasible)
 
