@@ -91,6 +91,17 @@ def _courier(request: Request) -> Courier:
     return courier_get_for_user(user=request.user)
 
 
+def _own_stop_and_input(
+    request: Request, stop_id: int, serializer: type[serializers.Serializer]
+) -> tuple[Courier, Stop, dict[str, Any]]:
+    """The requesting courier, their stop (another's is a 404) and the checked input (400)."""
+    courier = _courier(request)
+    stop = stop_get_for_courier(courier=courier, stop_id=stop_id)
+    data = serializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    return courier, stop, data.validated_data
+
+
 def _stop_body(stop: Stop) -> dict[str, Any]:
     route = Route.objects.only("status").get(pk=stop.route_id)
     fresh = Stop.objects.select_related("order").get(pk=stop.pk)
@@ -160,15 +171,11 @@ class _StopPositionApi(DriverApiView):
     service: Callable[..., Stop]
 
     def post(self, request: Request, stop_id: int) -> Response:
-        courier = _courier(request)
-        stop = stop_get_for_courier(courier=courier, stop_id=stop_id)
-        data = self.StopPositionInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        courier, stop, values = _own_stop_and_input(
+            request, stop_id, self.StopPositionInputSerializer
+        )
         type(self).service(
-            stop=stop,
-            courier=courier,
-            lat=data.validated_data.get("latitude"),
-            lng=data.validated_data.get("longitude"),
+            stop=stop, courier=courier, lat=values.get("latitude"), lng=values.get("longitude")
         )
         return Response(_stop_body(stop))
 
@@ -260,11 +267,9 @@ class DriverStopDeliverApi(DriverApiView):
         },
     )
     def post(self, request: Request, stop_id: int) -> Response:
-        courier = _courier(request)
-        stop = stop_get_for_courier(courier=courier, stop_id=stop_id)
-        data = self.StopDeliverInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
+        courier, stop, values = _own_stop_and_input(
+            request, stop_id, self.StopDeliverInputSerializer
+        )
         stop_deliver(
             stop=stop,
             courier=courier,
@@ -295,11 +300,7 @@ class DriverStopFailApi(DriverApiView):
         },
     )
     def post(self, request: Request, stop_id: int) -> Response:
-        courier = _courier(request)
-        stop = stop_get_for_courier(courier=courier, stop_id=stop_id)
-        data = self.StopFailInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
+        courier, stop, values = _own_stop_and_input(request, stop_id, self.StopFailInputSerializer)
         stop_fail(
             stop=stop,
             courier=courier,
