@@ -65,7 +65,7 @@ def cells(problems) -> set[tuple[int, str]]:
 def test_the_xlsx_fixture_holds_the_csv_fixtures_rows():
     # The two files must not drift apart: the XLSX test would then prove something else.
     with open(FIXTURES / "implausible_orders.csv", encoding="utf-8") as handle:
-        from_csv = [[cell for cell in row] for row in csv.reader(handle)]
+        from_csv = [list(row) for row in csv.reader(handle)]
     sheet = load_workbook(FIXTURES / "implausible_orders.xlsx").active
     from_xlsx = [
         ["" if value is None else str(value) for value in row]
@@ -183,7 +183,8 @@ def test_a_warning_that_was_not_previewed_holds_its_order_back(partner_hub):
     assert Order.objects.filter(external_reference="KX-1009").exists()
     assert confirmed.created_order_count == 5
     held = [e for e in confirmed.errors if (e["row"], e["column"]) == MUNICH]
-    assert held and "not in the preview you confirmed" in held[0]["message"]
+    assert held
+    assert "not in the preview you confirmed" in held[0]["message"]
 
 
 def test_the_checks_cost_no_query_per_row(partner_hub):
@@ -285,7 +286,8 @@ def test_the_preview_page_lists_each_rows_problems_and_asks_to_confirm_the_warni
     page = admin_client.get(preview_url).content.decode()
 
     # then: each row's problems, and the confirmation box
-    assert 'data-row="5"' in page and 'data-column="column P"' in page
+    assert 'data-row="5"' in page
+    assert 'data-column="column P"' in page
     assert "I checked these warnings" in page
     assert 'id="warning-order-count">3<' in page
 
