@@ -146,11 +146,15 @@ def _read_rows(content: bytes, file_name: str) -> Iterator[list[Any]]:
         except ValidationError as exc:
             raise ImportFileError(exc.messages[0]) from None
         except zipfile.BadZipFile:
-            raise ImportFileError("Not a readable XLSX file (BadZipFile).") from None
+            raise ImportFileError(
+                _("Not a readable XLSX file (%(reason)s).") % {"reason": "BadZipFile"}
+            ) from None
         try:
             workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
         except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-            raise ImportFileError(f"Not a readable XLSX file ({exc.__class__.__name__}).") from None
+            raise ImportFileError(
+                _("Not a readable XLSX file (%(reason)s).") % {"reason": exc.__class__.__name__}
+            ) from None
         sheet = workbook.worksheets[0]
         # Bounded, because read-only openpyxl pads the gaps a sheet declares: one cell in
         # row 1,048,576 would otherwise yield a million empty rows.
@@ -163,11 +167,11 @@ def _read_rows(content: bytes, file_name: str) -> Iterator[list[Any]]:
             workbook.close()
         return
     if not file_name.lower().endswith(".csv"):
-        raise ImportFileError("Upload a .csv or .xlsx file.")
+        raise ImportFileError(_("Upload a .csv or .xlsx file."))
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ImportFileError("CSV files must be UTF-8 encoded.") from None
+        raise ImportFileError(_("CSV files must be UTF-8 encoded.")) from None
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
@@ -176,7 +180,9 @@ def _read_rows(content: bytes, file_name: str) -> Iterator[list[Any]]:
     try:
         yield from reader
     except csv.Error as exc:  # e.g. a cell over the csv module's 128 kB field limit
-        raise ImportFileError(f"Row {reader.line_num} cannot be read: {exc}.") from None
+        raise ImportFileError(
+            _("Row %(row)s cannot be read: %(reason)s.") % {"row": reader.line_num, "reason": exc}
+        ) from None
 
 
 class _RowParser:
@@ -198,9 +204,9 @@ class _RowParser:
         if isinstance(value, float) and value.is_integer():
             text = str(int(value))  # spreadsheets turn reference numbers into floats
         if required and not text:
-            self.error(column, "This column is required.")
+            self.error(column, _("This column is required."))
         elif len(text) > max_length:
-            self.error(column, f"At most {max_length} characters.")
+            self.error(column, _("At most %(count)s characters.") % {"count": max_length})
         return text
 
     def integer(self, column: str, *, default: int | None = None, minimum: int = 0) -> int | None:
@@ -210,10 +216,10 @@ class _RowParser:
         try:
             value = int(Decimal(raw))
         except (InvalidOperation, ValueError):
-            self.error(column, f"'{raw}' is not a whole number.")
+            self.error(column, _("'%(value)s' is not a whole number.") % {"value": raw})
             return default
         if value < minimum:
-            self.error(column, f"Must be at least {minimum}.")
+            self.error(column, _("Must be at least %(minimum)s.") % {"minimum": minimum})
         return value
 
     def coordinate(self, column: str, limit: int) -> Decimal | None:
@@ -223,10 +229,10 @@ class _RowParser:
         try:
             value = Decimal(raw).quantize(Decimal("0.000001"))
         except InvalidOperation:
-            self.error(column, f"'{raw}' is not a number.")
+            self.error(column, _("'%(value)s' is not a number.") % {"value": raw})
             return None
         if not -limit <= value <= limit:
-            self.error(column, f"Must be between -{limit} and {limit}.")
+            self.error(column, _("Must be between -%(limit)s and %(limit)s.") % {"limit": limit})
             return None
         return value
 
@@ -249,7 +255,11 @@ class _RowParser:
                     except ValueError:
                         continue
             if moment is None:
-                self.error(column, f"'{raw}' is not a date and time (use 2026-11-25 09:00).")
+                self.error(
+                    column,
+                    _("'%(value)s' is not a date and time (use 2026-11-25 09:00).")
+                    % {"value": raw},
+                )
                 return None
         if timezone.is_naive(moment):
             # Local times in the file are the hub's local times.
@@ -264,7 +274,7 @@ class _RowParser:
             return PRIORITY_NAMES[raw]
         if raw.isdigit() and int(raw) in Priority.values:
             return int(raw)
-        self.error(column, "Use normal, high or urgent.")
+        self.error(column, _("Use normal, high or urgent."))
         return Priority.NORMAL
 
     def choice(self, column: str, choices: list[str], default: str) -> str:
@@ -272,7 +282,7 @@ class _RowParser:
         if not raw:
             return default
         if raw not in choices:
-            self.error(column, f"Use one of: {', '.join(choices)}.")
+            self.error(column, _("Use one of: %(choices)s.") % {"choices": ", ".join(choices)})
             return default
         return raw
 
@@ -283,10 +293,10 @@ class _RowParser:
         try:
             amount = Decimal(raw)
         except InvalidOperation:
-            self.error(column, f"'{raw}' is not an amount.")
+            self.error(column, _("'%(value)s' is not an amount.") % {"value": raw})
             return None
         if amount < 0 or amount != amount.quantize(Decimal("0.01")):
-            self.error(column, "Use a positive amount with at most two decimals, e.g. 12.50.")
+            self.error(column, _("Use a positive amount with at most two decimals, e.g. 12.50."))
             return None
         return int(amount * 100)
 
@@ -373,10 +383,12 @@ def parse_order_file(
     try:
         header = [_normalise_header(cell) for cell in next(rows)]
     except StopIteration:
-        raise ImportFileError("The file is empty.") from None
+        raise ImportFileError(_("The file is empty.")) from None
     missing = [column for column in REQUIRED_COLUMNS if column not in header]
     if missing:
-        raise ImportFileError(f"Missing column(s): {', '.join(missing)}.")
+        raise ImportFileError(
+            _("Missing column(s): %(columns)s.") % {"columns": ", ".join(missing)}
+        )
     unnamed = {position for position, name in enumerate(header) if not name}
     limits = plausibility_limits(hub=hub, now=now)
 
@@ -386,7 +398,9 @@ def parse_order_file(
     barcode_rows: dict[str, int] = {}
     for index, values in enumerate(rows, start=2):
         if index - 1 > MAX_ROWS:  # blank rows count too: reading them costs the same
-            raise ImportFileError(f"At most {MAX_ROWS:,} rows per file; split the file.")
+            raise ImportFileError(
+                _("At most %(count)s rows per file; split the file.") % {"count": f"{MAX_ROWS:,}"}
+            )
         if all(value is None or str(value).strip() == "" for value in values):
             continue  # blank lines at the end of spreadsheets
         parsed.row_count += 1
@@ -405,7 +419,8 @@ def parse_order_file(
         if parcel and parcel.barcode in barcode_rows:
             row.error(
                 "parcel_barcode",
-                f"Barcode {parcel.barcode} is already in row {barcode_rows[parcel.barcode]}.",
+                _("Barcode %(barcode)s is already in row %(row)s.")
+                % {"barcode": parcel.barcode, "row": barcode_rows[parcel.barcode]},
             )
         elif parcel:
             barcode_rows[parcel.barcode] = index
@@ -414,7 +429,9 @@ def parse_order_file(
             for column, value in fields.items():
                 if value != group.fields[column]:
                     row.error(
-                        column, f"Differs from row {group.first_row} of the same order {reference}."
+                        column,
+                        _("Differs from row %(row)s of the same order %(reference)s.")
+                        % {"row": group.first_row, "reference": reference},
                     )
                     break
         unreadable = {COLUMN_TO_FIELD.get(error.column, error.column) for error in row.errors}
@@ -443,23 +460,18 @@ def parse_order_file(
                 group = groups[reference] = _Order(
                     index, fields, order[0] if order else None, order_problems
                 )
-        for column, message, level in order_problems:
+        parcel_problems = [
+            (PARCEL_FINDING_COLUMNS[finding.field], finding.message, finding.level)
+            for finding in parcel_plausibility(limits=limits, parcel=row.parcel_size)
+        ]
+        for column, message, level in order_problems + parcel_problems:
             if level == Level.ERROR:
                 row.error(column, message)
-            else:
-                parsed.warnings.append(RowError(index, column, message))
-                if reference:
-                    parsed.warned_references.add(reference)
-                    parsed.warned_rows[index] = reference
-        for finding in parcel_plausibility(limits=limits, parcel=row.parcel_size):
-            column = PARCEL_FINDING_COLUMNS[finding.field]
-            if finding.level == Level.ERROR:
-                row.error(column, finding.message)
-            else:
-                parsed.warnings.append(RowError(index, column, finding.message))
-                if reference:
-                    parsed.warned_references.add(reference)
-                    parsed.warned_rows[index] = reference
+                continue
+            parsed.warnings.append(RowError(index, column, message))
+            if reference:
+                parsed.warned_references.add(reference)
+                parsed.warned_rows[index] = reference
         parsed.errors.extend(row.errors)
         if not reference or group is None:
             continue
@@ -497,14 +509,19 @@ def parse_order_file(
                     RowError(
                         number,
                         "external_reference",
-                        f"Not imported: row {bad_references[reference]} of order {reference} has errors.",
+                        _("Not imported: row %(row)s of order %(reference)s has errors.")
+                        % {"row": bad_references[reference], "reference": reference},
                     )
                 )
             continue
         clashes = [(number, p.barcode) for number, p in group.parcels if p.barcode in taken]
         if clashes:
             parsed.errors.extend(
-                RowError(number, "parcel_barcode", f"Barcode {code} belongs to another order.")
+                RowError(
+                    number,
+                    "parcel_barcode",
+                    _("Barcode %(barcode)s belongs to another order.") % {"barcode": code},
+                )
                 for number, code in clashes
             )
             continue

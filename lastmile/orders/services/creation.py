@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from lastmile.accounts.models import User
 from lastmile.core.errors import Conflict, ValidationFailed
@@ -85,7 +86,10 @@ def _parcel_errors(parcel: Parcel) -> list[str]:
             errors.extend(f"{parcel.barcode or '?'}: {name}: {m}" for m in messages)
     for name in ("weight_g", "length_mm", "width_mm", "height_mm"):
         if not getattr(parcel, name):
-            errors.append(f"{parcel.barcode or '?'}: {name} must be greater than zero.")
+            errors.append(
+                gettext("%(barcode)s: %(field)s must be greater than zero.")
+                % {"barcode": parcel.barcode or "?", "field": name}
+            )
     return errors
 
 
@@ -129,7 +133,7 @@ def order_build(
     if windows_known and (
         timezone.is_naive(data.window_start) or timezone.is_naive(data.window_end)
     ):
-        raise ValidationError({"window_start": ["Window times need a time zone."]})
+        raise ValidationError({"window_start": [gettext("Window times need a time zone.")]})
     order = Order(
         partner=partner,
         hub=hub,
@@ -172,15 +176,15 @@ def order_build(
         for name, messages in exc.message_dict.items():
             errors[name].extend(messages)
     if windows_known and "window_end" not in errors and data.window_end <= data.window_start:
-        errors["window_end"].append("The delivery window must end after it starts.")
+        errors["window_end"].append(gettext("The delivery window must end after it starts."))
     if (
         "cod_amount_minor" not in skipped
         and data.cod_amount_minor is not None
         and not order.cod_currency
     ):
-        errors["cod_currency"].append("Cash on delivery needs a currency.")
+        errors["cod_currency"].append(gettext("Cash on delivery needs a currency."))
     if not data.parcels and "parcels" not in skipped:
-        errors["parcels"].append("An order needs at least one parcel.")
+        errors["parcels"].append(gettext("An order needs at least one parcel."))
     parcels = []
     barcodes = set()
     for parcel_data in data.parcels:
@@ -194,7 +198,10 @@ def order_build(
         )
         errors["parcels"].extend(_parcel_errors(parcel))
         if parcel.barcode in barcodes:
-            errors["parcels"].append(f"Barcode {parcel.barcode} appears twice in this order.")
+            errors["parcels"].append(
+                gettext("Barcode %(barcode)s appears twice in this order.")
+                % {"barcode": parcel.barcode}
+            )
         barcodes.add(parcel.barcode)
         parcels.append(parcel)
     errors = {name: messages for name, messages in errors.items() if messages}
@@ -240,11 +247,15 @@ def order_create(
             )
         )
     for level, code, title in (
-        (Level.ERROR, OrderErrorCode.IMPLAUSIBLE_ORDER, "The order is implausible for its hub."),
+        (
+            Level.ERROR,
+            OrderErrorCode.IMPLAUSIBLE_ORDER,
+            gettext("The order is implausible for its hub."),
+        ),
         (
             Level.WARNING,
             OrderErrorCode.WARNINGS_UNCONFIRMED,
-            "The order has implausible values; confirm them to create it.",
+            gettext("The order has implausible values; confirm them to create it."),
         ),
     ):
         if level == Level.WARNING and accept_warnings:
