@@ -446,7 +446,7 @@ def parse_order_file(
                     for message in exc.message_dict["parcels"]:
                         row.error("parcel_barcode", message)
         else:
-            order, order_problems = _order_check(
+            built, order_problems = _order_check(
                 partner=partner,
                 hub=hub,
                 limits=limits,
@@ -454,11 +454,11 @@ def parse_order_file(
                 parcel=None if "parcels" in unreadable else parcel,
                 unreadable=unreadable | ({"parcels"} if parcel is None else set()),
             )
-            if order is not None and parcel is not None:
-                built_parcel = order[1][0]
+            if built is not None and parcel is not None:
+                built_parcel = built[1][0]
             if group is None and reference:
                 group = groups[reference] = _Order(
-                    index, fields, order[0] if order else None, order_problems
+                    index, fields, built[0] if built else None, order_problems
                 )
         parcel_problems = [
             (PARCEL_FINDING_COLUMNS[finding.field], finding.message, finding.level)
@@ -510,7 +510,10 @@ def parse_order_file(
                         number,
                         "external_reference",
                         _("Not imported: row %(row)s of order %(reference)s has errors.")
-                        % {"row": bad_references[reference], "reference": reference},
+                        % {
+                            "row": bad_references.get(reference, group.first_row),
+                            "reference": reference,
+                        },
                     )
                 )
             continue

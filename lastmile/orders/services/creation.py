@@ -204,9 +204,9 @@ def order_build(
             )
         barcodes.add(parcel.barcode)
         parcels.append(parcel)
-    errors = {name: messages for name, messages in errors.items() if messages}
-    if errors:
-        raise ValidationError(errors)
+    found = {name: messages for name, messages in errors.items() if messages}
+    if found:
+        raise ValidationError(found)
     return order, parcels
 
 
