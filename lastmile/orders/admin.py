@@ -442,7 +442,6 @@ class OrderAdmin(admin.ModelAdmin):
             ),
             "errors_truncated": len(order_import.errors) >= MAX_REPORTED_ERRORS,
             "warnings_truncated": len(order_import.warnings) >= MAX_REPORTED_ERRORS,
-            "clean_order_count": order_import.new_order_count - order_import.warning_order_count,
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/orders/order/import_preview.html", context)
