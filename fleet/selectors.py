@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Max, Prefetch, QuerySet
 
 from fleet.errors import FleetErrorCode
 from fleet.models import (
@@ -25,6 +25,7 @@ from fleet.models import (
     TelematicsPing,
     Vehicle,
     VehicleState,
+    VehicleStatus,
     VehicleType,
 )
 from fleet.optimizer import ChargerSpec, VehicleCharging, acceptance_w
@@ -32,6 +33,7 @@ from fleet.tokens import token_matches, token_prefix
 from lastmile.core.errors import NotFound, ValidationFailed
 from lastmile.core.history import references_to
 from lastmile.hubs.models import Hub
+from lastmile.orders.plausibility import HubCapacity
 from lastmile.routing.matrix import PROFILES
 from lastmile.routing.problem import Costs, EnergyModel, Load
 
@@ -85,6 +87,23 @@ def vehicle_track(
     if until is not None:
         pings = pings.filter(recorded_at__lt=until)
     return pings.order_by("recorded_at")
+
+
+def hub_largest_capacity(hub: Hub) -> HubCapacity | None:
+    """The heaviest payload and the largest load space among the hub's vehicles in service or
+    in the workshop (one query); ``None`` for a hub without such vehicles.
+
+    Orders check parcels against it: a parcel none of them carries cannot be delivered.
+    """
+    largest = Vehicle.objects.filter(
+        home_hub=hub, status__in=[VehicleStatus.ACTIVE, VehicleStatus.MAINTENANCE]
+    ).aggregate(
+        weight_g=Max("vehicle_type__capacity_weight_g"),
+        volume_cm3=Max("vehicle_type__capacity_volume_cm3"),
+    )
+    if largest["weight_g"] is None:
+        return None
+    return HubCapacity(weight_g=largest["weight_g"], volume_cm3=largest["volume_cm3"])
 
 
 # --- What routing needs ---------------------------------------------------------------------

@@ -517,6 +517,21 @@ _csp_report_uri = env.str("DJANGO_CSP_REPORT_URI", default="")
 if _csp_report_uri:
     CONTENT_SECURITY_POLICY["DIRECTIVES"]["report-uri"] = [_csp_report_uri]
 
+# --- Orders: plausibility of imported and created orders ---------------------------------------
+
+# Each check is "error" (the order is refused), "warning" (a dispatcher confirms it before it
+# is written) or "off"; "check=level" pairs override the defaults (see
+# lastmile/orders/plausibility.py): past_date=error, far_ahead=warning, capacity=error,
+# radius=warning, window=warning.
+ORDER_CHECK_LEVELS = env.dict("ORDER_CHECK_LEVELS", default={})
+# A delivery date more than this many days after the hub's today is implausible.
+ORDER_MAX_DAYS_AHEAD = env.int("ORDER_MAX_DAYS_AHEAD", default=60)
+# Addresses farther than this from their hub (great circle) are outside its service area.
+ORDER_SERVICE_RADIUS_KM = env.float("ORDER_SERVICE_RADIUS_KM", default=30.0)
+# Delivery windows longer than this many hours, or shorter than this many minutes.
+ORDER_WINDOW_MAX_H = env.float("ORDER_WINDOW_MAX_H", default=12.0)
+ORDER_WINDOW_MIN_MIN = env.int("ORDER_WINDOW_MIN_MIN", default=30)
+
 # --- Fleet -------------------------------------------------------------------------------------
 
 # Raw telematics pings older than this are deleted by ``fleet.prune_pings`` (nightly); each

@@ -19,6 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext
 
 from lastmile.core.admin_actions import ReadOnlyAdmin, ReadOnlyInline, action_with_form
 from lastmile.core.errors import ApplicationError
@@ -26,7 +27,7 @@ from lastmile.core.uploads import serve_upload
 from lastmile.core.widgets import MapPickerWidget
 from lastmile.hubs.models import Hub
 from lastmile.orders import services
-from lastmile.orders.importing import errors_by_row
+from lastmile.orders.importing import MAX_REPORTED_ERRORS, import_problems_by_row
 from lastmile.orders.models import (
     DeliveryAttempt,
     FailureReason,
@@ -402,33 +403,45 @@ class OrderAdmin(admin.ModelAdmin):
             if "confirm" in request.POST:
                 try:
                     order_import = services.order_import_confirm(
-                        order_import=order_import, actor=request.user
+                        order_import=order_import,
+                        actor=request.user,
+                        accept_warnings=request.POST.get("accept_warnings") == "on",
                     )
                 except ApplicationError as exc:
                     self.message_user(
-                        request, f"Nothing was imported: {exc.message}", messages.ERROR
+                        request,
+                        gettext("Nothing was imported: %(reason)s") % {"reason": exc.message},
+                        messages.ERROR,
                     )
                 else:
                     self.message_user(
                         request,
-                        f"{order_import.created_order_count} order(s) imported; "
-                        f"{order_import.existing_order_count} already existed; "
-                        f"{order_import.error_row_count} row(s) with errors skipped.",
+                        gettext(
+                            "%(created)s order(s) imported; %(existing)s already existed; "
+                            "%(errors)s row(s) with errors skipped."
+                        )
+                        % {
+                            "created": order_import.created_order_count,
+                            "existing": order_import.existing_order_count,
+                            "errors": order_import.error_row_count,
+                        },
                         messages.SUCCESS,
                     )
             elif "discard" in request.POST:
                 services.order_import_discard(order_import=order_import)
-                self.message_user(request, "Import discarded; nothing was written.", messages.INFO)
+                self.message_user(
+                    request, gettext("Import discarded; nothing was written."), messages.INFO
+                )
             return HttpResponseRedirect(request.path)
-        from lastmile.orders.importing import RowError
-
-        rows = errors_by_row([RowError(**error) for error in order_import.errors])
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Import preview: {order_import.file_name}",
+            "title": gettext("Import preview: %(file)s") % {"file": order_import.file_name},
             "order_import": order_import,
-            "error_rows": sorted(rows.items()),
-            "errors_truncated": order_import.error_row_count > len(rows),
+            "problem_rows": import_problems_by_row(
+                errors=order_import.errors, warnings=order_import.warnings
+            ),
+            "errors_truncated": len(order_import.errors) >= MAX_REPORTED_ERRORS,
+            "warnings_truncated": len(order_import.warnings) >= MAX_REPORTED_ERRORS,
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/orders/order/import_preview.html", context)

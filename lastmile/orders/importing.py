@@ -18,11 +18,20 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from lastmile.core.uploads import check_zip_archive
 from lastmile.hubs.models import Hub
 from lastmile.orders.models import DeliveryOption, Order, Parcel, Priority
-from lastmile.orders.services.creation import OrderInput, ParcelInput, order_build
+from lastmile.orders.plausibility import (
+    Level,
+    Limits,
+    ParcelSize,
+    order_plausibility,
+    parcel_plausibility,
+    plausibility_limits,
+)
+from lastmile.orders.services.creation import OrderInput, ParcelInput, order_build, parcel_build
 from lastmile.partners.models import Partner
 
 REQUIRED_COLUMNS = (
@@ -66,6 +75,22 @@ DATETIME_FORMATS = ("%d.%m.%Y %H:%M", "%d/%m/%Y %H:%M")
 PRIORITY_NAMES = {"normal": Priority.NORMAL, "high": Priority.HIGH, "urgent": Priority.URGENT}
 # Model field names that differ from the file's column names.
 FIELD_TO_COLUMN = {"cod_amount_minor": "cod_amount", "parcels": "parcel_barcode"}
+# The file's columns as the order's fields: a bad cell leaves its field out of the checks.
+COLUMN_TO_FIELD = {
+    "cod_amount": "cod_amount_minor",
+    **dict.fromkeys(
+        (
+            "parcel_barcode",
+            "parcel_weight_g",
+            "parcel_length_mm",
+            "parcel_width_mm",
+            "parcel_height_mm",
+        ),
+        "parcels",
+    ),
+}
+# Where a parcel's plausibility finding is shown: its weight, or its size (length first).
+PARCEL_FINDING_COLUMNS = {"weight_g": "parcel_weight_g", "volume": "parcel_length_mm"}
 
 
 class ImportFileError(Exception):
@@ -86,6 +111,10 @@ class RowError:
 class ParsedFile:
     row_count: int = 0
     errors: list[RowError] = field(default_factory=list)
+    # Implausible values the settings make warnings: their orders wait for a confirmation.
+    warnings: list[RowError] = field(default_factory=list)
+    warned_references: set[str] = field(default_factory=set)
+    warned_rows: dict[int, str] = field(default_factory=dict)  # row number -> its reference
     # Valid orders whose reference the partner has not used yet, ready to write.
     new_orders: list[tuple[Order, list[Parcel]]] = field(default_factory=list)
     existing_references: list[str] = field(default_factory=list)
@@ -117,11 +146,15 @@ def _read_rows(content: bytes, file_name: str) -> Iterator[list[Any]]:
         except ValidationError as exc:
             raise ImportFileError(exc.messages[0]) from None
         except zipfile.BadZipFile:
-            raise ImportFileError("Not a readable XLSX file (BadZipFile).") from None
+            raise ImportFileError(
+                _("Not a readable XLSX file (%(reason)s).") % {"reason": "BadZipFile"}
+            ) from None
         try:
             workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
         except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-            raise ImportFileError(f"Not a readable XLSX file ({exc.__class__.__name__}).") from None
+            raise ImportFileError(
+                _("Not a readable XLSX file (%(reason)s).") % {"reason": exc.__class__.__name__}
+            ) from None
         sheet = workbook.worksheets[0]
         # Bounded, because read-only openpyxl pads the gaps a sheet declares: one cell in
         # row 1,048,576 would otherwise yield a million empty rows.
@@ -134,11 +167,11 @@ def _read_rows(content: bytes, file_name: str) -> Iterator[list[Any]]:
             workbook.close()
         return
     if not file_name.lower().endswith(".csv"):
-        raise ImportFileError("Upload a .csv or .xlsx file.")
+        raise ImportFileError(_("Upload a .csv or .xlsx file."))
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ImportFileError("CSV files must be UTF-8 encoded.") from None
+        raise ImportFileError(_("CSV files must be UTF-8 encoded.")) from None
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
@@ -147,7 +180,9 @@ def _read_rows(content: bytes, file_name: str) -> Iterator[list[Any]]:
     try:
         yield from reader
     except csv.Error as exc:  # e.g. a cell over the csv module's 128 kB field limit
-        raise ImportFileError(f"Row {reader.line_num} cannot be read: {exc}.") from None
+        raise ImportFileError(
+            _("Row %(row)s cannot be read: %(reason)s.") % {"row": reader.line_num, "reason": exc}
+        ) from None
 
 
 class _RowParser:
@@ -158,6 +193,7 @@ class _RowParser:
         self.row = row_number
         self.cells = cells
         self.errors: list[RowError] = []
+        self.parcel_size = ParcelSize(None, None, None, None)
 
     def error(self, column: str, message: str) -> None:
         self.errors.append(RowError(self.row, column, message))
@@ -168,9 +204,9 @@ class _RowParser:
         if isinstance(value, float) and value.is_integer():
             text = str(int(value))  # spreadsheets turn reference numbers into floats
         if required and not text:
-            self.error(column, "This column is required.")
+            self.error(column, _("This column is required."))
         elif len(text) > max_length:
-            self.error(column, f"At most {max_length} characters.")
+            self.error(column, _("At most %(count)s characters.") % {"count": max_length})
         return text
 
     def integer(self, column: str, *, default: int | None = None, minimum: int = 0) -> int | None:
@@ -180,10 +216,10 @@ class _RowParser:
         try:
             value = int(Decimal(raw))
         except (InvalidOperation, ValueError):
-            self.error(column, f"'{raw}' is not a whole number.")
+            self.error(column, _("'%(value)s' is not a whole number.") % {"value": raw})
             return default
         if value < minimum:
-            self.error(column, f"Must be at least {minimum}.")
+            self.error(column, _("Must be at least %(minimum)s.") % {"minimum": minimum})
         return value
 
     def coordinate(self, column: str, limit: int) -> Decimal | None:
@@ -193,10 +229,10 @@ class _RowParser:
         try:
             value = Decimal(raw).quantize(Decimal("0.000001"))
         except InvalidOperation:
-            self.error(column, f"'{raw}' is not a number.")
+            self.error(column, _("'%(value)s' is not a number.") % {"value": raw})
             return None
         if not -limit <= value <= limit:
-            self.error(column, f"Must be between -{limit} and {limit}.")
+            self.error(column, _("Must be between -%(limit)s and %(limit)s.") % {"limit": limit})
             return None
         return value
 
@@ -219,7 +255,11 @@ class _RowParser:
                     except ValueError:
                         continue
             if moment is None:
-                self.error(column, f"'{raw}' is not a date and time (use 2026-11-25 09:00).")
+                self.error(
+                    column,
+                    _("'%(value)s' is not a date and time (use 2026-11-25 09:00).")
+                    % {"value": raw},
+                )
                 return None
         if timezone.is_naive(moment):
             # Local times in the file are the hub's local times.
@@ -234,7 +274,7 @@ class _RowParser:
             return PRIORITY_NAMES[raw]
         if raw.isdigit() and int(raw) in Priority.values:
             return int(raw)
-        self.error(column, "Use normal, high or urgent.")
+        self.error(column, _("Use normal, high or urgent."))
         return Priority.NORMAL
 
     def choice(self, column: str, choices: list[str], default: str) -> str:
@@ -242,7 +282,7 @@ class _RowParser:
         if not raw:
             return default
         if raw not in choices:
-            self.error(column, f"Use one of: {', '.join(choices)}.")
+            self.error(column, _("Use one of: %(choices)s.") % {"choices": ", ".join(choices)})
             return default
         return raw
 
@@ -253,10 +293,10 @@ class _RowParser:
         try:
             amount = Decimal(raw)
         except InvalidOperation:
-            self.error(column, f"'{raw}' is not an amount.")
+            self.error(column, _("'%(value)s' is not an amount.") % {"value": raw})
             return None
         if amount < 0 or amount != amount.quantize(Decimal("0.01")):
-            self.error(column, "Use a positive amount with at most two decimals, e.g. 12.50.")
+            self.error(column, _("Use a positive amount with at most two decimals, e.g. 12.50."))
             return None
         return int(amount * 100)
 
@@ -291,6 +331,7 @@ class _RowParser:
             self.integer(c, minimum=1)
             for c in ("parcel_weight_g", "parcel_length_mm", "parcel_width_mm", "parcel_height_mm")
         ]
+        self.parcel_size = ParcelSize(*sizes)
         if not barcode or any(size is None for size in sizes):
             return None
         return ParcelInput(barcode, *sizes)
@@ -302,58 +343,142 @@ def _chunks(values: list[str], size: int = 5_000) -> Iterator[list[str]]:
         yield values[start : start + size]
 
 
-def parse_order_file(*, content: bytes, file_name: str, partner: Partner, hub: Hub) -> ParsedFile:
-    """Read, type-check and validate every row; report each bad cell; build the good orders."""
+@dataclass
+class _Order:
+    """What the rows of one reference have given so far."""
+
+    first_row: int
+    fields: dict[str, Any]
+    # The order built from its first row (``None`` if that row had errors), and what its
+    # order-level checks found, repeated on each further row with the same fields.
+    order: Order | None
+    order_problems: list[tuple[str, str, str]]
+    parcels: list[tuple[int, Parcel]] = field(default_factory=list)
+
+
+def _column(name: str) -> str:
+    return FIELD_TO_COLUMN.get(name, name)
+
+
+def _spreadsheet_column(position: int) -> str:
+    """A 0-based position as spreadsheets name it (0 → A, 26 → AA)."""
+    name = ""
+    position += 1
+    while position:
+        position, remainder = divmod(position - 1, 26)
+        name = chr(ord("A") + remainder) + name
+    return name
+
+
+def parse_order_file(
+    *, content: bytes, file_name: str, partner: Partner, hub: Hub, now: dt.datetime | None = None
+) -> ParsedFile:
+    """Read, type-check and validate every row; report each bad cell; build the good orders.
+
+    Every row is checked whole: its unreadable cells, cells past the header, the order's
+    rules (a reversed window, an unknown skill…) and the hub's plausibility checks, each as
+    an error or a warning as the settings say. The hub's limits are read once, never per row.
+    """
     rows = _read_rows(content, file_name)
     try:
         header = [_normalise_header(cell) for cell in next(rows)]
     except StopIteration:
-        raise ImportFileError("The file is empty.") from None
+        raise ImportFileError(_("The file is empty.")) from None
     missing = [column for column in REQUIRED_COLUMNS if column not in header]
     if missing:
-        raise ImportFileError(f"Missing column(s): {', '.join(missing)}.")
+        raise ImportFileError(
+            _("Missing column(s): %(columns)s.") % {"columns": ", ".join(missing)}
+        )
+    unnamed = {position for position, name in enumerate(header) if not name}
+    limits = plausibility_limits(hub=hub, now=now)
 
     parsed = ParsedFile()
-    # reference -> (first row number, order fields, [(row number, parcel)])
-    groups: OrderedDict[str, tuple[int, dict[str, Any], list[tuple[int, ParcelInput]]]] = (
-        OrderedDict()
-    )
+    groups: OrderedDict[str, _Order] = OrderedDict()
     bad_references: dict[str, int] = {}
     barcode_rows: dict[str, int] = {}
     for index, values in enumerate(rows, start=2):
         if index - 1 > MAX_ROWS:  # blank rows count too: reading them costs the same
-            raise ImportFileError(f"At most {MAX_ROWS:,} rows per file; split the file.")
+            raise ImportFileError(
+                _("At most %(count)s rows per file; split the file.") % {"count": f"{MAX_ROWS:,}"}
+            )
         if all(value is None or str(value).strip() == "" for value in values):
             continue  # blank lines at the end of spreadsheets
         parsed.row_count += 1
         row = _RowParser(hub, index, dict(zip(header, values, strict=False)))
+        for position, value in enumerate(values):
+            if (position >= len(header) or position in unnamed) and str(
+                value if value is not None else ""
+            ).strip():
+                row.error(
+                    _("column %(column)s") % {"column": _spreadsheet_column(position)},
+                    _("A value outside the header's columns: is a cell shifted or extra?"),
+                )
         fields = row.order_fields()
         parcel = row.parcel()
         reference = fields["external_reference"]
         if parcel and parcel.barcode in barcode_rows:
             row.error(
                 "parcel_barcode",
-                f"Barcode {parcel.barcode} is already in row {barcode_rows[parcel.barcode]}.",
+                _("Barcode %(barcode)s is already in row %(row)s.")
+                % {"barcode": parcel.barcode, "row": barcode_rows[parcel.barcode]},
             )
         elif parcel:
             barcode_rows[parcel.barcode] = index
-        if reference in groups and not row.errors:
-            first_row, first_fields, _ = groups[reference]
+        group = groups.get(reference) if reference else None
+        if group is not None and not row.errors:
             for column, value in fields.items():
-                if value != first_fields[column]:
+                if value != group.fields[column]:
                     row.error(
-                        column, f"Differs from row {first_row} of the same order {reference}."
+                        column,
+                        _("Differs from row %(row)s of the same order %(reference)s.")
+                        % {"row": group.first_row, "reference": reference},
                     )
                     break
+        unreadable = {COLUMN_TO_FIELD.get(error.column, error.column) for error in row.errors}
+        built_parcel: Parcel | None = None
+        if group is not None and fields == group.fields:
+            # The same order again: its order-level findings are the first row's.
+            order_problems = group.order_problems
+            if parcel is not None and "parcels" not in unreadable:
+                try:
+                    built_parcel = parcel_build(order=group.order, data=parcel)
+                except ValidationError as exc:
+                    for message in exc.message_dict["parcels"]:
+                        row.error("parcel_barcode", message)
+        else:
+            built, order_problems = _order_check(
+                partner=partner,
+                hub=hub,
+                limits=limits,
+                fields=fields,
+                parcel=None if "parcels" in unreadable else parcel,
+                unreadable=unreadable | ({"parcels"} if parcel is None else set()),
+            )
+            if built is not None and parcel is not None:
+                built_parcel = built[1][0]
+            if group is None and reference:
+                group = groups[reference] = _Order(
+                    index, fields, built[0] if built else None, order_problems
+                )
+        parcel_problems = [
+            (PARCEL_FINDING_COLUMNS[finding.field], finding.message, finding.level)
+            for finding in parcel_plausibility(limits=limits, parcel=row.parcel_size)
+        ]
+        for column, message, level in order_problems + parcel_problems:
+            if level == Level.ERROR:
+                row.error(column, message)
+                continue
+            parsed.warnings.append(RowError(index, column, message))
+            if reference:
+                parsed.warned_references.add(reference)
+                parsed.warned_rows[index] = reference
         parsed.errors.extend(row.errors)
-        if not reference:
+        if not reference or group is None:
             continue
         if row.errors:
             bad_references.setdefault(reference, index)
-        if reference not in groups:
-            groups[reference] = (index, fields, [])
-        if parcel and not row.errors:
-            groups[reference][2].append((index, parcel))
+        elif built_parcel is not None:
+            group.parcels.append((index, built_parcel))
 
     existing = set()
     for chunk in _chunks(list(groups)):
@@ -373,45 +498,100 @@ def parse_order_file(*, content: bytes, file_name: str, partner: Partner, hub: H
             for code, owner, reference in owners
             if owner != partner.pk or reference not in existing
         )
-    for reference, (first_row, fields, parcels) in groups.items():
+    for reference, group in groups.items():
         if reference in existing:
             parsed.existing_references.append(reference)
             continue
-        row_numbers = [number for number, _ in parcels]
-        if reference in bad_references:
+        if reference in bad_references or group.order is None:
             # The order is written whole or not at all: its good rows are held back too.
-            for number in row_numbers:
+            for number, _parcel in group.parcels:
                 parsed.errors.append(
                     RowError(
                         number,
                         "external_reference",
-                        f"Not imported: row {bad_references[reference]} of order {reference} has errors.",
+                        _("Not imported: row %(row)s of order %(reference)s has errors.")
+                        % {
+                            "row": bad_references.get(reference, group.first_row),
+                            "reference": reference,
+                        },
                     )
                 )
             continue
-        clashes = [(number, p.barcode) for number, p in parcels if p.barcode in taken]
+        clashes = [(number, p.barcode) for number, p in group.parcels if p.barcode in taken]
         if clashes:
             parsed.errors.extend(
-                RowError(number, "parcel_barcode", f"Barcode {code} belongs to another order.")
+                RowError(
+                    number,
+                    "parcel_barcode",
+                    _("Barcode %(barcode)s belongs to another order.") % {"barcode": code},
+                )
                 for number, code in clashes
             )
             continue
-        try:
-            built = order_build(
-                partner=partner, hub=hub, data=OrderInput(**fields, parcels=[p for _, p in parcels])
-            )
-        except ValidationError as exc:
-            for name, messages in exc.message_dict.items():
-                column = FIELD_TO_COLUMN.get(name, name)
-                parsed.errors.extend(RowError(first_row, column, message) for message in messages)
-            continue
-        parsed.new_orders.append(built)
+        parsed.new_orders.append((group.order, [p for _number, p in group.parcels]))
     parsed.errors.sort(key=lambda e: (e.row, e.column))
+    parsed.warnings.sort(key=lambda e: (e.row, e.column))
+    parsed.warned_references &= {order.external_reference for order, _parcels in parsed.new_orders}
     return parsed
 
 
-def errors_by_row(errors: list[RowError]) -> dict[int, list[RowError]]:
-    grouped: dict[int, list[RowError]] = defaultdict(list)
-    for error in errors:
-        grouped[error.row].append(error)
-    return grouped
+def _order_check(
+    *,
+    partner: Partner,
+    hub: Hub,
+    limits: Limits,
+    fields: dict[str, Any],
+    parcel: ParcelInput | None,
+    unreadable: set[str],
+) -> tuple[tuple[Order, list[Parcel]] | None, list[tuple[str, str, str]]]:
+    """Build one row's order and check it with the order's rules and the hub's plausibility.
+
+    Returns the built order (``None`` when a rule refused it or a cell was unreadable) and its
+    problems as ``(column, message, level)``: rule violations are errors; plausibility
+    findings are errors or warnings as the settings say.
+    """
+    problems: list[tuple[str, str, str]] = []
+    built = None
+    try:
+        built = order_build(
+            partner=partner,
+            hub=hub,
+            data=OrderInput(**fields, parcels=[] if parcel is None else [parcel]),
+            unreadable=unreadable,
+        )
+    except ValidationError as exc:
+        for name, messages in exc.message_dict.items():
+            problems.extend((_column(name), message, Level.ERROR) for message in messages)
+    if unreadable:
+        built = None
+    problems.extend(
+        (finding.field, finding.message, finding.level)
+        for finding in order_plausibility(
+            limits=limits,
+            latitude=None if unreadable & {"latitude", "longitude"} else fields["latitude"],
+            longitude=None if unreadable & {"latitude", "longitude"} else fields["longitude"],
+            window_start=None if "window_start" in unreadable else fields["window_start"],
+            window_end=None if "window_end" in unreadable else fields["window_end"],
+        )
+    )
+    return built, problems
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    column: str
+    message: str
+    level: str  # Level.ERROR or Level.WARNING
+
+
+def import_problems_by_row(
+    *, errors: list[dict[str, Any]], warnings: list[dict[str, Any]]
+) -> list[tuple[int, list[RowProblem]]]:
+    """A stored import's errors and warnings per row, rows in file order, errors first."""
+    grouped: dict[int, list[RowProblem]] = defaultdict(list)
+    for level, problems in ((Level.ERROR, errors), (Level.WARNING, warnings)):
+        for problem in problems:
+            grouped[problem["row"]].append(
+                RowProblem(problem["column"], problem["message"], str(level))
+            )
+    return sorted(grouped.items())

@@ -329,6 +329,14 @@ class OrderImport(TimeStampedModel):
     errors = models.JSONField(
         default=list, blank=True, help_text="[{row, column, message}], first 1,000"
     )
+    # Implausible values the settings make warnings, as previewed: confirming the import
+    # confirms these and no others (one appearing later holds its order back).
+    warnings = models.JSONField(
+        default=list, blank=True, help_text="[{row, column, message}], first 1,000"
+    )
+    warning_order_count = models.PositiveIntegerField(
+        default=0, help_text="New orders with warnings, written only once confirmed"
+    )
     created_order_count = models.PositiveIntegerField(default=0)
     confirmed_at = models.DateTimeField(null=True, blank=True)
 

@@ -56,7 +56,9 @@ def test_created_order_has_parcels_a_service_date_and_a_created_event(partner_an
 def test_service_date_is_the_hubs_local_day():
     # given: a window starting 23:30 UTC, which is already the next day in Berlin
     partner, hub = PartnerFactory(), HubFactory(time_zone="Europe/Berlin")
-    start = dt.datetime(2026, 12, 1, 23, 30, tzinfo=dt.UTC)
+    # (a day ahead: a delivery date in the past is refused as implausible)
+    day = timezone.localdate() + dt.timedelta(days=5)
+    start = dt.datetime.combine(day, dt.time(23, 30), tzinfo=dt.UTC)
 
     order = services.order_create(
         partner=partner,
@@ -65,7 +67,7 @@ def test_service_date_is_the_hubs_local_day():
         source="api",
     )
 
-    assert order.service_date == dt.date(2026, 12, 2)
+    assert order.service_date == day + dt.timedelta(days=1)
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ import hashlib
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils.translation import gettext
 
 from lastmile.accounts.models import User
 from lastmile.core.errors import ValidationFailed
@@ -15,6 +16,7 @@ from lastmile.orders.importing import (
     MAX_REPORTED_ERRORS,
     ImportFileError,
     ParsedFile,
+    RowError,
     parse_order_file,
 )
 from lastmile.orders.models import OrderImport
@@ -87,6 +89,8 @@ def order_import_preview(
         new_order_count=len(parsed.new_orders),
         existing_order_count=len(parsed.existing_references),
         errors=[error.as_dict() for error in parsed.errors[:MAX_REPORTED_ERRORS]],
+        warnings=[warning.as_dict() for warning in parsed.warnings[:MAX_REPORTED_ERRORS]],
+        warning_order_count=len(parsed.warned_references),
     )
     # The parser accepted only .csv or .xlsx; the client's name is kept in ``file_name`` only.
     extension = "xlsx" if order_import.file_name.lower().endswith(".xlsx") else "csv"
@@ -96,14 +100,21 @@ def order_import_preview(
 
 
 @transaction.atomic
-def order_import_confirm(*, order_import: OrderImport, actor: User | None = None) -> OrderImport:
+def order_import_confirm(
+    *, order_import: OrderImport, actor: User | None = None, accept_warnings: bool = False
+) -> OrderImport:
     """Write the valid orders of a previewed import, all in one transaction.
 
     The file is checked again at this moment (orders may have arrived since the preview);
     references the partner already used are skipped, so confirming adds each order once.
-    Confirming a confirmed import changes nothing. A partner or hub archived (or deactivated)
-    since the preview refuses it with ``ValidationFailed`` (``import_target_inactive``) and
-    nothing is written; the import stays previewed, to be discarded. Both rows are locked
+    Orders with warnings are written only with ``accept_warnings`` (the dispatcher checked
+    the previewed warnings): without it, an import that has any is refused with
+    ``ValidationFailed`` (``warnings_unconfirmed``) and stays previewed, nothing written. A
+    warning that was not in the preview (the hub's vehicles changed meanwhile) was not
+    confirmed: its order is held back and reported with the errors. Confirming a confirmed
+    import changes nothing. A partner or hub archived (or deactivated) since the preview
+    refuses it with ``ValidationFailed`` (``import_target_inactive``) and nothing is
+    written; the import stays previewed, to be discarded. Both rows are locked
     (``FOR NO KEY UPDATE``) until the orders are written, so an archive waits for the import
     rather than slipping in between the check and the write.
     """
@@ -124,17 +135,41 @@ def order_import_confirm(*, order_import: OrderImport, actor: User | None = None
     locked.partner = Partner.objects.select_for_update(no_key=True).get(pk=locked.partner_id)
     _require_active(partner=locked.partner, hub=locked.hub)
     parsed = _parse(locked)
+    if parsed.warned_references and not accept_warnings:
+        raise ValidationFailed(
+            gettext("Check the warnings and confirm them before importing."),
+            code=OrderErrorCode.WARNINGS_UNCONFIRMED,
+            errors={"accept_warnings": [gettext("Confirm that you checked the warnings.")]},
+        )
+    previewed = {(w["row"], w["column"], w["message"]) for w in locked.warnings}
+    unconfirmed: dict[str, RowError] = {}
+    for warning in parsed.warnings:
+        if (warning.row, warning.column, warning.message) not in previewed:
+            unconfirmed.setdefault(parsed.warned_rows.get(warning.row, ""), warning)
+    held = {reference for reference in parsed.warned_references if reference in unconfirmed}
+    errors = list(parsed.errors)
+    for reference in sorted(held):
+        warning = unconfirmed[reference]
+        errors.append(
+            RowError(
+                warning.row,
+                warning.column,
+                gettext("Not imported: not in the preview you confirmed: %(message)s")
+                % {"message": warning.message},
+            )
+        )
     result = orders_bulk_create(
         partner=locked.partner,
         hub=locked.hub,
-        orders=parsed.new_orders,
+        orders=[built for built in parsed.new_orders if built[0].external_reference not in held],
         source="import",
         actor=actor,
     )
+    errors.sort(key=lambda e: (e.row, e.column))
     locked.created_order_count = len(result.created)
     locked.existing_order_count = len(parsed.existing_references) + len(result.skipped_existing)
-    locked.error_row_count = parsed.error_rows
-    locked.errors = [error.as_dict() for error in parsed.errors[:MAX_REPORTED_ERRORS]]
+    locked.error_row_count = len({error.row for error in errors})
+    locked.errors = [error.as_dict() for error in errors[:MAX_REPORTED_ERRORS]]
     locked.save(
         update_fields=[
             "created_order_count",

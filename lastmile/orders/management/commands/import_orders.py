@@ -1,4 +1,4 @@
-"""``python manage.py import_orders FILE --partner SLUG --hub CODE [--dry-run]``."""
+"""``python manage.py import_orders FILE --partner SLUG --hub CODE [--dry-run] [--accept-warnings]``."""
 
 from pathlib import Path
 
@@ -21,8 +21,22 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="Check the file and write nothing"
         )
+        parser.add_argument(
+            "--accept-warnings",
+            action="store_true",
+            help="Also write the orders with warnings (implausible values you checked)",
+        )
 
-    def handle(self, *args, file: Path, partner: str, hub: str, dry_run: bool, **options):
+    def handle(
+        self,
+        *args,
+        file: Path,
+        partner: str,
+        hub: str,
+        dry_run: bool,
+        accept_warnings: bool,
+        **options,
+    ):
         if not file.is_file():
             raise CommandError(f"No such file: {file}")
         try:
@@ -36,15 +50,22 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from None
         for error in parsed.errors:
             self.stderr.write(f"row {error.row}, column {error.column}: {error.message}")
+        for warning in parsed.warnings:
+            self.stderr.write(
+                f"row {warning.row}, column {warning.column}: warning: {warning.message}"
+            )
         self.stdout.write(
             f"{parsed.row_count} rows: {len(parsed.new_orders)} new orders, "
-            f"{len(parsed.existing_references)} already imported, {parsed.error_rows} rows with errors."
+            f"{len(parsed.existing_references)} already imported, {parsed.error_rows} rows with errors, "
+            f"{len(parsed.warned_references)} new orders with warnings."
         )
         if dry_run:
             self.stdout.write("Dry run: nothing written.")
             return
         try:
-            order_import = order_import_confirm(order_import=order_import)
+            order_import = order_import_confirm(
+                order_import=order_import, accept_warnings=accept_warnings
+            )
         except ApplicationError as exc:
             raise CommandError(f"Nothing was imported: {exc.message}") from None
         self.stdout.write(
