@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -35,6 +36,7 @@ from lastmile.dispatch.models import (
 )
 from lastmile.hubs.models import Hub
 from workforce.models import Courier
+from workforce.services import PayEstimate, earnings_estimate
 
 # Route colours by ``Route.colour_index`` (mod the length): distinct on a light map and for
 # the common colour-vision deficiencies first (Okabe-Ito order, then Tableau).
@@ -407,6 +409,54 @@ def offers_open_for(*, courier: Courier) -> list[RouteOffer]:
         .annotate(stop_count=Count("route__stops", filter=Q(route__stops__order__isnull=False)))
         .order_by("expires_at", "pk")
     )
+
+
+@dataclass(frozen=True)
+class OfferFigures:
+    """What a courier weighs before taking a route: its size and what it pays them."""
+
+    offer: RouteOffer
+    stop_count: int
+    distance_m: int
+    duration_s: int
+    pay: PayEstimate | None  # None: no pay rule in force for the courier at the hub that day
+
+
+def offers_with_pay_for(*, courier: Courier) -> list[OfferFigures]:
+    """The courier's open offers (:func:`offers_open_for`), each with the route's length,
+    hours and stops and what the courier would earn for it by their pay rule.
+
+    The pay is priced by the ledger's own functions (``workforce.services.earnings_estimate``)
+    at each stop's planned arrival, never by a second copy of the rule. One query for every
+    offered route's stops, and one per offer for the rule (a courier holds one open offer).
+    """
+    offers = offers_open_for(courier=courier)
+    arrivals: dict[int, list[dt.datetime]] = {offer.route_id: [] for offer in offers}
+    rows = Stop.objects.filter(route_id__in=arrivals, kind__in=ORDER_STOP_KINDS).order_by(
+        "route_id", "sequence"
+    )
+    for route_id, planned_arrival in rows.values_list("route_id", "planned_arrival"):
+        arrivals[route_id].append(planned_arrival)
+    figures = []
+    for offer in offers:
+        route = offer.route
+        figures.append(
+            OfferFigures(
+                offer=offer,
+                stop_count=len(arrivals[route.pk]),
+                distance_m=route.distance_m,
+                duration_s=int((route.planned_end - route.planned_start).total_seconds()),
+                pay=earnings_estimate(
+                    courier=courier,
+                    hub=route.plan.hub,
+                    start=route.planned_start,
+                    end=route.planned_end,
+                    distance_m=route.distance_m,
+                    stop_times=arrivals[route.pk],
+                ),
+            )
+        )
+    return figures
 
 
 # --- The courier's own routes (driver API and portal) ------------------------------------

@@ -29,7 +29,7 @@ from django.views.decorators.http import require_POST
 from lastmile.core.errors import ApplicationError, NotFound
 from lastmile.dispatch.models import ORDER_STOP_KINDS, RouteStatus, Stop, StopStatus
 from lastmile.dispatch.selectors import (
-    offers_open_for,
+    offers_with_pay_for,
     route_get_for_courier,
     route_stops,
     routes_for_courier,
@@ -69,7 +69,7 @@ def _offers_page(
 ) -> HttpResponse:
     context = {
         "courier": courier,
-        "offers": offers_open_for(courier=courier),
+        "offers": offers_with_pay_for(courier=courier),
         "my_routes": routes_for_courier(courier=courier),
         "error": error,
     }
