@@ -270,6 +270,21 @@ def courier_upcoming_availability(*, courier: Courier) -> QuerySet[AvailabilityS
     )
 
 
+def courier_next_availability(
+    *, courier: Courier, now: dt.datetime | None = None
+) -> AvailabilitySlot | None:
+    """The courier's next declared slot that has not ended yet (hub-local times)."""
+    now = timezone.localtime(now)
+    return (
+        courier.availability.filter(
+            Q(day__gt=now.date()) | Q(day=now.date(), ends_at__gt=now.time())
+        )
+        .select_related("hub")
+        .order_by("day", "starts_at")
+        .first()
+    )
+
+
 # --- Performance --------------------------------------------------------------------------
 
 

@@ -475,6 +475,49 @@ def routes_for_courier(*, courier: Courier, days: list[dt.date] | None = None) -
     )
 
 
+@dataclass(frozen=True)
+class RouteProgress:
+    """A courier's route with how far it has come, for their home page."""
+
+    route: Route
+    stops_total: int
+    stops_done: int
+    next_stop: Stop | None  # the first stop still to do, in route order; None when none is
+
+
+DONE_STOP_STATUSES = (StopStatus.COMPLETED, StopStatus.FAILED, StopStatus.SKIPPED)
+
+
+def courier_routes_progress(
+    *, courier: Courier, days: list[dt.date] | None = None
+) -> list[RouteProgress]:
+    """The courier's handed-over routes (:func:`routes_for_courier`: today and tomorrow by
+    default) with their order stops counted and done, and the next stop of each. One query
+    for the routes and their counts, one per route for its next stop (a courier drives one
+    route a day)."""
+    order_stop = Q(stops__kind__in=ORDER_STOP_KINDS)
+    routes = routes_for_courier(courier=courier, days=days).annotate(
+        stops_total=Count("stops", filter=order_stop),
+        stops_done=Count("stops", filter=order_stop & Q(stops__status__in=DONE_STOP_STATUSES)),
+    )
+    return [
+        RouteProgress(
+            route=route,
+            stops_total=route.stops_total,
+            stops_done=route.stops_done,
+            next_stop=Stop.objects.filter(
+                route=route, status__in=(StopStatus.PENDING, StopStatus.ARRIVED)
+            )
+            .select_related("order")
+            .order_by("sequence")
+            .first()
+            if route.status in (RouteStatus.DISPATCHED, RouteStatus.IN_PROGRESS)
+            else None,
+        )
+        for route in routes
+    ]
+
+
 def route_get_for_courier(*, courier: Courier, route_id: int) -> Route:
     try:
         return Route.objects.select_related("plan__hub", "vehicle").get(
