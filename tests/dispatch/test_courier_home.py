@@ -80,3 +80,21 @@ def test_an_applicants_home_is_their_application(client):
     assert 'id="next-availability"' not in html
     assert "Submit application" in html
     assert "Personal details" in html
+
+
+def test_another_couriers_route_is_neither_on_my_home_nor_open_to_me(client, route_day):
+    # given: the route is someone else's; I am an approved courier at the same hub
+    route, _, other = route_day
+    stop = _stops(route)[0]
+    client.force_login(other.user)
+
+    # when
+    home = client.get(HOME).content.decode()
+    page = client.get(
+        reverse("dispatch_portal:route", args=[route.pk]), {"open": f"deliver-{stop.pk}"}
+    )
+
+    # then
+    assert "No route for you today or tomorrow yet." in home
+    assert reverse("dispatch_portal:route", args=[route.pk]) not in home
+    assert page.status_code == 404
