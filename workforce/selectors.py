@@ -40,6 +40,7 @@ from workforce.models import (
     DocumentKind,
     EarningEntry,
     PayoutBatch,
+    PayoutStatus,
     PayRule,
     Shift,
     ShiftStatus,
@@ -269,6 +270,21 @@ def courier_upcoming_availability(*, courier: Courier) -> QuerySet[AvailabilityS
     )
 
 
+def courier_next_availability(
+    *, courier: Courier, now: dt.datetime | None = None
+) -> AvailabilitySlot | None:
+    """The courier's next declared slot that has not ended yet (hub-local times)."""
+    now = timezone.localtime(now)
+    return (
+        courier.availability.filter(
+            Q(day__gt=now.date()) | Q(day=now.date(), ends_at__gt=now.time())
+        )
+        .select_related("hub")
+        .order_by("day", "starts_at")
+        .first()
+    )
+
+
 # --- Performance --------------------------------------------------------------------------
 
 
@@ -422,8 +438,11 @@ def courier_earnings(*, courier: Courier, limit: int = 100) -> QuerySet[EarningE
 
 
 def courier_open_balance(*, courier: Courier) -> int:
-    """Minor units earned and not yet in a payout batch."""
-    return courier.earnings.filter(batch__isnull=True).aggregate(t=Sum("amount_minor"))["t"] or 0
+    """Minor units earned and not yet paid out: entries of no batch yet, and entries whose
+    batch the bank has not confirmed (closed, on hold, approved, exported). A closed week is
+    money still owed to the courier, not money they have."""
+    unpaid = Q(batch__isnull=True) | ~Q(batch__status=PayoutStatus.PAID)
+    return courier.earnings.filter(unpaid).aggregate(t=Sum("amount_minor"))["t"] or 0
 
 
 def courier_payout_batches(*, courier: Courier) -> QuerySet[PayoutBatch]:

@@ -55,6 +55,7 @@ from workforce.forms import (
     initial_for,
 )
 from workforce.models import ApplicationStatus, Courier, CourierStatus
+from workforce.panels import home_panels
 from workforce.services.common import notify_after_commit
 from workforce.tokens import email_verification_token
 
@@ -208,15 +209,23 @@ class CourierPasswordResetCompleteView(PasswordResetCompleteView):
 def home(request: HttpRequest, courier: Courier) -> HttpResponse:
     """Where the application stands and what is missing; for active couriers, their work."""
     application = courier.application
+    checklist = selectors.application_checklist(courier=courier)
     context: dict[str, Any] = {
         "courier": courier,
         "application": application,
-        "checklist": selectors.application_checklist(courier=courier),
+        "checklist": checklist,
+        "missing": [item for item in checklist if not item.done],
+        # An approved, active courier comes here for their day's work; the application
+        # steps lead only while applying (what is missing still shows, e.g. an expired ID).
+        "working": application.status == ApplicationStatus.APPROVED
+        and courier.status == CourierStatus.ACTIVE,
     }
+    if context["working"]:
+        context["panels"] = home_panels(courier=courier)
+        context["next_slot"] = selectors.courier_next_availability(courier=courier)
     if courier.status != CourierStatus.APPLICANT:
         context["performance"] = selectors.courier_performance(courier=courier)
         context["open_balance_minor"] = selectors.courier_open_balance(courier=courier)
-    context["missing"] = [item for item in context["checklist"] if not item.done]
     return render(request, "workforce/portal/home.html", context)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -35,6 +36,7 @@ from lastmile.dispatch.models import (
 )
 from lastmile.hubs.models import Hub
 from workforce.models import Courier
+from workforce.services import PayEstimate, earnings_estimate
 
 # Route colours by ``Route.colour_index`` (mod the length): distinct on a light map and for
 # the common colour-vision deficiencies first (Okabe-Ito order, then Tableau).
@@ -409,6 +411,54 @@ def offers_open_for(*, courier: Courier) -> list[RouteOffer]:
     )
 
 
+@dataclass(frozen=True)
+class OfferFigures:
+    """What a courier weighs before taking a route: its size and what it pays them."""
+
+    offer: RouteOffer
+    stop_count: int
+    distance_m: int
+    duration_s: int
+    pay: PayEstimate | None  # None: no pay rule in force for the courier at the hub that day
+
+
+def offers_with_pay_for(*, courier: Courier) -> list[OfferFigures]:
+    """The courier's open offers (:func:`offers_open_for`), each with the route's length,
+    hours and stops and what the courier would earn for it by their pay rule.
+
+    The pay is priced by the ledger's own functions (``workforce.services.earnings_estimate``)
+    at each stop's planned arrival, never by a second copy of the rule. One query for every
+    offered route's stops, and one per offer for the rule (a courier holds one open offer).
+    """
+    offers = offers_open_for(courier=courier)
+    arrivals: dict[int, list[dt.datetime]] = {offer.route_id: [] for offer in offers}
+    rows = Stop.objects.filter(route_id__in=arrivals, kind__in=ORDER_STOP_KINDS).order_by(
+        "route_id", "sequence"
+    )
+    for route_id, planned_arrival in rows.values_list("route_id", "planned_arrival"):
+        arrivals[route_id].append(planned_arrival)
+    figures = []
+    for offer in offers:
+        route = offer.route
+        figures.append(
+            OfferFigures(
+                offer=offer,
+                stop_count=len(arrivals[route.pk]),
+                distance_m=route.distance_m,
+                duration_s=int((route.planned_end - route.planned_start).total_seconds()),
+                pay=earnings_estimate(
+                    courier=courier,
+                    hub=route.plan.hub,
+                    start=route.planned_start,
+                    end=route.planned_end,
+                    distance_m=route.distance_m,
+                    stop_times=arrivals[route.pk],
+                ),
+            )
+        )
+    return figures
+
+
 # --- The courier's own routes (driver API and portal) ------------------------------------
 
 
@@ -423,6 +473,49 @@ def routes_for_courier(*, courier: Courier, days: list[dt.date] | None = None) -
         .select_related("plan__hub", "vehicle")
         .order_by("planned_start", "pk")
     )
+
+
+@dataclass(frozen=True)
+class RouteProgress:
+    """A courier's route with how far it has come, for their home page."""
+
+    route: Route
+    stops_total: int
+    stops_done: int
+    next_stop: Stop | None  # the first stop still to do, in route order; None when none is
+
+
+DONE_STOP_STATUSES = (StopStatus.COMPLETED, StopStatus.FAILED, StopStatus.SKIPPED)
+
+
+def courier_routes_progress(
+    *, courier: Courier, days: list[dt.date] | None = None
+) -> list[RouteProgress]:
+    """The courier's handed-over routes (:func:`routes_for_courier`: today and tomorrow by
+    default) with their order stops counted and done, and the next stop of each. One query
+    for the routes and their counts, one per route for its next stop (a courier drives one
+    route a day)."""
+    order_stop = Q(stops__kind__in=ORDER_STOP_KINDS)
+    routes = routes_for_courier(courier=courier, days=days).annotate(
+        stops_total=Count("stops", filter=order_stop),
+        stops_done=Count("stops", filter=order_stop & Q(stops__status__in=DONE_STOP_STATUSES)),
+    )
+    return [
+        RouteProgress(
+            route=route,
+            stops_total=route.stops_total,
+            stops_done=route.stops_done,
+            next_stop=Stop.objects.filter(
+                route=route, status__in=(StopStatus.PENDING, StopStatus.ARRIVED)
+            )
+            .select_related("order")
+            .order_by("sequence")
+            .first()
+            if route.status in (RouteStatus.DISPATCHED, RouteStatus.IN_PROGRESS)
+            else None,
+        )
+        for route in routes
+    ]
 
 
 def route_get_for_courier(*, courier: Courier, route_id: int) -> Route:

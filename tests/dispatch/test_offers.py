@@ -19,12 +19,16 @@ from lastmile.dispatch.models import (
     RouteStatus,
     Stop,
 )
+from lastmile.dispatch.selectors import offers_with_pay_for
 from lastmile.dispatch.services import (
     plan_publish,
     route_dispatch,
     route_offer_accept,
     route_offer_decline,
     route_offers_expire,
+    route_start,
+    stop_complete,
+    stop_deliver,
 )
 from lastmile.dispatch.tasks import expire_offers_task
 from lastmile.orders.models import Order
@@ -34,9 +38,18 @@ from tests.dispatch.factories import multi_route_day
 from tests.dispatch.test_publishing import driver, ready_plan
 from tests.factories import UserFactory
 from tests.orders.factories import OrderFactory
-from workforce.models import AvailabilitySlot, Courier, CourierKind, CourierStatus
+from tests.workforce.factories import PayRuleFactory
+from workforce.models import (
+    AvailabilitySlot,
+    Courier,
+    CourierKind,
+    CourierStatus,
+    EarningEntry,
+    EarningKind,
+    PeakWindow,
+)
 from workforce.models import Vehicle as CourierVehicle
-from workforce.services import courier_suspend
+from workforce.services import courier_suspend, shift_complete, shift_schedule, shift_start
 
 pytestmark = pytest.mark.django_db
 
@@ -167,6 +180,113 @@ def test_the_offers_page_links_the_courier_to_the_routes_they_took(client, publi
     page = client.get(reverse("dispatch_portal:offers"))
 
     assert reverse("dispatch_portal:route", args=[offer.route_id]).encode() in page.content
+
+
+def _pay_rule(hub, day, *, peak_from: dt.time):
+    """2.50 per stop, 0.30 per km, 12.00 per hour; from ``peak_from`` that day all ×1.5."""
+    rule = PayRuleFactory(
+        hub=hub,
+        courier_kind=CourierKind.CROWD,
+        per_stop_minor=250,
+        per_km_minor=30,
+        per_hour_minor=1200,
+        min_guarantee_per_shift_minor=0,
+    )
+    PeakWindow.objects.create(
+        rule=rule,
+        weekday=day.weekday(),
+        starts_at=peak_from,
+        ends_at=dt.time(23, 59),
+        multiplier_pct=150,
+    )
+    return rule
+
+
+def _eur(minor: int) -> str:
+    return f"{minor // 100}.{minor % 100:02d} EUR"
+
+
+def test_an_offer_shows_the_routes_size_and_what_the_courier_would_earn(client, published):
+    # given: the courier's pay rule, a peak (×1.5) all day
+    plan, first, _ = published
+    offer = RouteOffer.objects.get(route__plan=plan, courier=first)
+    route = offer.route
+    _pay_rule(plan.hub, plan.service_date, peak_from=dt.time(0))
+    stops = route.stops.filter(order__isnull=False).count()
+    span_s = int((route.planned_end - route.planned_start).total_seconds())
+    stops_pay = stops * 375
+    hours_pay = (1800 * span_s + 1800) // 3600  # 18.00 an hour, to the nearest cent
+    distance_pay = (30 * route.distance_m + 500) // 1000
+    client.force_login(first.user)
+
+    # when
+    html = client.get(reverse("dispatch_portal:offers")).content.decode()
+
+    # then: the estimate leads the card, then the route's hours, stops and km
+    card = html[html.index(f'id="offer-{offer.pk}"') :]
+    assert f"<strong>{_eur(stops_pay + hours_pay + distance_pay)}</strong>" in card
+    assert f'<td class="num">{_eur(stops_pay)}</td>' in card
+    assert f'<td class="num">{_eur(hours_pay)}</td>' in card
+    assert f'<td class="num">{_eur(distance_pay)}</td>' in card
+    assert f"<dd>{stops}</dd>" in card
+    assert f"<dd>{route.distance_m / 1000:.1f} km</dd>" in card
+    minutes = round(span_s / 60)
+    assert f"<dd>{minutes // 60}:{minutes % 60:02d} h</dd>" in card
+
+
+def test_the_ledger_pays_what_the_offer_promised(published):
+    # given: the offer as the courier saw it, under a rule whose peak starts mid-route
+    plan, first, _ = published
+    offer = RouteOffer.objects.get(route__plan=plan, courier=first)
+    _pay_rule(plan.hub, plan.service_date, peak_from=dt.time(10, 30))
+    (promised,) = offers_with_pay_for(courier=first)
+
+    # when: the courier takes the route, serves every stop at its planned time, and the hub
+    # records the route's time and distance as their shift
+    route_offer_accept(offer_id=offer.pk, courier=first)
+    route = Route.objects.get(pk=offer.route_id)
+    route_start(route=route, courier=first, at=route.planned_start)
+    for stop in Stop.objects.filter(route=route).order_by("sequence"):
+        if stop.order_id is None:
+            stop_complete(stop=stop, courier=first, at=stop.planned_arrival)
+        else:
+            stop_deliver(stop=stop, courier=first, recipient_name="Ann", at=stop.planned_arrival)
+    shift = shift_schedule(
+        courier=first,
+        hub=plan.hub,
+        planned_start=route.planned_start,
+        planned_end=route.planned_end,
+    )
+    shift_start(shift=shift, at=route.planned_start)
+    shift_complete(shift=shift, at=route.planned_end, distance_m=route.distance_m)
+
+    # then: line for line, the ledger holds what the offer said
+    def paid(kind):
+        return sum(
+            EarningEntry.objects.filter(courier=first, kind=kind).values_list(
+                "amount_minor", flat=True
+            )
+        )
+
+    assert EarningEntry.objects.filter(courier=first, kind=EarningKind.STOP).count() == (
+        promised.stop_count
+    )
+    assert paid(EarningKind.STOP) == promised.pay.stops_minor
+    assert paid(EarningKind.HOURS) == promised.pay.hours_minor
+    assert paid(EarningKind.DISTANCE) == promised.pay.distance_minor
+    assert promised.pay.total_minor == sum(
+        EarningEntry.objects.filter(courier=first).values_list("amount_minor", flat=True)
+    )
+
+
+def test_an_offer_without_a_pay_rule_says_so(client, published):
+    _plan, first, _ = published
+    client.force_login(first.user)
+
+    page = client.get(reverse("dispatch_portal:offers"))
+
+    assert page.status_code == 200
+    assert b"No pay rule is set for this day yet" in page.content
 
 
 # --- One route per courier and day, one open offer per courier, acceptance re-checked -------

@@ -504,3 +504,72 @@ def test_the_portal_hides_another_couriers_route(client, route_day):
     )
 
     assert page.status_code == post.status_code == 404
+
+
+def test_the_route_page_leads_with_the_next_stop_and_folds_the_done_ones(client, route_day):
+    # given: the first of three stops delivered; its order's access notes hold markup
+    route, courier, _ = route_day
+    route_start(route=route, courier=courier)
+    first, second, third = _stops(route)
+    stop_deliver(stop=first, courier=courier, recipient_name="Anna")
+    second.order.access_notes = '<script>alert("x")</script> Door code 4711'
+    second.order.save(update_fields=["access_notes"])
+    client.force_login(courier.user)
+    url = reverse("dispatch_portal:route", args=[route.pk])
+
+    # when
+    html = client.get(url).content.decode()
+
+    # then: stop 2 is the first card and open, stop 3 folded, stop 1 under "done" at the end
+    to_do, _, done = html.partition('id="stops-done"')
+    assert to_do.index(f'id="stop-{second.pk}"') < to_do.index(f'id="stop-{third.pk}"')
+    assert f'id="stop-{first.pk}"' in done
+    assert f'id="stop-{first.pk}"' not in to_do
+    second_card = to_do[
+        to_do.index(f'id="stop-{second.pk}"') : to_do.index(f'id="stop-{third.pk}"')
+    ]
+    assert '<details class="card stop-card" open>' in second_card
+    assert "stop-next" in to_do[: to_do.index(f'id="stop-{second.pk}"') + 20]
+    # the proof and reason forms are there, hidden until their button is tapped
+    assert f'id="deliver-{second.pk}" class="stop-form" hidden' in second_card
+    assert f'id="fail-{second.pk}" class="stop-form" hidden' in second_card
+    # access notes as text, and directions to the stop's point
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; Door code 4711" in second_card
+    assert "<script>alert" not in html
+    assert (
+        'href="https://www.google.com/maps/dir/?api=1&amp;destination='
+        f'{second.latitude}%2C{second.longitude}"'
+    ) in second_card
+
+
+def test_without_javascript_the_failed_button_opens_its_form(client, route_day):
+    # given
+    route, courier, _ = route_day
+    route_start(route=route, courier=courier)
+    first, second, _ = _stops(route)
+    client.force_login(courier.user)
+    url = reverse("dispatch_portal:route", args=[route.pk])
+
+    # when: the button's link is followed (no script), and a link with nonsense in it
+    opened = client.get(url, {"open": f"fail-{second.pk}"}).content.decode()
+    nonsense = client.get(url, {"open": "fail-<b>"})
+
+    # then: that one form shows, every other stays hidden; nonsense opens nothing
+    assert f'href="{url}?open=fail-{first.pk}#stop-{first.pk}"' in opened
+    assert f'id="fail-{second.pk}" class="stop-form">' in opened
+    assert f'id="deliver-{second.pk}" class="stop-form" hidden' in opened
+    assert f'id="fail-{first.pk}" class="stop-form" hidden' in opened
+    assert nonsense.status_code == 200
+    assert b'class="stop-form">' not in nonsense.content
+
+
+def test_a_refused_delivery_shows_its_form_open_with_the_error(client, route_day):
+    route, courier, _ = route_day
+    route_start(route=route, courier=courier)
+    first = _stops(route)[0]
+    client.force_login(courier.user)
+
+    response = client.post(reverse("dispatch_portal:stop_deliver", args=[first.pk]), {})
+
+    assert response.status_code == 400
+    assert f'id="deliver-{first.pk}" class="stop-form">' in response.content.decode()

@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from lastmile.accounts.roles import Role
-from tests.factories import StaffFactory
+from tests.factories import StaffFactory, UserFactory
 from tests.workforce.factories import (
     PASSWORD,
     CourierFactory,
@@ -411,26 +411,45 @@ def test_a_courier_withdraws_only_their_own_slot(courier_client, hub):
     assert AvailabilitySlot.objects.filter(pk=slot.pk).exists()
 
 
-def test_earnings_page_shows_the_open_balance_and_payouts(courier_client):
-    # given: a stop paid in a closed week, and one earned since
+def _monday_of(moment: dt.datetime) -> dt.date:
+    day = timezone.localtime(moment).date()
+    return day - dt.timedelta(days=day.weekday())
+
+
+def test_closed_weeks_not_yet_paid_count_as_not_yet_paid_out(courier_client):
+    # given: a week the bank has paid, two closed weeks waiting for payment, and a stop today
     from workforce import services
 
     courier = courier_client.courier
-    paid = entry(
-        courier, amount_minor=500, earned_at=timezone.now() - dt.timedelta(days=30), source_id=2
+    finance, exporter = UserFactory(is_staff=True), UserFactory(is_staff=True)
+    weeks = []
+    for n, (days_ago, amount) in enumerate([(35, 300), (21, 500), (14, 700)], start=1):
+        earned = entry(
+            courier,
+            amount_minor=amount,
+            earned_at=timezone.now() - dt.timedelta(days=days_ago),
+            source_id=n,
+        )
+        weeks.append(services.payout_week_close(week_start=_monday_of(earned.earned_at)))
+    paid = services.payout_batch_approve(batch=weeks[0].created[0], actor=finance)
+    services.payout_export_sepa(
+        batch_ids=[paid.pk], actor=exporter, execution_date=timezone.localdate()
     )
-    monday = timezone.localtime(paid.earned_at).date()
-    monday -= dt.timedelta(days=monday.weekday())
-    batch = services.payout_week_close(week_start=monday).created[0]
-    entry(courier, amount_minor=1234, earned_at=timezone.now() - dt.timedelta(hours=1), source_id=1)
+    paid.refresh_from_db()
+    services.payout_batch_mark_paid(batch=paid, actor=exporter)
+    entry(courier, amount_minor=1234, earned_at=timezone.now() - dt.timedelta(hours=1), source_id=9)
 
-    response = courier_client.get("/courier/earnings/")
+    # when
+    earnings = courier_client.get("/courier/earnings/").content.decode()
+    home = courier_client.get("/courier/").content.decode()
 
-    # then: only the unpaid stop is open; the batch is listed with its link and total
-    html = response.content.decode()
-    assert '<strong id="open-balance">12.34 EUR</strong>' in html
-    assert f'href="/courier/earnings/payouts/{batch.pk}/"' in html
-    assert "5.00 EUR" in html
+    # then: 5.00 + 7.00 closed but unpaid, and 12.34 not in a week yet; the paid 3.00 is not
+    assert '<strong id="open-balance">24.34 EUR</strong>' in earnings
+    assert "24.34 EUR" in home
+    for result in weeks:
+        batch = result.created[0]
+        assert f'href="/courier/earnings/payouts/{batch.pk}/"' in earnings
+    assert "3.00 EUR" in earnings
 
 
 def test_a_slot_that_is_already_over_today_is_a_form_error(courier_client, hub):

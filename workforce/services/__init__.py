@@ -9,9 +9,11 @@ from workforce.services.availability import (
     shift_start,
 )
 from workforce.services.earnings import (
+    PayEstimate,
     delivery_rating_record,
     earning_correct,
     earnings_accrue_stops,
+    earnings_estimate,
     shift_earnings_record,
 )
 from workforce.services.onboarding import (
@@ -51,6 +53,7 @@ from workforce.services.vetting import (
 )
 
 __all__ = [
+    "PayEstimate",
     "PayoutAccountChanged",
     "WeekCloseResult",
     "application_approve",
@@ -74,6 +77,7 @@ __all__ = [
     "documents_flag_expired",
     "earning_correct",
     "earnings_accrue_stops",
+    "earnings_estimate",
     "last_completed_week",
     "payout_batch_approve",
     "payout_batch_hold",

@@ -7,6 +7,8 @@ row (the second insert is ignored by the constraint, not by a check that could r
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
@@ -14,6 +16,7 @@ from django.utils import timezone
 
 from lastmile.accounts.models import User
 from lastmile.core.errors import Conflict, ValidationFailed
+from lastmile.hubs.models import Hub
 from lastmile.orders.models import DeliveryAttempt
 from workforce.errors import WorkforceErrorCode
 from workforce.models import (
@@ -65,6 +68,72 @@ def hours_amount_minor(rule: PayRule, *, start: dt.datetime, end: dt.datetime, z
     return (rule.per_hour_minor * weighted_s + 180_000) // 360_000
 
 
+def stop_amount_minor(rule: PayRule, local: dt.datetime) -> int:
+    """What one delivery attempt at the hub-local moment ``local`` earns by ``rule``."""
+    return _scaled(rule.per_stop_minor, peak_multiplier_pct(rule, local))
+
+
+def distance_amount_minor(rule: PayRule, distance_m: int) -> int:
+    """Pay for ``distance_m`` metres at the rule's rate per km, rounded half up to a cent."""
+    return (rule.per_km_minor * distance_m + 500) // 1000
+
+
+def guarantee_top_up_minor(rule: PayRule, earned_minor: int) -> int:
+    """What tops a shift that earned ``earned_minor`` up to the rule's minimum (0: none)."""
+    return max(0, rule.min_guarantee_per_shift_minor - earned_minor)
+
+
+@dataclass(frozen=True)
+class PayEstimate:
+    """What a piece of work would earn by the pay rule in force, part by part."""
+
+    currency: str
+    stop_count: int
+    stops_minor: int
+    hours_minor: int
+    distance_minor: int
+    guarantee_minor: int
+
+    @property
+    def total_minor(self) -> int:
+        return self.stops_minor + self.hours_minor + self.distance_minor + self.guarantee_minor
+
+
+def earnings_estimate(
+    *,
+    courier: Courier,
+    hub: Hub,
+    start: dt.datetime,
+    end: dt.datetime,
+    distance_m: int,
+    stop_times: Sequence[dt.datetime],
+) -> PayEstimate | None:
+    """What ``courier`` would earn for work at ``hub`` from ``start`` to ``end``: a stop at
+    each of ``stop_times`` and ``distance_m`` driven. None when no pay rule is in force.
+
+    Priced by the ledger's own functions, so an offer never promises what the ledger would
+    not pay: each stop as an attempt at that moment (peaks included), and the time, distance
+    and minimum guarantee as a completed shift covering the work. Reads the rule; writes
+    nothing.
+    """
+    zone = hub.zone
+    day = timezone.localtime(start, zone).date()
+    rule = pay_rule_for(hub_id=hub.pk, courier_kind=courier.kind, day=day)
+    if rule is None:
+        return None
+    stops = sum(stop_amount_minor(rule, timezone.localtime(at, zone)) for at in stop_times)
+    hours = hours_amount_minor(rule, start=start, end=end, zone=zone)
+    distance = distance_amount_minor(rule, distance_m) if distance_m else 0
+    return PayEstimate(
+        currency=rule.currency,
+        stop_count=len(stop_times),
+        stops_minor=stops,
+        hours_minor=hours,
+        distance_minor=distance,
+        guarantee_minor=guarantee_top_up_minor(rule, stops + hours + distance),
+    )
+
+
 class _RuleCache:
     """Pay rules looked up once per (hub, kind, day) during a run."""
 
@@ -95,7 +164,7 @@ def _stop_entry(
         kind=EarningKind.STOP,
         source_type=EarningSource.DELIVERY_ATTEMPT,
         source_id=attempt.pk,
-        amount_minor=_scaled(rule.per_stop_minor, pct),
+        amount_minor=stop_amount_minor(rule, local),
         currency=rule.currency,
         earned_at=attempt.attempted_at,
         description=description[:255],
@@ -172,7 +241,7 @@ def shift_earnings_record(*, shift: Shift) -> list[EarningEntry]:
     if hours:
         entries.append(entry(EarningKind.HOURS, hours, f"{(shift.worked_s or 0) / 3600:.2f} h"))
     if rule.per_km_minor and shift.distance_m:
-        distance = (rule.per_km_minor * shift.distance_m + 500) // 1000
+        distance = distance_amount_minor(rule, shift.distance_m)
         entries.append(entry(EarningKind.DISTANCE, distance, f"{shift.distance_m / 1000:.1f} km"))
     stops = (
         EarningEntry.objects.filter(
@@ -183,12 +252,12 @@ def shift_earnings_record(*, shift: Shift) -> list[EarningEntry]:
         ).aggregate(total=Sum("amount_minor"))["total"]
         or 0
     )
-    earned = stops + sum(e.amount_minor for e in entries)
-    if rule.min_guarantee_per_shift_minor > earned:
+    top_up = guarantee_top_up_minor(rule, stops + sum(e.amount_minor for e in entries))
+    if top_up:
         entries.append(
             entry(
                 EarningKind.GUARANTEE,
-                rule.min_guarantee_per_shift_minor - earned,
+                top_up,
                 f"Minimum {rule.min_guarantee_per_shift_minor / 100:.2f} per shift",
             )
         )

@@ -11,20 +11,25 @@ the reason and the error's status (409).
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from functools import wraps
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _t
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from lastmile.core.errors import ApplicationError, NotFound
 from lastmile.dispatch.models import ORDER_STOP_KINDS, RouteStatus, Stop, StopStatus
 from lastmile.dispatch.selectors import (
-    offers_open_for,
+    offers_with_pay_for,
     route_get_for_courier,
     route_stops,
     routes_for_courier,
@@ -64,7 +69,7 @@ def _offers_page(
 ) -> HttpResponse:
     context = {
         "courier": courier,
-        "offers": offers_open_for(courier=courier),
+        "offers": offers_with_pay_for(courier=courier),
         "my_routes": routes_for_courier(courier=courier),
         "error": error,
     }
@@ -81,10 +86,10 @@ def _answer(request: HttpRequest, courier: Courier, offer_id: int, *, accept: bo
     try:
         if accept:
             route_offer_accept(offer_id=offer_id, courier=courier)
-            messages.success(request, "The route is yours. It shows under your day.")
+            messages.success(request, _t("The route is yours. It shows under your day."))
         else:
             route_offer_decline(offer_id=offer_id, courier=courier)
-            messages.info(request, "Declined. We will ask someone else.")
+            messages.info(request, _t("Declined. We will ask someone else."))
     except NotFound:
         raise Http404("No such offer.") from None
     except ApplicationError as exc:
@@ -108,16 +113,41 @@ def offer_decline(request: HttpRequest, courier: Courier, offer_id: int) -> Http
 
 
 class DeliverForm(forms.Form):
-    recipient_name = forms.CharField(label="Received by", max_length=120)
+    recipient_name = forms.CharField(label=_("Received by"), max_length=120)
 
 
 class FailForm(forms.Form):
-    reason = forms.ChoiceField(label="Reason", choices=FailureReason.choices)
-    note = forms.CharField(label="Note", required=False, max_length=500)
+    reason = forms.ChoiceField(label=_("Reason"), choices=FailureReason.choices)
+    note = forms.CharField(label=_("Note"), required=False, max_length=500)
+
+
+FORM_KINDS = ("deliver", "fail")
+OPEN_STATUSES = (StopStatus.PENDING, StopStatus.ARRIVED)
 
 
 def _prefix(stop_id: int) -> str:
     return f"stop{stop_id}"
+
+
+def navigation_url(*, latitude: Decimal, longitude: Decimal) -> str:
+    """Directions to a stop in the phone's maps app.
+
+    Google's Maps URL rather than a ``geo:`` link: couriers bring their own phones, and this
+    one link opens the Maps app on Android and iOS (or the website anywhere else) and starts
+    directions to the point, where ``geo:`` does nothing on an iPhone or a desktop. The
+    coordinates are the planner's, so the courier is led where the route was planned to go.
+    """
+    query = urlencode({"api": 1, "destination": f"{latitude},{longitude}"})
+    return f"https://www.google.com/maps/dir/?{query}"
+
+
+def _requested_form(request: HttpRequest) -> tuple[int, str] | None:
+    """``?open=deliver-12``: the page without JavaScript opens that stop's form (the link
+    behind the Delivered and Failed buttons). Anything else opens nothing."""
+    kind, _, stop_id = request.GET.get("open", "").partition("-")
+    if kind in FORM_KINDS and stop_id.isdigit():
+        return int(stop_id), kind
+    return None
 
 
 def _route_page(
@@ -128,27 +158,61 @@ def _route_page(
     bound: dict[int, dict[str, forms.Form]] | None = None,
     status: int = 200,
 ) -> HttpResponse:
+    """One card per stop: the stops still to do in route order, the next one first and
+    open, then the done ones folded away at the end. A bound form with errors (or the form
+    asked for without JavaScript) is shown open; every other form waits for its button."""
     try:
         route = route_get_for_courier(courier=courier, route_id=route_id)
     except NotFound:
         raise Http404("No such route.") from None
     bound = bound or {}
-    rows = []
+    requested = _requested_form(request)
+    to_do, done = [], []
     for stop in route_stops(route=route):
         forms_of = bound.get(stop.pk, {})
-        rows.append(
-            {
-                "stop": stop,
-                "serves_order": stop.kind in ORDER_STOP_KINDS,
-                "open": stop.status in (StopStatus.PENDING, StopStatus.ARRIVED),
-                "deliver": forms_of.get("deliver") or DeliverForm(prefix=_prefix(stop.pk)),
-                "fail": forms_of.get("fail") or FailForm(prefix=_prefix(stop.pk)),
-            }
-        )
+        shown = next(iter(forms_of), None)
+        if shown is None and requested is not None and requested[0] == stop.pk:
+            shown = requested[1]
+        row = {
+            "stop": stop,
+            "serves_order": stop.kind in ORDER_STOP_KINDS,
+            "open": stop.status in OPEN_STATUSES,
+            "shown": shown,
+            "nav_url": navigation_url(latitude=stop.latitude, longitude=stop.longitude),
+            "deliver": forms_of.get("deliver") or DeliverForm(prefix=_prefix(stop.pk)),
+            "fail": forms_of.get("fail") or FailForm(prefix=_prefix(stop.pk)),
+        }
+        (to_do if row["open"] else done).append(row)
+    if to_do:
+        to_do[0]["is_next"] = True
+    hub = route.plan.hub
+    map_config = {
+        "tiles_url": settings.MAP_TILES_URL,
+        "attribution": settings.MAP_TILES_ATTRIBUTION,
+        "hub": {"lat": float(hub.latitude), "lng": float(hub.longitude)},
+        # In route order, so the line drawn between them is the way the courier drives.
+        "stops": sorted(
+            (
+                {
+                    "n": row["stop"].sequence,
+                    "lat": float(row["stop"].latitude),
+                    "lng": float(row["stop"].longitude),
+                    "done": not row["open"],
+                    "next": row.get("is_next", False),
+                    "card": f"stop-{row['stop'].pk}",
+                }
+                for row in (*to_do, *done)
+            ),
+            key=lambda point: point["n"],
+        ),
+    }
     context = {
         "courier": courier,
         "route": route,
-        "rows": rows,
+        "to_do": to_do,
+        "done": done,
+        "stop_count": len(to_do) + len(done),
+        "map_config": map_config,
         "can_start": route.status == RouteStatus.DISPATCHED,
         "in_progress": route.status == RouteStatus.IN_PROGRESS,
     }
@@ -166,7 +230,7 @@ def route_start_view(request: HttpRequest, courier: Courier, route_id: int) -> H
     try:
         route = route_get_for_courier(courier=courier, route_id=route_id)
         route_start(route=route, courier=courier)
-        messages.success(request, "Route started. Drive safely.")
+        messages.success(request, _t("Route started. Drive safely."))
     except NotFound:
         raise Http404("No such route.") from None
     except ApplicationError as exc:
@@ -202,10 +266,10 @@ def _stop_form_post(
         try:
             if kind == "deliver":
                 stop_deliver(stop=stop, courier=courier, **form.cleaned_data)
-                messages.success(request, f"Stop {stop.sequence} delivered.")
+                messages.success(request, _t("Stop %(n)s delivered.") % {"n": stop.sequence})
             else:
                 stop_fail(stop=stop, courier=courier, **form.cleaned_data)
-                messages.info(request, f"Stop {stop.sequence} recorded as failed.")
+                messages.info(request, _t("Stop %(n)s recorded as failed.") % {"n": stop.sequence})
             return redirect("dispatch_portal:route", route_id=stop.route_id)
         except ValidationError as exc:
             # The services' field errors (the proof, the note) shown next to the fields.
@@ -236,7 +300,7 @@ def stop_complete_view(request: HttpRequest, courier: Courier, stop_id: int) -> 
     stop = _stop(courier, stop_id)
     try:
         stop_complete(stop=stop, courier=courier)
-        messages.success(request, f"Stop {stop.sequence} done.")
+        messages.success(request, _t("Stop %(n)s done.") % {"n": stop.sequence})
     except ApplicationError as exc:
         messages.error(request, exc.message)
     return redirect("dispatch_portal:route", route_id=stop.route_id)
